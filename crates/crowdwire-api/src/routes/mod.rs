@@ -1,0 +1,11 @@
+//! One module per resource, each exporting its `router()`.
+
+pub mod auth;
+pub mod events;
+pub mod ops;
+pub mod roles;
+pub mod statistics;
+pub mod tags;
+pub mod users;
+pub mod world_reports;
+pub mod worlds;

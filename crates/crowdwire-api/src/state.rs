@@ -1,0 +1,81 @@
+//! Shared state of every handler, and the API's settings.
+
+use std::sync::Arc;
+
+use crowdwire_auth::TokenKeys;
+use crowdwire_store::Db;
+
+use crate::google::GoogleVerifier;
+use crate::live::LiveSessions;
+use crate::mail::Mailer;
+use crate::ratelimit::RateLimiter;
+
+/// Settings of the REST API (a slice of the server's configuration).
+#[derive(Clone, Debug)]
+pub struct ApiSettings {
+    /// Public base URL of this deployment, used in e-mailed links (no trailing slash).
+    pub public_url: String,
+    /// Lifetime of registered users' access tokens, minutes.
+    pub access_token_minutes: i64,
+    /// Lifetime of guest tokens, hours.
+    pub guest_token_hours: i64,
+    /// Lifetime of e-mail confirmation tokens, hours.
+    pub confirmation_token_hours: i64,
+    /// Lifetime of invite tokens, minutes.
+    pub invite_token_minutes: i64,
+    /// Expired access tokens may be refreshed within this many minutes after expiry.
+    pub refresh_window_minutes: i64,
+    /// Requests per minute per client IP on the sign-up, log-in and guest endpoints.
+    pub auth_rate_per_minute: u32,
+    /// Largest request body accepted, bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiSettings {
+    fn default() -> ApiSettings {
+        ApiSettings {
+            public_url: "http://127.0.0.1:8000".into(),
+            access_token_minutes: 720,
+            guest_token_hours: 12,
+            confirmation_token_hours: 24,
+            invite_token_minutes: 720,
+            refresh_window_minutes: 60,
+            auth_rate_per_minute: 30,
+            max_body_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// Everything a handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// Token signing keys.
+    pub keys: TokenKeys,
+    /// Settings.
+    pub settings: Arc<ApiSettings>,
+    /// The realtime layer.
+    pub live: Arc<dyn LiveSessions>,
+    /// SMTP, when configured.
+    pub mailer: Option<Arc<Mailer>>,
+    /// Google sign-in, when configured.
+    pub google: Option<Arc<GoogleVerifier>>,
+    /// Per-IP limiter of the authentication endpoints.
+    pub auth_limiter: Arc<RateLimiter>,
+    /// Names of the backends in use, for `/health`.
+    pub backends: Arc<Backends>,
+}
+
+/// Which implementation serves each part of the system.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Backends {
+    /// `sqlite` or `postgres`.
+    pub database: String,
+    /// Presence backend (`memory`, `redis`, or `none`).
+    pub presence: String,
+    /// Message bus between replicas (`memory`, `rabbitmq`, or `none`).
+    pub bus: String,
+    /// Media backend (`embedded`, `remote`, or `none`).
+    pub media: String,
+}

@@ -1,0 +1,184 @@
+//! Field checks shared by request bodies and queries, producing FastAPI-shaped 422s, and the
+//! pagination window every list endpoint uses.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{ApiError, ApiResult, FieldError, msg};
+
+/// Collects field errors, then fails with all of them at once.
+#[derive(Default)]
+pub struct Checks {
+    errors: Vec<FieldError>,
+}
+
+impl Checks {
+    /// No errors yet.
+    pub fn new() -> Checks {
+        Checks::default()
+    }
+
+    /// Records an error at `body.<field>`.
+    pub fn fail(&mut self, field: &str, text: impl Into<String>, kind: &str) {
+        self.errors.push(FieldError {
+            loc: vec!["body".into(), field.into()],
+            msg: text.into(),
+            kind: kind.into(),
+        });
+    }
+
+    /// `value` must have at most `max` characters.
+    pub fn max_len(&mut self, field: &str, value: Option<&str>, max: usize) {
+        if let Some(v) = value
+            && v.chars().count() > max
+        {
+            self.fail(
+                field,
+                format!("ensure this value has at most {max} characters"),
+                "value_error.any_str.max_length",
+            );
+        }
+    }
+
+    /// `value` must have at least `min` non-blank characters.
+    pub fn not_blank(&mut self, field: &str, value: Option<&str>) {
+        if let Some(v) = value
+            && v.trim().is_empty()
+        {
+            self.fail(
+                field,
+                "ensure this value is not blank",
+                "value_error.any_str.min_length",
+            );
+        }
+    }
+
+    /// `value` must be a valid e-mail address of at most 100 characters.
+    pub fn email(&mut self, field: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            if v.chars().count() > 100 {
+                self.max_len(field, value, 100);
+            } else if !email_address::EmailAddress::is_valid(v) {
+                self.fail(field, "value is not a valid email address", "value_error.email");
+            }
+        }
+    }
+
+    /// `value` must be a `YYYY-MM-DD` date.
+    pub fn date(&mut self, field: &str, value: Option<&str>) {
+        if let Some(v) = value
+            && NaiveDate::parse_from_str(v, "%Y-%m-%d").is_err()
+        {
+            self.fail(field, "invalid date format", "value_error.date");
+        }
+    }
+
+    /// Fails with every recorded error, if any.
+    pub fn finish(self) -> ApiResult<()> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+}
+
+/// Largest page size any list endpoint serves.
+pub const MAX_LIMIT: i64 = 100;
+/// Highest page number accepted (keeps offsets far from overflow).
+pub const MAX_PAGE: i64 = 1_000_000;
+
+/// Offset and row count for a 1-based `page` of `limit` rows; the count is `limit + 1`, so
+/// a client sees a next page exactly when it receives more than `limit` rows.
+pub fn window(page: Option<i64>, limit: Option<i64>) -> ApiResult<(i64, i64)> {
+    let page = page.unwrap_or(1);
+    let limit = limit.unwrap_or(10);
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(ApiError::bad_request(msg::INVALID_PAGE_NUMBER));
+    }
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(
+            &["query", "limit"],
+            format!("ensure this value is between 1 and {MAX_LIMIT}"),
+            "value_error.number.not_in_range",
+        ));
+    }
+    Ok((limit * (page - 1), limit + 1))
+}
+
+/// Parses an ISO-8601 datetime (`T` or space separator, optional fraction, optional zone)
+/// into microseconds UTC. A naive datetime is taken as UTC.
+pub fn parse_datetime(field: &str, text: &str) -> ApiResult<i64> {
+    let t = text.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.timestamp_micros());
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Ok(dt.and_utc().timestamp_micros());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp_micros());
+    }
+    Err(ApiError::invalid(
+        &["query", field],
+        "invalid datetime format",
+        "value_error.datetime",
+    ))
+}
+
+/// Deserialises a boolean the way FastAPI reads query flags: `true/false`, `1/0`, `yes/no`,
+/// `on/off`, case-insensitively.
+pub fn flexible_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    match s {
+        None => Ok(None),
+        Some(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" | "t" | "y" => Ok(Some(true)),
+            "false" | "0" | "no" | "off" | "f" | "n" => Ok(Some(false)),
+            other => Err(serde::de::Error::custom(format!(
+                "value could not be parsed to a boolean: {other}"
+            ))),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_returns_limit_plus_one() {
+        assert_eq!(window(None, None).unwrap(), (0, 11));
+        assert_eq!(window(Some(3), Some(5)).unwrap(), (10, 6));
+    }
+
+    #[test]
+    fn window_rejects_bad_pages_and_limits() {
+        assert!(matches!(window(Some(0), None), Err(ApiError::Status(_, m)) if m == msg::INVALID_PAGE_NUMBER));
+        assert!(matches!(window(Some(-4), None), Err(ApiError::Status(..))));
+        assert!(matches!(window(Some(i64::MAX), None), Err(ApiError::Status(..))));
+        assert!(matches!(window(None, Some(0)), Err(ApiError::Validation(_))));
+        assert!(matches!(window(None, Some(1_000_000)), Err(ApiError::Validation(_))));
+    }
+
+    #[test]
+    fn datetimes_in_several_spellings() {
+        let a = parse_datetime("d", "2021-06-01T12:00:00").unwrap();
+        assert_eq!(parse_datetime("d", "2021-06-01 12:00:00").unwrap(), a);
+        assert_eq!(parse_datetime("d", "2021-06-01T12:00:00Z").unwrap(), a);
+        assert_eq!(parse_datetime("d", "2021-06-01T14:00:00+02:00").unwrap(), a);
+        assert_eq!(parse_datetime("d", "2021-06-01T12:00:00.5").unwrap(), a + 500_000);
+        assert!(parse_datetime("d", "yesterday").is_err());
+    }
+}

@@ -1,0 +1,193 @@
+//! Durable storage for CrowdWire.
+//!
+//! One [`Db`] handle hides which SQL backend is in use: SQLite (embedded, the default) or
+//! PostgreSQL (given a `postgres://` URL). Both speak the same SQL text with `$1` placeholders;
+//! only the DDL differs, so each backend has its own migrations folder. Every query lives in
+//! the module of the table it serves (`users`, `worlds`, `roles`, ...), written once and run on
+//! either backend through [`on_db!`].
+//!
+//! Timestamps are stored as microseconds since the Unix epoch (UTC), see [`Timestamp`].
+
+pub mod args;
+pub mod events;
+pub mod guests;
+pub mod members;
+pub mod reports;
+pub mod roles;
+pub mod stats;
+mod time;
+pub mod users;
+pub mod worlds;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use args::Arg;
+pub use time::Timestamp;
+
+/// Runs the same expression against whichever pool (or transaction) a [`Db`] holds.
+///
+/// The expression is compiled twice, once per backend, so it must be valid for both:
+/// plain `sqlx::query*` calls with `$n` placeholders are.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// A connection pool to the configured SQL backend.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// The embedded backend: one SQLite file in the data directory.
+    Sqlite(SqlitePool),
+    /// The distributed backend: a PostgreSQL server shared by every replica.
+    Postgres(PgPool),
+}
+
+/// A failure of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported database URL (expected sqlite:… or postgres://…): {0}")]
+    UnsupportedUrl(String),
+    /// A query or connection failed.
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// True when the failure is a unique-constraint violation, i.e. a lost race to insert
+    /// the same key; callers turn it into the 4xx the rule calls for.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Sql(e) => e.as_database_error().is_some_and(|d| d.is_unique_violation()),
+            _ => false,
+        }
+    }
+}
+
+/// Result alias for storage calls.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl Db {
+    /// Connects to `url` (`sqlite:<path>` or `postgres://…`) and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Db> {
+        let db = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+            Db::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Db::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// The default database URL for a data directory: `<dir>/crowdwire.db`.
+    pub fn sqlite_url_in(data_dir: &Path) -> String {
+        format!("sqlite://{}", data_dir.join("crowdwire.db").display())
+    }
+
+    /// Applies the migrations of this backend that have not run yet.
+    pub async fn migrate(&self) -> Result<()> {
+        match self {
+            Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
+            Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// The backend's name, as reported by the health endpoint.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Cheap round trip to prove the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        on_db!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Closes every pooled connection (used on shutdown).
+    pub async fn close(&self) {
+        on_db!(self, p => p.close().await)
+    }
+}
+
+/// Escapes `%`, `_` and `\` so a user's search text matches literally inside `LIKE`
+/// (used with `ESCAPE '\'`).
+pub fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Runs `$body` inside a transaction on whichever backend a [`Db`] holds, committing when the
+/// body finishes and rolling back if it returns early with `?`.
+///
+/// SQLite transactions start with `BEGIN IMMEDIATE`, taking the write lock up front, so two
+/// concurrent writers queue on the busy timeout instead of failing on a lock upgrade.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! in_tx {
+    ($db:expr, $tx:ident => $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite(p) => {
+                let mut $tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::Db::Postgres(p) => {
+                let mut $tx = p.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
+        assert_eq!(escape_like("plain"), "plain");
+    }
+}

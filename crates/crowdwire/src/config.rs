@@ -1,0 +1,292 @@
+//! The server's configuration: one typed struct, filled from command-line flags, then
+//! `CROWDWIRE_*` environment variables, then an optional TOML file, then defaults (in that
+//! order of precedence). Every setting is documented once, in the README's table.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Settings of `crowdwire serve`, as given on the command line or in the environment.
+/// Every field is optional here; [`Config::resolve`] applies the file and the defaults.
+#[derive(Args, Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeArgs {
+    /// TOML file with any of these settings (keys as the long flag names, with `_`).
+    #[arg(long, env = "CROWDWIRE_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "CROWDWIRE_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Directory for the SQLite database and the generated JWT secret.
+    #[arg(long, env = "CROWDWIRE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://…` or `postgres://…`; defaults to SQLite in the data directory.
+    #[arg(long, env = "CROWDWIRE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Public base URL of the deployment, used in e-mailed links.
+    #[arg(long, env = "CROWDWIRE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Secret for signing tokens (at least 32 bytes); generated and kept in the data dir when absent.
+    #[arg(long, env = "CROWDWIRE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// E-mail of the platform superuser to create or update at start.
+    #[arg(long, env = "CROWDWIRE_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// Password of that superuser.
+    #[arg(long, env = "CROWDWIRE_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// SMTP server for confirmation mail, e.g. `smtps://user:pass@mail.example.org`.
+    #[arg(long, env = "CROWDWIRE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender address of outgoing mail.
+    #[arg(long, env = "CROWDWIRE_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// Google OAuth client id; enables Google sign-in.
+    #[arg(long, env = "CROWDWIRE_GOOGLE_CLIENT_ID")]
+    pub google_client_id: Option<String>,
+    /// Where Google's signing keys (JWKS) are fetched.
+    #[arg(long, env = "CROWDWIRE_GOOGLE_JWKS_URL")]
+    pub google_jwks_url: Option<String>,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "CROWDWIRE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `crowdwire=debug,info`.
+    #[arg(long, env = "CROWDWIRE_LOG")]
+    pub log: Option<String>,
+    /// Requests per minute per IP on sign-up, log-in, guest and refresh endpoints.
+    #[arg(long, env = "CROWDWIRE_AUTH_RATE_PER_MINUTE")]
+    pub auth_rate_per_minute: Option<u32>,
+    /// Largest accepted request body, bytes.
+    #[arg(long, env = "CROWDWIRE_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Lifetime of access tokens of registered users, minutes.
+    #[arg(long, env = "CROWDWIRE_ACCESS_TOKEN_MINUTES")]
+    pub access_token_minutes: Option<i64>,
+    /// Lifetime of guest tokens, hours.
+    #[arg(long, env = "CROWDWIRE_GUEST_TOKEN_HOURS")]
+    pub guest_token_hours: Option<i64>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL.
+    pub database_url: String,
+    /// Public base URL, without a trailing slash.
+    pub public_url: String,
+    /// JWT secret, if given (otherwise one is generated in the data dir).
+    pub jwt_secret: Option<String>,
+    /// Superuser to ensure at start: (e-mail, password).
+    pub admin: Option<(String, String)>,
+    /// SMTP URL.
+    pub smtp_url: Option<String>,
+    /// Sender address.
+    pub smtp_from: String,
+    /// Google client id.
+    pub google_client_id: Option<String>,
+    /// Google JWKS URL.
+    pub google_jwks_url: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log: String,
+    /// Auth endpoint rate limit.
+    pub auth_rate_per_minute: u32,
+    /// Body limit.
+    pub max_body_bytes: usize,
+    /// Access-token lifetime, minutes.
+    pub access_token_minutes: i64,
+    /// Guest-token lifetime, hours.
+    pub guest_token_hours: i64,
+}
+
+impl Config {
+    /// Merges `args` (flags and environment) over the TOML file named by `args.config`, over
+    /// the defaults.
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str::<ServeArgs>(&text).with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => ServeArgs::default(),
+        };
+        macro_rules! pick {
+            ($f:ident) => {
+                args.$f.clone().or(file.$f.clone())
+            };
+        }
+        let bind = pick!(bind).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8000)));
+        let data_dir = pick!(data_dir).unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = pick!(database_url).unwrap_or_else(|| crowdwire_store::Db::sqlite_url_in(&data_dir));
+        let public_url = pick!(public_url)
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let admin = match (pick!(admin_email), pick!(admin_password)) {
+            (Some(e), Some(p)) => Some((e, p)),
+            (None, None) => None,
+            _ => bail!("CROWDWIRE_ADMIN_EMAIL and CROWDWIRE_ADMIN_PASSWORD must be set together"),
+        };
+        let jwt_secret = pick!(jwt_secret);
+        if let Some(s) = &jwt_secret
+            && s.len() < 32
+        {
+            bail!("CROWDWIRE_JWT_SECRET must be at least 32 bytes long");
+        }
+        Ok(Config {
+            bind,
+            data_dir,
+            database_url,
+            public_url,
+            jwt_secret,
+            admin,
+            smtp_url: pick!(smtp_url),
+            smtp_from: pick!(smtp_from).unwrap_or_else(|| "CrowdWire <noreply@localhost>".into()),
+            google_client_id: pick!(google_client_id),
+            google_jwks_url: pick!(google_jwks_url).unwrap_or_else(|| crowdwire_api::google::DEFAULT_JWKS_URL.into()),
+            log_format: pick!(log_format).unwrap_or_default(),
+            log: pick!(log).unwrap_or_else(|| "info".into()),
+            auth_rate_per_minute: pick!(auth_rate_per_minute).unwrap_or(30),
+            max_body_bytes: pick!(max_body_bytes).unwrap_or(8 * 1024 * 1024),
+            access_token_minutes: pick!(access_token_minutes).unwrap_or(720),
+            guest_token_hours: pick!(guest_token_hours).unwrap_or(12),
+        })
+    }
+
+    /// A configuration with defaults for everything, rooted at `data_dir` and bound to an
+    /// ephemeral loopback port (for tests and embedding).
+    pub fn for_data_dir(data_dir: &Path) -> Config {
+        let mut c = Config::resolve(ServeArgs {
+            data_dir: Some(data_dir.to_owned()),
+            ..ServeArgs::default()
+        })
+        .expect("defaults resolve");
+        c.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        c
+    }
+}
+
+/// Reads the JWT secret from `<data_dir>/jwt-secret`, creating it (mode 0600) with 64 random
+/// bytes on first start.
+pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    use rand::RngCore;
+    use std::io::Write;
+    let path = data_dir.join("jwt-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().as_bytes().to_vec()),
+        Ok(_) => bail!("{} is too short; delete it to generate a new secret", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let mut bytes = [0u8; 48];
+    rand::rng().fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(&path) {
+        Ok(mut f) => {
+            f.write_all(hex.as_bytes())?;
+            f.sync_all()?;
+            Ok(hex.into_bytes())
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_secret(data_dir),
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_and_file_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("cw-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "bind = \"127.0.0.1:9001\"\nlog = \"debug\"\nauth_rate_per_minute = 5\n",
+        )
+        .unwrap();
+        let c = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            log: Some("warn".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.bind.port(), 9001);
+        assert_eq!(c.log, "warn");
+        assert_eq!(c.auth_rate_per_minute, 5);
+        assert_eq!(c.public_url, "http://127.0.0.1:9001");
+        assert!(c.database_url.starts_with("sqlite://./data"));
+        std::fs::write(&file, "nonsense_key = 1\n").unwrap();
+        assert!(
+            Config::resolve(ServeArgs {
+                config: Some(file),
+                ..Default::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn short_secrets_and_half_admins_are_refused() {
+        assert!(
+            Config::resolve(ServeArgs {
+                jwt_secret: Some("short".into()),
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            Config::resolve(ServeArgs {
+                admin_email: Some("a@b.c".into()),
+                ..Default::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn secret_is_generated_once_with_mode_0600() {
+        let dir = std::env::temp_dir().join(format!("cw-secret-{}-{}", std::process::id(), rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = load_or_create_secret(&dir).unwrap();
+        let b = load_or_create_secret(&dir).unwrap();
+        assert_eq!(a, b);
+        assert!(a.len() >= 64);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("jwt-secret")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

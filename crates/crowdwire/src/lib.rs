@@ -1,0 +1,5 @@
+//! The CrowdWire server as a library: configuration and wiring, used by the `crowdwire`
+//! binary and by the integration tests.
+
+pub mod config;
+pub mod server;

@@ -1,0 +1,64 @@
+//! `crowdwire`: the CrowdWire server binary.
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crowdwire::config::{Config, LogFormat, ServeArgs};
+
+#[derive(Parser)]
+#[command(
+    name = "crowdwire",
+    version,
+    about = "CrowdWire: 2D virtual worlds with proximity audio and video"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (API, realtime gateway, web client).
+    Serve(ServeArgs),
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = Config::resolve(args)?;
+            init_logging(&config);
+            let running = crowdwire::server::start(config).await?;
+            stop_signal().await;
+            tracing::info!("shutting down");
+            running.shutdown().await?;
+            tracing::info!("stopped");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! Wiring: builds every part from a [`Config`] and serves them on one listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt as _;
+
+use crowdwire_api::google::GoogleVerifier;
+use crowdwire_api::live::NoLiveSessions;
+use crowdwire_api::mail::Mailer;
+use crowdwire_api::ratelimit::RateLimiter;
+use crowdwire_api::{ApiSettings, AppState, Backends};
+use crowdwire_auth::TokenKeys;
+use crowdwire_store::Db;
+
+use crate::config::{Config, load_or_create_secret};
+
+/// A server that is accepting connections.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its database handle (tests use it to set up fixtures).
+    pub db: Db,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and closes the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.context("server task")??;
+        self.db.close().await;
+        Ok(())
+    }
+}
+
+/// Opens the database, ensures the superuser, binds the listener and starts serving.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let db = Db::connect(&config.database_url)
+        .await
+        .context("opening the database")?;
+    let secret = match &config.jwt_secret {
+        Some(s) => s.as_bytes().to_vec(),
+        None => load_or_create_secret(&config.data_dir)?,
+    };
+    let keys = TokenKeys::new(&secret).context("the JWT secret is empty")?;
+    if let Some((email, password)) = &config.admin {
+        let password = password.clone();
+        let hash = tokio::task::spawn_blocking(move || crowdwire_auth::hash_password(&password)).await?;
+        let admin = db
+            .upsert_superuser(email, "Admin", &hash)
+            .await
+            .context("creating the superuser")?;
+        tracing::info!(user_id = admin.user_id, %email, "superuser ready");
+    }
+    let mailer = match &config.smtp_url {
+        Some(url) => Some(Arc::new(
+            Mailer::new(url, &config.smtp_from).context("CROWDWIRE_SMTP_URL")?,
+        )),
+        None => None,
+    };
+    let google = config
+        .google_client_id
+        .clone()
+        .map(|id| Arc::new(GoogleVerifier::new(id, config.google_jwks_url.clone())));
+    let settings = ApiSettings {
+        public_url: config.public_url.clone(),
+        access_token_minutes: config.access_token_minutes,
+        guest_token_hours: config.guest_token_hours,
+        auth_rate_per_minute: config.auth_rate_per_minute,
+        max_body_bytes: config.max_body_bytes,
+        ..ApiSettings::default()
+    };
+    let backends = Backends {
+        database: db.backend_name().into(),
+        presence: "none".into(),
+        bus: "none".into(),
+        media: "none".into(),
+    };
+    let state = AppState {
+        db: db.clone(),
+        keys,
+        auth_limiter: Arc::new(RateLimiter::per_minute(settings.auth_rate_per_minute)),
+        settings: Arc::new(settings),
+        live: Arc::new(NoLiveSessions),
+        mailer,
+        google,
+        backends: Arc::new(backends),
+    };
+    let app = crowdwire_api::app(state, Router::new());
+    let service = tower::ServiceBuilder::new()
+        .map_request(crowdwire_api::trim_trailing_slash)
+        .service(app);
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("binding {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    let (tx, mut rx) = watch::channel(false);
+    let make = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
+        service.map_err(|e: std::convert::Infallible| match e {}),
+    );
+    let task = tokio::spawn(async move {
+        axum::serve(listener, make)
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tracing::info!(%addr, database = db.backend_name(), "CrowdWire listening");
+    Ok(Running {
+        addr,
+        db,
+        shutdown: tx,
+        task,
+    })
+}
