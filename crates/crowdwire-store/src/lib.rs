@@ -108,6 +108,25 @@ impl Db {
         Ok(db)
     }
 
+    /// Connects to `url` without applying migrations (administrative use, e.g. creating a
+    /// schema for a test).
+    pub async fn connect_raw(url: &str) -> Result<Db> {
+        if url.starts_with("sqlite:") {
+            Ok(Db::Sqlite(SqlitePool::connect(url).await?))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Db::Postgres(PgPool::connect(url).await?))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+
+    /// Runs one SQL statement that takes no parameters (administrative use only).
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
+        Ok(
+            on_db!(self, p => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(p).await.map(|r| r.rows_affected()))?,
+        )
+    }
+
     /// The default database URL for a data directory: `<dir>/crowdwire.db`.
     pub fn sqlite_url_in(data_dir: &Path) -> String {
         format!("sqlite://{}", data_dir.join("crowdwire.db").display())

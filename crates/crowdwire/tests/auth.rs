@@ -1,0 +1,596 @@
+//! Sign-up, confirmation over real SMTP, log-in, guests, refresh, Google sign-in against a
+//! locally served JWKS, invites across restarts, and rate limiting.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use common::{ADMIN_EMAIL, Backend, TestServer, assert_detail};
+use crowdwire_auth::{Principal, Purpose, TokenKeys};
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef-test-secret";
+
+db_tests!(
+    registration_without_smtp_is_active_at_once,
+    duplicate_email_is_refused_even_when_racing,
+    registration_validates_fields,
+    login_rules,
+    imported_bcrypt_hash_logs_in_and_is_upgraded,
+    confirmation_mail_flow_over_smtp,
+    failed_confirmation_mail_leaves_no_account,
+    confirmation_token_is_not_an_access_token,
+    test_token_never_leaks_the_password_hash,
+    guest_tokens_work_and_refresh,
+    refresh_window_and_status_recheck,
+    forged_and_foreign_tokens_are_refused,
+    google_sign_in_against_local_jwks,
+    google_sign_in_disabled_without_client_id,
+    invites_survive_a_restart,
+    auth_endpoints_are_rate_limited,
+);
+
+async fn registration_without_smtp_is_active_at_once(b: Backend) {
+    let s = TestServer::start(b).await;
+    let r = s
+        .post(
+            "/register",
+            None,
+            json!({"name": "Ana", "email": "ana@example.org", "hashed_password": "s3cret!"}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_eq!(r.1, json!({"status": "ok"}));
+    let (st, tok) = s.login_raw("ana@example.org", "s3cret!").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(tok["token_type"], "bearer");
+    assert_eq!(tok["is_superuser"], false);
+    let exp = tok["expire_date"].as_str().unwrap();
+    let parsed = chrono::NaiveDateTime::parse_from_str(exp, "%Y-%m-%d %H:%M:%S%.f").expect("python str() format");
+    assert!(parsed > chrono::Utc::now().naive_utc());
+    let me = s.get("/users/me", tok["access_token"].as_str()).await;
+    assert_eq!(me.0, StatusCode::OK);
+    assert_eq!(me.1["email"], "ana@example.org");
+    assert_eq!(me.1["status"], 0);
+    assert!(me.1.get("hashed_password").is_none());
+}
+
+async fn duplicate_email_is_refused_even_when_racing(b: Backend) {
+    let s = Arc::new(TestServer::start(b).await);
+    let body = json!({"name": "Dup", "email": "dup@example.org", "hashed_password": "x1"});
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (s, body) = (s.clone(), body.clone());
+        tasks.push(tokio::spawn(async move { s.post("/register", None, body).await }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.0 {
+            StatusCode::OK => ok += 1,
+            _ => assert_detail(&r, 400, "A user with that email already exists."),
+        }
+    }
+    assert_eq!(ok, 1, "exactly one of the racing registrations wins");
+    let upper = s
+        .post(
+            "/register",
+            None,
+            json!({"name": "Dup", "email": "DUP@Example.org", "hashed_password": "x1"}),
+        )
+        .await;
+    assert_detail(&upper, 400, "A user with that email already exists.");
+}
+
+async fn registration_validates_fields(b: Backend) {
+    let s = TestServer::start(b).await;
+    for body in [
+        json!({"name": "x", "email": "not-an-email", "hashed_password": "p"}),
+        json!({"name": "x".repeat(51), "email": "a@b.org", "hashed_password": "p"}),
+        json!({"name": "x", "email": "a@b.org", "hashed_password": "p".repeat(257)}),
+        json!({"name": "x", "email": "a@b.org"}),
+        json!({"name": 5, "email": "a@b.org", "hashed_password": "p"}),
+        json!({"name": "x", "email": "a@b.org", "hashed_password": "p", "birth": "31/12/1999"}),
+    ] {
+        let r = s.post("/register", None, body.clone()).await;
+        assert_eq!(r.0, StatusCode::UNPROCESSABLE_ENTITY, "{body} gave {}", r.1);
+        assert!(r.1["detail"].is_array(), "FastAPI-shaped 422: {}", r.1);
+        assert!(r.1["detail"][0]["loc"][0] == "body");
+    }
+}
+
+async fn login_rules(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (uid, _) = s.user("Lina").await;
+    let email: String = s.db().user_by_id(uid).await.unwrap().unwrap().email;
+    assert_detail(&s.login_raw(&email, "wrong").await, 400, "Invalid email or password.");
+    assert_detail(
+        &s.login_raw("nobody@example.org", "pw-123456").await,
+        400,
+        "Invalid email or password.",
+    );
+    // The e-mail is matched case-insensitively.
+    s.login(&email.to_uppercase(), "pw-123456").await;
+    // Missing form field: 422, like FastAPI's OAuth2 form.
+    let resp = s
+        .http
+        .post(format!("{}/login", s.api))
+        .form(&[("email", email.as_str()), ("password", "pw-123456")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // A platform-banned account cannot log in.
+    let admin = s.admin().await;
+    assert_eq!(
+        s.put(&format!("/users/{uid}"), Some(&admin), json!({"status": 1}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_detail(
+        &s.login_raw(&email, "pw-123456").await,
+        400,
+        "User is Inactive or the account has been banned.",
+    );
+}
+
+async fn imported_bcrypt_hash_logs_in_and_is_upgraded(b: Backend) {
+    let s = TestServer::start(b).await;
+    let hash = bcrypt::hash("string", 4).unwrap();
+    let u = s
+        .db()
+        .insert_user(&crowdwire_store::users::NewUser {
+            name: "Legacy",
+            email: "legacy@example.org",
+            hashed_password: Some(&hash),
+            birth: None,
+            status: 0,
+            is_superuser: false,
+            sub: None,
+        })
+        .await
+        .unwrap();
+    s.login("legacy@example.org", "string").await;
+    let after = s.db().user_by_id(u.user_id).await.unwrap().unwrap();
+    assert!(
+        after.hashed_password.unwrap().starts_with("$argon2id$"),
+        "bcrypt hash replaced by Argon2id"
+    );
+    s.login("legacy@example.org", "string").await;
+}
+
+/// A minimal SMTP server that records every message it accepts (or refuses all mail).
+async fn smtp_sink(accept: bool) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mails = Arc::new(Mutex::new(Vec::new()));
+    let store = mails.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else { return };
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"220 sink ESMTP\r\n").await.ok();
+                let mut in_data = false;
+                let mut body = String::new();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            in_data = false;
+                            store.lock().unwrap().push(std::mem::take(&mut body));
+                            w.write_all(b"250 queued\r\n").await.ok();
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let cmd = line.to_ascii_uppercase();
+                    let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                        b"250-sink\r\n250 8BITMIME\r\n"
+                    } else if cmd.starts_with("MAIL") {
+                        if accept {
+                            b"250 ok\r\n"
+                        } else {
+                            b"550 no mail today\r\n"
+                        }
+                    } else if cmd.starts_with("RCPT") {
+                        b"250 ok\r\n"
+                    } else if cmd.starts_with("DATA") {
+                        in_data = true;
+                        b"354 go\r\n"
+                    } else if cmd.starts_with("QUIT") {
+                        w.write_all(b"221 bye\r\n").await.ok();
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    w.write_all(reply).await.ok();
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+fn confirmation_token(mail: &str) -> String {
+    // Quoted-printable soft line breaks ("=\n") may split the link.
+    let joined = mail.replace("=\n", "").replace("=3D", "=");
+    let at = joined.find("/confirm/").expect("mail contains the confirmation link") + "/confirm/".len();
+    joined[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .collect()
+}
+
+async fn confirmation_mail_flow_over_smtp(b: Backend) {
+    let (port, mails) = smtp_sink(true).await;
+    let s = TestServer::start_with(b, |c| {
+        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        c.public_url = "https://worlds.example.org".into();
+    })
+    .await;
+    let r = s
+        .post(
+            "/register",
+            None,
+            json!({"name": "Mia", "email": "mia@example.org", "hashed_password": "pw"}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    // Pending until confirmed.
+    assert_detail(
+        &s.login_raw("mia@example.org", "pw").await,
+        400,
+        "User is Inactive or the account has been banned.",
+    );
+    let mail = mails.lock().unwrap().first().cloned().expect("one mail sent");
+    assert!(mail.contains("mia@example.org"));
+    assert!(mail.replace("=\n", "").contains("https://worlds.example.org/confirm/"));
+    let token = confirmation_token(&mail);
+    let c = s.get(&format!("/confirm/{token}"), None).await;
+    assert_eq!(c.0, StatusCode::OK, "{}", c.1);
+    assert_eq!(c.1["token_type"], "bearer");
+    assert_eq!(s.get("/users/me", c.1["access_token"].as_str()).await.0, StatusCode::OK);
+    s.login("mia@example.org", "pw").await;
+    // A second use of the link does nothing.
+    assert_detail(
+        &s.get(&format!("/confirm/{token}"), None).await,
+        404,
+        "User does not exist or is already confirmed",
+    );
+    assert_detail(&s.get("/confirm/garbage", None).await, 404, "Invalid Token");
+}
+
+async fn failed_confirmation_mail_leaves_no_account(b: Backend) {
+    let (port, _) = smtp_sink(false).await;
+    let s = TestServer::start_with(b, |c| c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
+    let body = json!({"name": "Ned", "email": "ned@example.org", "hashed_password": "pw"});
+    let r = s.post("/register", None, body.clone()).await;
+    assert_eq!(r.0, StatusCode::SERVICE_UNAVAILABLE, "{}", r.1);
+    assert!(
+        s.db().user_by_email("ned@example.org").await.unwrap().is_none(),
+        "no half-created account"
+    );
+}
+
+async fn confirmation_token_is_not_an_access_token(b: Backend) {
+    let s = TestServer::start_with(b, |c| c.jwt_secret = Some(SECRET.into())).await;
+    let (uid, _) = s.user("Otto").await;
+    let keys = TokenKeys::new(SECRET.as_bytes()).unwrap();
+    let confirm = keys.mint(
+        Principal::User(uid),
+        Purpose::Confirmation,
+        chrono::Duration::days(1000),
+    );
+    assert_detail(
+        &s.get("/users/me", Some(&confirm.token)).await,
+        401,
+        "Could not validate credentials",
+    );
+    let invite = keys.mint_invite(uid, 1, chrono::Duration::hours(1));
+    assert_detail(
+        &s.get("/users/me", Some(&invite.token)).await,
+        401,
+        "Could not validate credentials",
+    );
+    let access = keys.mint(Principal::User(uid), Purpose::Access, chrono::Duration::hours(1));
+    assert_eq!(s.get("/users/me", Some(&access.token)).await.0, StatusCode::OK);
+}
+
+async fn test_token_never_leaks_the_password_hash(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (uid, token) = s.user("Pia").await;
+    let r = s.post("/login/test-token", Some(&token), json!({})).await;
+    assert_eq!(r.0, StatusCode::OK);
+    assert_eq!(r.1["user_id"], uid);
+    let text = r.1.to_string();
+    assert!(!text.contains("hashed_password") && !text.contains("argon2"), "{text}");
+    let (g, gid) = s.guest().await;
+    let r = s.post("/login/test-token", Some(&g), json!({})).await;
+    assert_eq!(r.0, StatusCode::OK, "guests get an answer, not a 500");
+    assert_eq!(r.1["user_id"], gid.as_str());
+    assert_eq!(r.1["is_guest_user"], true);
+}
+
+async fn guest_tokens_work_and_refresh(b: Backend) {
+    let s = TestServer::start(b).await;
+    let r = s.post("/join-guest", None, json!({})).await;
+    assert_eq!(r.0, StatusCode::OK);
+    let g = r.1["guest_uuid"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(g).is_ok());
+    assert_eq!(r.1["is_superuser"], false);
+    let token = r.1["access_token"].as_str().unwrap();
+    assert_eq!(s.get("/tags", Some(token)).await.0, StatusCode::OK);
+    // Guests get clear refusals, not 500s.
+    assert_detail(&s.get("/users/me", Some(token)).await, 403, "Access Forbidden.");
+    let refreshed = s.post("/reset-token", Some(token), json!({})).await;
+    assert_eq!(refreshed.0, StatusCode::OK, "{}", refreshed.1);
+    assert_eq!(refreshed.1["guest_uuid"], g);
+}
+
+async fn refresh_window_and_status_recheck(b: Backend) {
+    let s = TestServer::start_with(b, |c| c.jwt_secret = Some(SECRET.into())).await;
+    let keys = TokenKeys::new(SECRET.as_bytes()).unwrap();
+    let (uid, _) = s.user("Quin").await;
+    let recent = keys.mint(Principal::User(uid), Purpose::Access, chrono::Duration::minutes(-30));
+    assert_detail(
+        &s.get("/users/me", Some(&recent.token)).await,
+        401,
+        "Could not validate credentials",
+    );
+    let r = s.post("/reset-token", Some(&recent.token), json!({})).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_eq!(s.get("/users/me", r.1["access_token"].as_str()).await.0, StatusCode::OK);
+    let old = keys.mint(Principal::User(uid), Purpose::Access, chrono::Duration::minutes(-61));
+    assert_detail(
+        &s.post("/reset-token", Some(&old.token), json!({})).await,
+        401,
+        "Session Expired",
+    );
+    assert_detail(&s.post("/reset-token", None, json!({})).await, 401, "Not authenticated");
+    // A banned account cannot refresh its way back in.
+    let admin = s.admin().await;
+    s.put(&format!("/users/{uid}"), Some(&admin), json!({"status": 1}))
+        .await;
+    assert_detail(
+        &s.post("/reset-token", Some(&recent.token), json!({})).await,
+        400,
+        "User is Inactive or the account has been banned.",
+    );
+}
+
+async fn forged_and_foreign_tokens_are_refused(b: Backend) {
+    let s = TestServer::start_with(b, |c| c.jwt_secret = Some(SECRET.into())).await;
+    let (uid, token) = s.user("Rita").await;
+    let other = TokenKeys::new(b"some-other-deployment-secret-0123456789").unwrap();
+    let foreign = other.mint(Principal::User(uid), Purpose::Access, chrono::Duration::hours(1));
+    assert_detail(
+        &s.get("/users/me", Some(&foreign.token)).await,
+        401,
+        "Could not validate credentials",
+    );
+    // alg=none with the same claims.
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        json!({"sub": uid.to_string(), "is_guest_user": false, "exp": 4_000_000_000i64, "purpose": "access"})
+            .to_string(),
+    );
+    assert_detail(
+        &s.get("/users/me", Some(&format!("{header}.{claims}."))).await,
+        401,
+        "Could not validate credentials",
+    );
+    // Tampered signature.
+    let mut bad = token.clone();
+    bad.pop();
+    bad.push(if token.ends_with('A') { 'B' } else { 'A' });
+    assert_detail(
+        &s.get("/users/me", Some(&bad)).await,
+        401,
+        "Could not validate credentials",
+    );
+    let resp = s.http.get(format!("{}/users/me", s.api)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+    // A token for a user that does not exist.
+    let ghost = TokenKeys::new(SECRET.as_bytes()).unwrap().mint(
+        Principal::User(999_999),
+        Purpose::Access,
+        chrono::Duration::hours(1),
+    );
+    assert_detail(&s.get("/users/me", Some(&ghost.token)).await, 404, "User not found");
+}
+
+const TEST_RSA_KEY: &str = "-----BEGIN RSA PRIVATE KEY-----
+MIIEpAIBAAKCAQEApXeWAyG+eWdaXPMTWm2eAsLTt1gk9n9Zbk3772ZNhHVqlCmd
+N97AHDiKixGIzRtIiPDnUUGL3J4E7g3pG3O+XqnRPJq+4xp6dsPegwvDxMMhqt+e
+BEdj/+TNHmgupIi7lp3W1iqFVZuj665qWzxDb59LOoP9o7Xq059Ex1nhQBaw2vOD
+lG9Xy0xEn6K+tKCqwJn87GPIQNsCjbQJhbO8ysqwzGsrIEekub+fKJ4kQnhTPjNq
+K4F4+FIxylaqqTm33uvVl3skooS20pef7AeZnoMD7Qo99m1eIxsqPCGtw8iLAVuz
+/ImXNOnuZ1s7AOWn6YvuhE82ALs0ZXQ85oBWcwIDAQABAoIBABKrMOOD5vZ8mN88
+Kkv9anf7nPZ70pkgb38jUPrxixUYSEuU0bZa1/L3Ks5w+S3RrQ03nOmiixH7ntPF
+rFjFZiOju5s/sazJhn/9g7k7q71N72+qJi0WaZZsAqaHxkdts+MqRhxzaggUH4T4
+8JVVnHLXa/NGBBPN88N88z4eCmzNVAv3vpB9Rn8FkxEHd4dseS2Yy98TXmrFIis8
+iqKkbCn57A2sL3AkkXAfKGBeEhNb22B9HKeAag5L1UE7pAb3GIZX/Ye3Nf0ZkORy
+F675iYNPC95sziMDLdmAd+3jPhaiVjXr2hKzYjH+6npgu552XuHowYeWzSLWeIiN
+4CckWHkCgYEA269j228bliXxd4KMJDjfXi2OTrfGMZ1h76YpK2qIuD6fA/nRhJcK
+1tjEu24t5IRbSvW3G2HG+yEYIjcS4zQrQAOb+REUYiOHP1sNsJEpASl3LAvMEd//
+OlRz3TR5WohRASSvg0l8xVXPASb7BfIPOncrlOJOEqmtaMfkAXK1IqkCgYEAwNHO
+LVP/S/2OqWi67a8AS78vA2K00G9cBzfjBPUBxzxV1/DhXDP8luAZgcVCeCNrXKr0
+1UjJ1q9LV1afU+Q5H2lRoaqbiKNNAUR14+SNmRphiyodq/JgvvhyzJftPyCEMr0W
+6wzGMdvtew1zhUagGAZf1rQ4rlqJE6sk5DXX/bsCgYAvLjTY/LzE+3Mngo8MfHZk
+aI5Gk6tqHm3ZJSt0WpXwU+qc1PtNaY73Y2ilBF2w1UgyCiGALPiqGIpxVrikuSCM
+x/mofSWOiijSz4BaKmLPEBO7DvGN6TiMU3Tqzgk+C0ayYymanZ7BVtN1YOTKexkQ
+KmXevNedpHlMppluQi9quQKBgQCOWNU7BW3NrcyqKFUHr1Aqm2Obvjz6O5vXAF0q
+ha3gZhyBpKTaqs5om9x4vyXJB2z1JohFBM1tHlAilCJfjnbVR60qCod0IgpxSxc1
+PL+ELcOhN2BcVj0x/rzRab+OAPVXd9z5fZ67pD73vwBvfaom0l3iZX4KyW+1A33i
+tBVWjQKBgQCDiUubP6UX9e/inFutSisWg2TuLRJQRm1QFyyBqxlCDNfGFIbZEqAX
+BnuodNUFBiWN0x+dCbw5J4anBthTfS8mM8SuNG67PxbpHWXwz3moAOES7w1HagyY
+XCQq9QrQ+AwRuDrZprHLB+iJZOL2CftytlA/L3lDwaQMAogGiHq2jg==
+-----END RSA PRIVATE KEY-----";
+
+struct Jwks {
+    url: String,
+    key: jsonwebtoken::EncodingKey,
+}
+
+async fn serve_jwks() -> Jwks {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::traits::PublicKeyParts;
+    let private = rsa::RsaPrivateKey::from_pkcs1_pem(TEST_RSA_KEY).unwrap();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwk = json!({
+        "kty": "RSA", "alg": "RS256", "use": "sig", "kid": "test-key",
+        "n": b64.encode(private.n().to_bytes_be()), "e": b64.encode(private.e().to_bytes_be()),
+    });
+    let doc = json!({"keys": [jwk]});
+    let app = axum::Router::new().route(
+        "/certs",
+        axum::routing::get(move || async move { axum::Json(doc.clone()) }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/certs", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    Jwks {
+        url,
+        key: jsonwebtoken::EncodingKey::from_rsa_pem(TEST_RSA_KEY.as_bytes()).unwrap(),
+    }
+}
+
+fn google_token(jwks: &Jwks, kid: &str, claims: Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, &claims, &jwks.key).unwrap()
+}
+
+async fn google_sign_in_against_local_jwks(b: Backend) {
+    let jwks = serve_jwks().await;
+    let s = TestServer::start_with(b, |c| {
+        c.google_client_id = Some("client-123.apps.example".into());
+        c.google_jwks_url = jwks.url.clone();
+    })
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = |aud: &str, exp: i64, sub: &str, email: &str| {
+        json!({"iss": "https://accounts.google.com", "aud": aud, "exp": exp, "iat": now, "sub": sub,
+               "email": email, "email_verified": true, "name": "Gina Google"})
+    };
+    let good = google_token(
+        &jwks,
+        "test-key",
+        claims("client-123.apps.example", now + 600, "g-1", "gina@example.org"),
+    );
+    let r = s.post("/login/google", None, json!({"token": good})).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let me = s.get("/users/me", r.1["access_token"].as_str()).await;
+    assert_eq!(me.1["sub"], "g-1");
+    assert_eq!(me.1["name"], "Gina Google");
+    // Same Google account again: same user.
+    let again = s.post("/login/google", None, json!({"token": good})).await;
+    assert_eq!(
+        s.get("/users/me", again.1["access_token"].as_str()).await.1["user_id"],
+        me.1["user_id"]
+    );
+    // Errors are errors, not 200s.
+    let wrong_aud = google_token(
+        &jwks,
+        "test-key",
+        claims("someone-else", now + 600, "g-2", "x@example.org"),
+    );
+    assert_detail(
+        &s.post("/login/google", None, json!({"token": wrong_aud})).await,
+        401,
+        "Invalid Authentication",
+    );
+    let expired = google_token(
+        &jwks,
+        "test-key",
+        claims("client-123.apps.example", now - 600, "g-3", "y@example.org"),
+    );
+    assert_detail(
+        &s.post("/login/google", None, json!({"token": expired})).await,
+        401,
+        "Invalid Authentication",
+    );
+    let unknown_kid = google_token(
+        &jwks,
+        "other-key",
+        claims("client-123.apps.example", now + 600, "g-4", "z@example.org"),
+    );
+    assert_detail(
+        &s.post("/login/google", None, json!({"token": unknown_kid})).await,
+        401,
+        "Invalid Authentication",
+    );
+    assert_detail(
+        &s.post("/login/google", None, json!({"token": "garbage"})).await,
+        401,
+        "Invalid Authentication",
+    );
+    // A password account already owns this e-mail: refused, not a 500.
+    let (uid, _) = s.user("Hal").await;
+    let hal_email = s.db().user_by_id(uid).await.unwrap().unwrap().email;
+    let clash = google_token(
+        &jwks,
+        "test-key",
+        claims("client-123.apps.example", now + 600, "g-5", &hal_email),
+    );
+    assert_detail(
+        &s.post("/login/google", None, json!({"token": clash})).await,
+        400,
+        "There is already an account with this email.",
+    );
+}
+
+async fn google_sign_in_disabled_without_client_id(b: Backend) {
+    let s = TestServer::start(b).await;
+    assert_detail(
+        &s.post("/login/google", None, json!({"token": "x"})).await,
+        404,
+        "Google sign-in is not enabled on this server.",
+    );
+}
+
+async fn invites_survive_a_restart(b: Backend) {
+    let mut s = TestServer::start(b).await;
+    let (_, owner) = s.user("Ivy").await;
+    let world = s.world(&owner, "Invite World", false, false).await;
+    let inv = s.post(&format!("/invitation/{world}"), Some(&owner), json!({})).await;
+    assert_eq!(inv.0, StatusCode::OK, "{}", inv.1);
+    let invite = inv.1["access_token"].as_str().unwrap().to_owned();
+    let (_, friend) = s.user("Jon").await;
+    let config = s.config.clone();
+    s.stop().await;
+    let s2 = TestServer::start_config(config).await;
+    // Tokens and invites minted before the restart still work: the secret is kept.
+    let r = s2
+        .post(&format!("/worlds/invite/{invite}"), Some(&friend), json!({}))
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_eq!(r.1["world_id"], world);
+    assert_eq!(r.1["role"]["is_default"], true);
+    drop(s2);
+}
+
+async fn auth_endpoints_are_rate_limited(b: Backend) {
+    let s = TestServer::start_with(b, |c| c.auth_rate_per_minute = 5).await;
+    let mut codes = Vec::new();
+    for _ in 0..8 {
+        codes.push(s.post("/join-guest", None, json!({})).await);
+    }
+    assert!(codes[..5].iter().all(|r| r.0 == StatusCode::OK));
+    assert_detail(codes.last().unwrap(), 429, "Too many requests. Try again later.");
+    assert_eq!(
+        s.login_raw(ADMIN_EMAIL, "whatever").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
