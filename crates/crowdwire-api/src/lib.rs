@@ -43,6 +43,7 @@ pub const PREFIX: &str = "/api/v1";
     info(title = "CrowdWire API", version = env!("CARGO_PKG_VERSION"), license(name = "AGPL-3.0-or-later"), description = "REST API of CrowdWire, an open-source platform for 2D virtual worlds. \
         Authenticate with `Authorization: Bearer <token>` from `/login`, `/join-guest` or `/confirm/{token}`."),
     modifiers(&BearerAuth),
+    components(schemas(error::ErrorBody, error::ValidationErrorBody, error::FieldError)),
 )]
 struct ApiDoc;
 

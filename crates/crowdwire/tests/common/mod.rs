@@ -255,6 +255,84 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Creates a world from a whole creation body (see [`world_body`]).
+    pub async fn create_world(&self, token: &str, body: Value) -> (StatusCode, Value) {
+        self.post("/worlds", Some(token), body).await
+    }
+
+    /// Enters a world (`POST /worlds/{id}/users`) as `token`, asserting 200; returns the
+    /// profile.
+    pub async fn join(&self, token: &str, world_id: i64) -> Value {
+        let (s, v) = self
+            .post(&format!("/worlds/{world_id}/users"), Some(token), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "join of world {world_id} failed: {v}");
+        v
+    }
+
+    /// Creates a role in a world as `token`, asserting 200; returns its id.
+    pub async fn role(&self, token: &str, world_id: i64, body: Value) -> i64 {
+        let (s, v) = self.post(&format!("/worlds/{world_id}/roles"), Some(token), body).await;
+        assert_eq!(s, StatusCode::OK, "create role failed: {v}");
+        v["role_id"].as_i64().unwrap()
+    }
+
+    /// Gives `user` (an id or a guest UUID) role `role_id` in `world_id`, asserting 200.
+    pub async fn assign(&self, token: &str, world_id: i64, role_id: i64, user: &str) {
+        let (s, v) = self
+            .post(
+                &format!("/worlds/{world_id}/roles/{role_id}/users/{user}"),
+                Some(token),
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "assign role failed: {v}");
+    }
+
+    /// Sets a member's status in a world (`PUT /worlds/{w}/users/{u}`) as `token`.
+    pub async fn set_member_status(&self, token: &str, world_id: i64, user: &str, status: i32) -> (StatusCode, Value) {
+        self.put(
+            &format!("/worlds/{world_id}/users/{user}"),
+            Some(token),
+            json!({"status": status}),
+        )
+        .await
+    }
+
+    /// Mints an invite to `world_id` as `token`, asserting 200; returns the invite token.
+    pub async fn invite(&self, token: &str, world_id: i64) -> String {
+        let (s, v) = self
+            .post(&format!("/invitation/{world_id}"), Some(token), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "invite failed: {v}");
+        v["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A world-creation body with the default map and no tags; adjust fields before posting.
+pub fn world_body(name: &str, public: bool, allow_guests: bool) -> Value {
+    json!({"name": name, "public": public, "allow_guests": allow_guests, "tags": [], "world_map": default_map()})
+}
+
+/// The integer `key` of every element of a JSON array, in order.
+#[track_caller]
+pub fn ids(list: &Value, key: &str) -> Vec<i64> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("expected a JSON array, got {list}"))
+        .iter()
+        .map(|v| v[key].as_i64().unwrap_or_else(|| panic!("no integer {key} in {v}")))
+        .collect()
+}
+
+/// Asserts a 422 whose first field error is at `loc` (e.g. `["body", "name"]`).
+#[track_caller]
+pub fn assert_invalid(got: &(StatusCode, Value), loc: &[&str]) {
+    assert_eq!(got.0.as_u16(), 422, "expected 422, body: {}", got.1);
+    let first = &got.1["detail"][0];
+    assert_eq!(first["loc"], json!(loc), "unexpected error location, body: {}", got.1);
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.config.data_dir);

@@ -1,0 +1,287 @@
+//! Operations and assets: health, metrics, the OpenAPI document and offline docs page, the
+//! embedded map and art, and the real binary's start-up and graceful shutdown.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use common::{Backend, TestServer};
+
+db_tests!(
+    health_reports_backends,
+    metrics_count_requests_by_route_template,
+    openapi_document_covers_every_endpoint,
+    docs_page_is_served_offline,
+    default_map_and_art_are_served,
+);
+
+async fn health_reports_backends(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (st, v) = s.get("/health", None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["status"], "ok");
+    assert_eq!(
+        v["backends"]["database"],
+        if b == Backend::Sqlite { "sqlite" } else { "postgres" }
+    );
+    assert!(v["backends"]["presence"].is_string());
+}
+
+async fn metrics_count_requests_by_route_template(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    for id in [1, 2, 3] {
+        s.get(&format!("/worlds/{id}"), Some(&admin)).await;
+    }
+    let text = s
+        .http
+        .get(format!("{}/metrics", s.root))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("http_requests_total{"), "{text}");
+    assert!(
+        text.contains(r#"route="/api/v1/worlds/{world_id}""#),
+        "routes are labelled by template: {text}"
+    );
+    assert!(
+        !text.contains(r#"route="/api/v1/worlds/2""#),
+        "raw ids never become labels"
+    );
+    assert!(text.contains("http_request_duration_seconds_bucket"));
+    assert!(text.contains("crowdwire_connected_users"));
+}
+
+async fn openapi_document_covers_every_endpoint(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (st, doc) = s.get("/openapi.json", None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    let expected = [
+        ("/api/v1/register", "post"),
+        ("/api/v1/confirm/{token}", "get"),
+        ("/api/v1/login", "post"),
+        ("/api/v1/join-guest", "post"),
+        ("/api/v1/login/test-token", "post"),
+        ("/api/v1/reset-token", "post"),
+        ("/api/v1/login/google", "post"),
+        ("/api/v1/invitation/{world_id}", "post"),
+        ("/api/v1/users/me", "get"),
+        ("/api/v1/users/{user_id}", "get"),
+        ("/api/v1/users", "get"),
+        ("/api/v1/users/{user_id}", "put"),
+        ("/api/v1/users/password-update", "put"),
+        ("/api/v1/users/{user_id}/reports-sent", "get"),
+        ("/api/v1/users/{user_id}/reports-received", "post"),
+        ("/api/v1/users/{user_id}/reports-received", "get"),
+        ("/api/v1/users/{user_id}/reports-received/{world_id}", "get"),
+        ("/api/v1/users/{reporter}/reports-sent/{world_id}/{reported}", "delete"),
+        ("/api/v1/users/reports", "get"),
+        ("/api/v1/users/{reporter}/reports-sent/{world_id}/{reported}", "put"),
+        ("/api/v1/worlds/{world_id}", "get"),
+        ("/api/v1/worlds/invite/{invite_token}", "post"),
+        ("/api/v1/worlds/{world_id}/users", "post"),
+        ("/api/v1/worlds/{world_id}", "put"),
+        ("/api/v1/worlds/{world_id}/users/{user_id}", "get"),
+        ("/api/v1/worlds/{world_id}/users/{user_id}", "put"),
+        ("/api/v1/worlds", "post"),
+        ("/api/v1/worlds", "get"),
+        ("/api/v1/worlds/{world_id}", "delete"),
+        ("/api/v1/worlds/{world_id}/users", "get"),
+        ("/api/v1/worlds/reports", "get"),
+        ("/api/v1/worlds/{world_id}/roles", "get"),
+        ("/api/v1/worlds/{world_id}/roles", "post"),
+        ("/api/v1/worlds/{world_id}/roles/{role_id}", "put"),
+        ("/api/v1/worlds/{world_id}/roles/{role_id}", "delete"),
+        ("/api/v1/worlds/{world_id}/roles/{role_id}/users/{user_id}", "post"),
+        ("/api/v1/worlds/{world_id}/reports", "post"),
+        ("/api/v1/worlds/{world_id}/reports", "delete"),
+        ("/api/v1/worlds/{world_id}/reports", "put"),
+        ("/api/v1/worlds/{world_id}/events", "get"),
+        ("/api/v1/statistics", "get"),
+        ("/api/v1/statistics/worlds/{world_id}", "get"),
+        ("/api/v1/statistics/worlds/{world_id}/charts", "get"),
+        ("/api/v1/statistics/charts/active-users", "get"),
+        ("/api/v1/statistics/charts/new-users", "get"),
+        ("/api/v1/tags", "get"),
+        ("/api/v1/health", "get"),
+    ];
+    for (path, method) in expected {
+        let op = &paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} missing from the document"))[method];
+        assert!(op.is_object(), "{method} {path} missing");
+        assert!(op["responses"]["200"].is_object(), "{method} {path} documents its 200");
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc["components"]["schemas"]["WorldInDB"].is_object());
+}
+
+async fn docs_page_is_served_offline(b: Backend) {
+    let s = TestServer::start(b).await;
+    let page = s.http.get(format!("{}/docs/", s.api)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    // Every script and stylesheet is served by us: nothing is loaded from the internet.
+    for needle in ["src=\"http", "href=\"http", "unpkg", "cdn."] {
+        assert!(
+            !html.contains(needle),
+            "docs page refers to an external resource ({needle})"
+        );
+    }
+    for asset in ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-initializer.js"] {
+        let r = s.http.get(format!("{}/docs/{asset}", s.api)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{asset}");
+        assert!(r.bytes().await.unwrap().len() > 100);
+    }
+    let init = s
+        .http
+        .get(format!("{}/docs/swagger-initializer.js", s.api))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("/api/v1/openapi.json"));
+}
+
+async fn default_map_and_art_are_served(b: Backend) {
+    let s = TestServer::start(b).await;
+    let r = s
+        .http
+        .get(format!("{}/static/maps/default.json", s.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let map: Value = r.json().await.unwrap();
+    assert_eq!(map["orientation"], "orthogonal");
+    assert_eq!(map["tilewidth"], 32);
+    assert!(map["width"].as_i64().unwrap() >= 60 && map["height"].as_i64().unwrap() >= 40);
+    let names: Vec<&str> = map["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    for layer in ["Ground", "Collision", "Float", "__Conference", "Object"] {
+        assert!(names.contains(&layer), "layer {layer} in {names:?}");
+    }
+    for ts in map["tilesets"].as_array().unwrap() {
+        let image = ts["image"].as_str().unwrap();
+        let r = s
+            .http
+            .get(format!("{}/static/maps/{image}", s.api))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "tileset image {image}");
+        assert_eq!(r.headers()["content-type"], "image/png");
+    }
+    for sheet in 1..=4 {
+        let r = s
+            .http
+            .get(format!("{}/static/characters/avatars_{sheet}.png", s.api))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    for name in crowdwire_api::access::AVATARS {
+        let r = s
+            .http
+            .get(format!("{}/static/characters/{name}.png", s.api))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{name}");
+    }
+    let r = s
+        .http
+        .get(format!("{}/static/../Cargo.toml", s.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The real binary on a fresh data directory: it creates its database and a 0600 secret,
+/// serves, logs JSON when asked, and exits cleanly on SIGTERM.
+#[tokio::test]
+async fn binary_starts_on_a_fresh_data_dir_and_stops_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("crowdwire-bin-{}", uuid::Uuid::new_v4().simple()));
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crowdwire"))
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--log-format",
+            "json",
+        ])
+        .env_remove("CROWDWIRE_DATABASE_URL")
+        .env_remove("CROWDWIRE_JWT_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let health = loop {
+        if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/api/v1/health")).send().await {
+            break r.json::<Value>().await.unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "server did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(health["backends"]["database"], "sqlite");
+    assert!(dir.join("crowdwire.db").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("jwt-secret")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "exit status {exit}");
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let first = logs.lines().find(|l| !l.trim().is_empty()).expect("some log output");
+    let parsed: Value =
+        serde_json::from_str(first).unwrap_or_else(|e| panic!("JSON log line expected, got {first:?}: {e}"));
+    assert!(parsed["fields"]["message"].is_string() || parsed["message"].is_string());
+    assert!(logs.contains("stopped"), "{logs}");
+    std::fs::remove_dir_all(&dir).ok();
+}
