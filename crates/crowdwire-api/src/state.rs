@@ -29,6 +29,8 @@ pub struct ApiSettings {
     pub auth_rate_per_minute: u32,
     /// Largest request body accepted, bytes.
     pub max_body_bytes: usize,
+    /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy that sets it).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for ApiSettings {
@@ -42,6 +44,7 @@ impl Default for ApiSettings {
             refresh_window_minutes: 60,
             auth_rate_per_minute: 30,
             max_body_bytes: 8 * 1024 * 1024,
+            trust_forwarded_for: false,
         }
     }
 }

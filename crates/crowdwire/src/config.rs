@@ -74,6 +74,9 @@ pub struct ServeArgs {
     /// Largest accepted request body, bytes.
     #[arg(long, env = "CROWDWIRE_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Take client addresses from `X-Forwarded-For` (set only behind a reverse proxy).
+    #[arg(long, env = "CROWDWIRE_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: Option<bool>,
     /// Lifetime of access tokens of registered users, minutes.
     #[arg(long, env = "CROWDWIRE_ACCESS_TOKEN_MINUTES")]
     pub access_token_minutes: Option<i64>,
@@ -113,6 +116,8 @@ pub struct Config {
     pub auth_rate_per_minute: u32,
     /// Body limit.
     pub max_body_bytes: usize,
+    /// Trust `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
     /// Access-token lifetime, minutes.
     pub access_token_minutes: i64,
     /// Guest-token lifetime, hours.
@@ -169,6 +174,7 @@ impl Config {
             log: pick!(log).unwrap_or_else(|| "info".into()),
             auth_rate_per_minute: pick!(auth_rate_per_minute).unwrap_or(30),
             max_body_bytes: pick!(max_body_bytes).unwrap_or(8 * 1024 * 1024),
+            trust_forwarded_for: pick!(trust_forwarded_for).unwrap_or(false),
             access_token_minutes: pick!(access_token_minutes).unwrap_or(720),
             guest_token_hours: pick!(guest_token_hours).unwrap_or(12),
         })

@@ -81,6 +81,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         guest_token_hours: config.guest_token_hours,
         auth_rate_per_minute: config.auth_rate_per_minute,
         max_body_bytes: config.max_body_bytes,
+        trust_forwarded_for: config.trust_forwarded_for,
         ..ApiSettings::default()
     };
     let backends = Backends {

@@ -33,6 +33,7 @@ db_tests!(
     google_sign_in_disabled_without_client_id,
     invites_survive_a_restart,
     auth_endpoints_are_rate_limited,
+    behind_a_trusted_proxy_each_client_has_its_own_limit,
 );
 
 async fn registration_without_smtp_is_active_at_once(b: Backend) {
@@ -592,5 +593,37 @@ async fn auth_endpoints_are_rate_limited(b: Backend) {
     assert_eq!(
         s.login_raw(ADMIN_EMAIL, "whatever").await.0,
         StatusCode::TOO_MANY_REQUESTS
+    );
+    // Without trust in a proxy, a forged X-Forwarded-For does not escape the limit.
+    let forged = s
+        .http
+        .post(format!("{}/join-guest", s.api))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn behind_a_trusted_proxy_each_client_has_its_own_limit(b: Backend) {
+    let s = TestServer::start_with(b, |c| {
+        c.auth_rate_per_minute = 2;
+        c.trust_forwarded_for = true;
+    })
+    .await;
+    let guest_from = |ip: &'static str| {
+        let req = s
+            .http
+            .post(format!("{}/join-guest", s.api))
+            .header("x-forwarded-for", format!("198.51.100.1, {ip}"));
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(guest_from("192.0.2.1").await, StatusCode::OK);
+    assert_eq!(guest_from("192.0.2.1").await, StatusCode::OK);
+    assert_eq!(guest_from("192.0.2.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        guest_from("192.0.2.2").await,
+        StatusCode::OK,
+        "another client behind the proxy is not throttled"
     );
 }

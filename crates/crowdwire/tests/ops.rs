@@ -17,7 +17,35 @@ db_tests!(
     openapi_document_covers_every_endpoint,
     docs_page_is_served_offline,
     default_map_and_art_are_served,
+    a_fresh_install_has_no_account_with_a_known_password,
 );
+
+async fn a_fresh_install_has_no_account_with_a_known_password(b: Backend) {
+    let s = TestServer::start_with(b, |c| c.admin = None).await;
+    for (email, password) in [
+        ("user@example.com", "string"),
+        ("user1@example.com", "string"),
+        ("speaker@example.com", "string"),
+    ] {
+        assert_eq!(
+            s.login_raw(email, password).await.0,
+            StatusCode::BAD_REQUEST,
+            "{email} must not exist"
+        );
+    }
+    let q = crowdwire_store::users::UserQuery {
+        email_prefix: None,
+        statuses: vec![0, 1, 2, 3],
+        descending: true,
+        offset: 0,
+        limit: 10,
+    };
+    assert!(
+        s.db().search_users(&q).await.unwrap().is_empty(),
+        "no seeded users at all"
+    );
+    assert_eq!(s.db().tags().await.unwrap().len(), 6, "the six tags are seeded");
+}
 
 async fn health_reports_backends(b: Backend) {
     let s = TestServer::start(b).await;

@@ -36,19 +36,32 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(generate_invite))
 }
 
-/// The client's address, for rate limiting.
+/// The client's address, for rate limiting: the peer address, or, behind a trusted reverse
+/// proxy (`trust_forwarded_for`), the last address that proxy appended to `X-Forwarded-For`.
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        Ok(ClientIp(ip))
+        if state.settings.trust_forwarded_for
+            && let Some(ip) = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
+                .last()
+        {
+            return Ok(ClientIp(ip));
+        }
+        Ok(ClientIp(peer))
     }
 }
 
