@@ -84,8 +84,9 @@ impl Standing {
         matches!(&self.member, Some((m, _)) if m.status == members::status::BANNED)
     }
 
+    /// The creator holds every permission, unless a superuser banned them from the world.
     fn allows(&self, flag: impl Fn(&Role) -> bool) -> bool {
-        self.creator || self.role().is_some_and(flag)
+        (self.creator && !self.is_banned()) || self.role().is_some_and(flag)
     }
 
     /// May manage roles and list members.

@@ -179,6 +179,8 @@ pub type ApiResult<T> = Result<T, ApiError>;
 pub trait OnConflict<T> {
     /// Maps a lost insert race (or duplicate) to `err`.
     fn on_conflict(self, err: ApiError) -> ApiResult<T>;
+    /// Maps a reference to a row deleted meanwhile (foreign-key violation) to `err`.
+    fn on_missing_reference(self, err: ApiError) -> ApiResult<T>;
 }
 
 impl<T> OnConflict<T> for Result<T, crowdwire_store::StoreError> {
@@ -186,6 +188,14 @@ impl<T> OnConflict<T> for Result<T, crowdwire_store::StoreError> {
         match self {
             Ok(v) => Ok(v),
             Err(e) if e.is_unique_violation() => Err(err),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn on_missing_reference(self, err: ApiError) -> ApiResult<T> {
+        match self {
+            Ok(v) => Ok(v),
+            Err(e) if e.is_foreign_key_violation() => Err(err),
             Err(e) => Err(e.into()),
         }
     }

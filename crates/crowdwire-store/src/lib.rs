@@ -68,6 +68,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the failure is a foreign-key violation, i.e. the row referred to was deleted
+    /// by a concurrent request.
+    pub fn is_foreign_key_violation(&self) -> bool {
+        match self {
+            StoreError::Sql(e) => e.as_database_error().is_some_and(|d| d.is_foreign_key_violation()),
+            _ => false,
+        }
+    }
+
     /// True when the failure is a unique-constraint violation, i.e. a lost race to insert
     /// the same key; callers turn it into the 4xx the rule calls for.
     pub fn is_unique_violation(&self) -> bool {

@@ -208,6 +208,11 @@ impl Db {
         );
         let out = in_tx!(self, tx => {
             if r.is_default {
+                // Lock the world row first, so concurrent switches of the default queue here
+                // and each one clears the default committed before it (PostgreSQL; SQLite's
+                // BEGIN IMMEDIATE already serialises them).
+                sqlx::query("UPDATE worlds SET status = status WHERE world_id = $1")
+                    .bind(world_id).execute(&mut *tx).await?;
                 sqlx::query("UPDATE roles SET is_default = FALSE WHERE world_id = $1 AND is_default AND role_id <> $2")
                     .bind(world_id).bind(role_id).execute(&mut *tx).await?;
             }

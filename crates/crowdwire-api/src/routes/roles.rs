@@ -329,7 +329,8 @@ async fn assign_role(
             let m = state
                 .db
                 .update_member(world_id, id, &changes)
-                .await?
+                .await
+                .on_missing_reference(ApiError::bad_request(msg::ROLES_NOT_FOUND))?
                 .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
             RoleAssignment {
                 user_id: UserRef::Id(id),
@@ -343,7 +344,8 @@ async fn assign_role(
             let gst = state
                 .db
                 .update_guest(world_id, &g.to_string(), None, None, Some(role.role_id))
-                .await?
+                .await
+                .on_missing_reference(ApiError::bad_request(msg::ROLES_NOT_FOUND))?
                 .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
             RoleAssignment {
                 user_id: UserRef::Guest(g),

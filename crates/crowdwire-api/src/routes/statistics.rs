@@ -96,7 +96,7 @@ fn range(r: &ChartRange) -> ApiResult<(i64, i64, i64)> {
         Some(e) => parse_datetime("end_date", e)?,
         None => Timestamp::now().0,
     };
-    if end < start || (end - start) / HOUR >= MAX_HOURS {
+    if end < start || end - start > MAX_HOURS * HOUR {
         return Err(ApiError::bad_request(msg::CHART_RANGE));
     }
     Ok((start, end, (end - start) / HOUR + 1))

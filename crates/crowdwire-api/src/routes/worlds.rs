@@ -172,12 +172,16 @@ async fn search_worlds(
 }
 
 /// May `user` see this world's details? Open public worlds: anyone. Private worlds: members
-/// (not banned) and the creator. Banned worlds: the creator. Superusers: everything.
+/// (not banned) and the creator. Banned worlds: the creator. Superusers: everything. A
+/// member banned from the world (even its creator) sees nothing.
 fn may_view(world: &World, user: &User, standing: &Standing) -> bool {
-    if user.is_superuser || standing.creator {
+    if user.is_superuser {
         return true;
     }
-    world.status == worlds::status::NORMAL && !standing.is_banned() && (world.public || standing.is_member())
+    if standing.is_banned() {
+        return false;
+    }
+    standing.creator || (world.status == worlds::status::NORMAL && (world.public || standing.is_member()))
 }
 
 /// A world's details, map and the caller's permissions there.

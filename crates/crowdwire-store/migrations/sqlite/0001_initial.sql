@@ -26,6 +26,10 @@ CREATE TABLE worlds (
     world_id       INTEGER PRIMARY KEY AUTOINCREMENT,
     creator        INTEGER REFERENCES users (user_id) ON DELETE SET NULL,
     name           VARCHAR(50)  NOT NULL,
+    -- Unicode-lowercased name (computed by the server; SQLite's lower() folds ASCII only).
+    name_key       VARCHAR(50)  NOT NULL,
+    -- Unicode-lowercased name and description, for substring search.
+    search_text    TEXT         NOT NULL,
     creation_date  BIGINT       NOT NULL,
     update_date    BIGINT,
     description    VARCHAR(300),
@@ -37,7 +41,7 @@ CREATE TABLE worlds (
     status         INTEGER      NOT NULL DEFAULT 0
 );
 -- A name is unique among worlds that are not deleted (status 2).
-CREATE UNIQUE INDEX worlds_live_name_key ON worlds (lower(name)) WHERE status <> 2;
+CREATE UNIQUE INDEX worlds_live_name_key ON worlds (name_key) WHERE status <> 2;
 CREATE INDEX worlds_creator_idx ON worlds (creator);
 CREATE INDEX worlds_creation_date_idx ON worlds (creation_date);
 
