@@ -119,8 +119,10 @@ async fn verify_blocking(password: String, hash: String) -> ApiResult<PasswordCh
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterBody {
     /// Display name (≤ 50).
+    #[schema(min_length = 1, max_length = 50)]
     pub name: String,
     /// E-mail (≤ 100).
+    #[schema(format = Email, max_length = 100)]
     pub email: String,
     /// The plain password (the original's field name), ≤ 256.
     pub hashed_password: String,

@@ -39,8 +39,10 @@ pub struct EventSearch {
     /// To (inclusive, ISO-8601).
     pub end_date: Option<String>,
     /// Page, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// Page size (1..100, default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

@@ -76,6 +76,7 @@ async fn list_roles(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RoleCreate {
     /// Name (≤ 50), unique in the world.
+    #[schema(min_length = 1, max_length = 50)]
     pub name: String,
     /// Ignored: the world in the path is used.
     pub world_id: Option<i64>,

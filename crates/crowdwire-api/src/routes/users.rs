@@ -74,8 +74,10 @@ pub struct UserSearch {
     /// `desc` (default) or `asc`.
     pub order: Option<String>,
     /// Page, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// Page size (1..100, default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
@@ -112,6 +114,7 @@ async fn search_users(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserUpdate {
     /// Name (≤ 50).
+    #[schema(min_length = 1, max_length = 50)]
     pub name: Option<String>,
     /// E-mail.
     pub email: Option<String>,
@@ -248,8 +251,10 @@ async fn update_password(
 #[into_params(parameter_in = Query)]
 pub struct Paging {
     /// Page, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// Page size (1..100, default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
@@ -277,6 +282,7 @@ pub struct UserReportCreate {
     /// World where it happened; both users must be members.
     pub world_id: i64,
     /// What happened (≤ 300).
+    #[schema(max_length = 300)]
     pub comment: Option<String>,
 }
 
@@ -421,8 +427,10 @@ pub struct ReportSearch {
     #[serde(default, deserialize_with = "flexible_bool")]
     pub reviewed: Option<bool>,
     /// Page, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// Page size (1..100, default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

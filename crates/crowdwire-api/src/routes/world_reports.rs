@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WorldReportCreate {
     /// What is wrong (≤ 300).
+    #[schema(max_length = 300)]
     pub comment: String,
 }
 

@@ -111,8 +111,10 @@ pub struct WorldSearch {
     /// `desc` (default) or `asc`.
     pub order: Option<String>,
     /// Page, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// Page size (1..100, default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
@@ -222,6 +224,7 @@ async fn get_world(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WorldCreate {
     /// Name (≤ 50), unique among worlds.
+    #[schema(min_length = 1, max_length = 50)]
     pub name: String,
     /// Listed publicly.
     pub public: bool,
@@ -232,8 +235,10 @@ pub struct WorldCreate {
     /// Tiled JSON map, as a string.
     pub world_map: String,
     /// Description (≤ 300).
+    #[schema(max_length = 300)]
     pub description: Option<String>,
     /// Capacity 1..1000; omitted or null for unlimited.
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_users: Option<i32>,
     /// Image as a data URL.
     pub profile_image: Option<String>,
@@ -287,10 +292,13 @@ async fn create_world(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WorldUpdate {
     /// Name (≤ 50).
+    #[schema(min_length = 1, max_length = 50)]
     pub name: Option<String>,
     /// Description (≤ 300).
+    #[schema(max_length = 300)]
     pub description: Option<String>,
     /// Capacity 1..1000.
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_users: Option<i32>,
     /// Listed publicly.
     pub public: Option<bool>,
@@ -668,6 +676,7 @@ async fn get_membership(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WorldUserUpdate {
     /// Display name in the world (≤ 50).
+    #[schema(min_length = 1, max_length = 50)]
     pub username: Option<String>,
     /// One of the 28 avatar names.
     pub avatar: Option<String>,
@@ -800,8 +809,10 @@ pub struct WorldReportSearch {
     /// `desc` (default) or `asc`.
     pub order: Option<String>,
     /// Page, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// Page size (1..100, default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
