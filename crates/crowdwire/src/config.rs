@@ -83,6 +83,24 @@ pub struct ServeArgs {
     /// Lifetime of guest tokens, hours.
     #[arg(long, env = "CROWDWIRE_GUEST_TOKEN_HOURS")]
     pub guest_token_hours: Option<i64>,
+    /// Users are near (share audio/video) within this distance, px.
+    #[arg(long, env = "CROWDWIRE_PROXIMITY_RADIUS")]
+    pub proximity_radius: Option<f64>,
+    /// Largest proximity group; bigger crowds are split.
+    #[arg(long, env = "CROWDWIRE_MAX_GROUP_SIZE")]
+    pub max_group_size: Option<usize>,
+    /// Interest cell, `WIDTHxHEIGHT` px; users hear about moves within 3×3 cells.
+    #[arg(long, env = "CROWDWIRE_INTEREST_CELL")]
+    pub interest_cell: Option<String>,
+    /// Longest chat message, characters.
+    #[arg(long, env = "CROWDWIRE_CHAT_MAX_CHARS")]
+    pub chat_max_chars: Option<usize>,
+    /// Messages per second a connection may send (sustained); bursts of twice that pass.
+    #[arg(long, env = "CROWDWIRE_WS_RATE_PER_SECOND")]
+    pub ws_rate_per_second: Option<f64>,
+    /// A dropped connection keeps its place and groups this many seconds.
+    #[arg(long, env = "CROWDWIRE_RECONNECT_GRACE_SECONDS")]
+    pub reconnect_grace_seconds: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -122,6 +140,8 @@ pub struct Config {
     pub access_token_minutes: i64,
     /// Guest-token lifetime, hours.
     pub guest_token_hours: i64,
+    /// Realtime settings.
+    pub realtime: crowdwire_realtime::RealtimeSettings,
 }
 
 impl Config {
@@ -177,6 +197,30 @@ impl Config {
             trust_forwarded_for: pick!(trust_forwarded_for).unwrap_or(false),
             access_token_minutes: pick!(access_token_minutes).unwrap_or(720),
             guest_token_hours: pick!(guest_token_hours).unwrap_or(12),
+            realtime: {
+                let d = crowdwire_realtime::RealtimeSettings::default();
+                let cell = match pick!(interest_cell) {
+                    Some(text) => parse_cell(&text)?,
+                    None => d.interest_cell,
+                };
+                let rate = pick!(ws_rate_per_second).unwrap_or(d.rate.0);
+                let radius = pick!(proximity_radius).unwrap_or(d.proximity_radius);
+                let positive = |v: f64| v.is_finite() && v > 0.0;
+                if !positive(rate) || !positive(radius) {
+                    bail!("CROWDWIRE_WS_RATE_PER_SECOND and CROWDWIRE_PROXIMITY_RADIUS must be positive");
+                }
+                crowdwire_realtime::RealtimeSettings {
+                    proximity_radius: radius,
+                    max_group_size: pick!(max_group_size).unwrap_or(d.max_group_size).max(2),
+                    interest_cell: cell,
+                    chat_max_chars: pick!(chat_max_chars).unwrap_or(d.chat_max_chars),
+                    rate: (rate, rate * 2.0),
+                    reconnect_grace: pick!(reconnect_grace_seconds)
+                        .map(std::time::Duration::from_secs)
+                        .unwrap_or(d.reconnect_grace),
+                    ..d
+                }
+            },
         })
     }
 
@@ -191,6 +235,18 @@ impl Config {
         c.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         c
     }
+}
+
+/// Parses `WIDTHxHEIGHT`.
+fn parse_cell(text: &str) -> anyhow::Result<(f64, f64)> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .context("CROWDWIRE_INTEREST_CELL must look like 960x540")?;
+    let (w, h): (f64, f64) = (w.trim().parse()?, h.trim().parse()?);
+    if !(w >= 32.0 && h >= 32.0 && w.is_finite() && h.is_finite()) {
+        bail!("CROWDWIRE_INTEREST_CELL must be at least 32x32");
+    }
+    Ok((w, h))
 }
 
 /// Reads the JWT secret from `<data_dir>/jwt-secret`, creating it (mode 0600) with 64 random

@@ -4,17 +4,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt as _;
 
 use crowdwire_api::google::GoogleVerifier;
-use crowdwire_api::live::NoLiveSessions;
 use crowdwire_api::mail::Mailer;
 use crowdwire_api::ratelimit::RateLimiter;
 use crowdwire_api::{ApiSettings, AppState, Backends};
 use crowdwire_auth::TokenKeys;
+use crowdwire_realtime::Hub;
+use crowdwire_realtime::bus::LocalBus;
+use crowdwire_realtime::media::UnavailableMedia;
+use crowdwire_realtime::presence::LocalPresence;
 use crowdwire_store::Db;
 
 use crate::config::{Config, load_or_create_secret};
@@ -84,23 +86,32 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         trust_forwarded_for: config.trust_forwarded_for,
         ..ApiSettings::default()
     };
+    let hub = Hub::new(
+        db.clone(),
+        keys.clone(),
+        config.realtime.clone(),
+        Arc::new(LocalPresence::default()),
+        Arc::new(LocalBus::default()),
+        Arc::new(UnavailableMedia::default()),
+    );
+    let (presence, bus, media) = hub.backends();
     let backends = Backends {
         database: db.backend_name().into(),
-        presence: "none".into(),
-        bus: "none".into(),
-        media: "none".into(),
+        presence: presence.into(),
+        bus: bus.into(),
+        media: media.into(),
     };
     let state = AppState {
         db: db.clone(),
         keys,
         auth_limiter: Arc::new(RateLimiter::per_minute(settings.auth_rate_per_minute)),
         settings: Arc::new(settings),
-        live: Arc::new(NoLiveSessions),
+        live: hub.clone(),
         mailer,
         google,
         backends: Arc::new(backends),
     };
-    let app = crowdwire_api::app(state, Router::new());
+    let app = crowdwire_api::app(state, crowdwire_realtime::gateway::router(hub));
     let service = tower::ServiceBuilder::new()
         .map_request(crowdwire_api::trim_trailing_slash)
         .service(app);

@@ -425,6 +425,17 @@ async fn delete_world(
     ))
 }
 
+/// Users online in the world other than the caller. A caller who is already there (another
+/// tab, or reconnecting after a drop) is not refused: its new session replaces the old one.
+async fn others_online(state: &AppState, world_id: i64, caller: &Caller) -> u64 {
+    let online = state.live.online_count(world_id).await;
+    if state.live.is_online(world_id, principal(caller)).await {
+        online.saturating_sub(1)
+    } else {
+        online
+    }
+}
+
 fn full(world: &World, online: u64, guest: bool) -> Option<ApiError> {
     let max = world.max_users?;
     (online + 1 > max.max(0) as u64).then(|| {
@@ -516,14 +527,11 @@ async fn join_world(
     Path(world_id): Path<i64>,
 ) -> ApiResult<Json<WorldUserWithRoleAndMap>> {
     let not_found = || ApiError::bad_request(msg::WORLD_NOT_FOUND);
-    if state.live.is_online(world_id, principal(&caller)).await {
-        return Err(ApiError::bad_request(msg::ALREADY_IN_WORLD));
-    }
     let world = live_world(&state.db, world_id)
         .await?
         .filter(|w| w.status == worlds::status::NORMAL)
         .ok_or_else(not_found)?;
-    let online = state.live.online_count(world_id).await;
+    let online = others_online(&state, world_id, &caller).await;
     let joined = match &caller {
         Caller::User(u) => {
             let standing = Standing::of(&state.db, &world, u).await?;
@@ -581,10 +589,7 @@ async fn join_by_invite(
     if !inviter_ok {
         return Err(ApiError::forbidden(msg::INVALID_INVITE));
     }
-    if state.live.is_online(world.world_id, principal(&caller)).await {
-        return Err(ApiError::bad_request(msg::ALREADY_IN_WORLD));
-    }
-    let online = state.live.online_count(world.world_id).await;
+    let online = others_online(&state, world.world_id, &caller).await;
     let joined = match &caller {
         Caller::User(u) => {
             if Standing::of(&state.db, &world, u).await?.is_banned() {

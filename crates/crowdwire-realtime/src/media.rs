@@ -1,0 +1,83 @@
+//! The media interface of the realtime layer: the world engine's media commands go out
+//! through [`MediaBackend`], and media messages for a peer come back through a
+//! [`MediaSink`]. The SFU is its own crate; until it is wired in, [`UnavailableMedia`]
+//! answers every client signalling request with an error, so no client waits in silence.
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crowdwire_world::engine::MediaCommand;
+
+/// Where media messages for peers of one world are delivered: (peer, whole message).
+pub type MediaSink = mpsc::UnboundedSender<(String, Value)>;
+
+/// A media backend.
+pub trait MediaBackend: Send + Sync + 'static {
+    /// A world's actor started; its peers' messages go to `sink`.
+    fn attach(&self, world: i64, sink: MediaSink);
+    /// A world's actor stopped.
+    fn detach(&self, world: i64);
+    /// Carries out one command of that world's engine.
+    fn command(&self, world: i64, command: MediaCommand);
+    /// Backend name for `/health`.
+    fn backend(&self) -> &'static str;
+}
+
+/// No media server: signalling gets error replies shaped as the client awaits them.
+#[derive(Default)]
+pub struct UnavailableMedia {
+    sinks: std::sync::Mutex<std::collections::HashMap<i64, MediaSink>>,
+}
+
+/// The text of the error replies.
+pub const MEDIA_UNAVAILABLE: &str = "Audio and video are not available on this server.";
+
+impl UnavailableMedia {
+    /// The replies to a signalling request when there is no media server: the `-done`
+    /// reply the client awaits, carrying `error`, and an `error` message.
+    pub fn replies(topic: &str, room: &str, peer: &str, d: &Value) -> Vec<Value> {
+        let done = match topic {
+            "@connect-transport" => {
+                let direction = d.get("direction").and_then(|v| v.as_str()).unwrap_or("send");
+                Some(format!(
+                    "@connect-transport-{}-done",
+                    if direction == "recv" { "recv" } else { "send" }
+                ))
+            }
+            "@send-track" => Some("@send-track-send-done".to_owned()),
+            "@send-file" => Some("@send-file-send-done".to_owned()),
+            "@get-recv-tracks" => Some("@get-recv-tracks-done".to_owned()),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        if let Some(t) = done {
+            out.push(json!({"topic": t, "d": {"error": MEDIA_UNAVAILABLE, "roomId": room, "peerId": peer}}));
+        }
+        out.push(json!({"topic": "error", "d": {"topic": topic, "message": MEDIA_UNAVAILABLE}}));
+        out
+    }
+}
+
+impl MediaBackend for UnavailableMedia {
+    fn attach(&self, world: i64, sink: MediaSink) {
+        self.sinks.lock().unwrap_or_else(|p| p.into_inner()).insert(world, sink);
+    }
+
+    fn detach(&self, world: i64) {
+        self.sinks.lock().unwrap_or_else(|p| p.into_inner()).remove(&world);
+    }
+
+    fn command(&self, world: i64, command: MediaCommand) {
+        if let MediaCommand::Signal { room, peer, topic, d } = command
+            && let Some(sink) = self.sinks.lock().unwrap_or_else(|p| p.into_inner()).get(&world)
+        {
+            for reply in Self::replies(&topic, &room, &peer, &d) {
+                let _ = sink.send((peer.clone(), reply));
+            }
+        }
+    }
+
+    fn backend(&self) -> &'static str {
+        "none"
+    }
+}

@@ -1,0 +1,156 @@
+//! Each socket's outgoing queue: bounded, and with position updates coalesced.
+//!
+//! A newer position of the same mover replaces an older one still waiting, so a slow but
+//! live reader gets the latest state rather than a backlog. A reader whose queue grows past
+//! the bound anyway is cut off: the server never buffers without limit.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+
+use crowdwire_world::engine::Frame;
+
+/// Why a push was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PushError {
+    /// The queue is over its bound: the reader is too slow.
+    Overflow,
+    /// The socket is closing.
+    Closed,
+}
+
+#[derive(Default)]
+struct Inner {
+    frames: VecDeque<Frame>,
+    closed: Option<(u16, String)>,
+    overflowed: bool,
+}
+
+/// A socket's queue.
+pub struct Outbound {
+    inner: Mutex<Inner>,
+    notify: Notify,
+    bound: usize,
+}
+
+impl Outbound {
+    /// A queue holding at most `bound` frames.
+    pub fn new(bound: usize) -> Outbound {
+        Outbound {
+            inner: Mutex::new(Inner::default()),
+            notify: Notify::new(),
+            bound: bound.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a frame, replacing a queued position of the same mover.
+    pub fn push(&self, frame: Frame) -> Result<(), PushError> {
+        let mut q = self.lock();
+        if q.closed.is_some() {
+            return Err(PushError::Closed);
+        }
+        if let Some(key) = frame.coalesce
+            && let Some(slot) = q.frames.iter_mut().find(|f| f.coalesce == Some(key))
+        {
+            *slot = frame;
+            return Ok(());
+        }
+        if q.frames.len() >= self.bound {
+            q.overflowed = true;
+            q.closed = Some((1008, "too slow: outgoing queue overflow".into()));
+            drop(q);
+            self.notify.notify_one();
+            return Err(PushError::Overflow);
+        }
+        q.frames.push_back(frame);
+        drop(q);
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    /// Asks the writer to send a close frame after what is queued.
+    pub fn close(&self, code: u16, reason: String) {
+        let mut q = self.lock();
+        if q.closed.is_none() {
+            q.closed = Some((code, reason));
+        }
+        drop(q);
+        self.notify.notify_one();
+    }
+
+    /// Takes everything queued, and the close request if any (after an overflow the queued
+    /// frames are dropped: the reader is being cut off).
+    pub fn drain(&self) -> (Vec<Frame>, Option<(u16, String)>) {
+        let mut q = self.lock();
+        let frames = if q.overflowed {
+            q.frames.clear();
+            Vec::new()
+        } else {
+            q.frames.drain(..).collect()
+        };
+        (frames, q.closed.clone())
+    }
+
+    /// Waits until something is queued or a close is requested.
+    pub async fn wait(&self) {
+        {
+            let q = self.lock();
+            if !q.frames.is_empty() || q.closed.is_some() {
+                return;
+            }
+        }
+        self.notify.notified().await;
+    }
+
+    /// Frames waiting.
+    pub fn len(&self) -> usize {
+        self.lock().frames.len()
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(text: &str, key: Option<u32>) -> Frame {
+        Frame {
+            text: text.into(),
+            coalesce: key,
+        }
+    }
+
+    #[test]
+    fn newer_position_of_the_same_mover_replaces_the_older() {
+        let q = Outbound::new(10);
+        q.push(f("a1", Some(1))).unwrap();
+        q.push(f("chat", None)).unwrap();
+        q.push(f("b1", Some(2))).unwrap();
+        q.push(f("a2", Some(1))).unwrap();
+        let (frames, closed) = q.drain();
+        let texts: Vec<&str> = frames.iter().map(|f| &*f.text).collect();
+        assert_eq!(texts, ["a2", "chat", "b1"]);
+        assert!(closed.is_none());
+    }
+
+    #[test]
+    fn overflow_cuts_the_reader_off() {
+        let q = Outbound::new(2);
+        q.push(f("1", None)).unwrap();
+        q.push(f("2", None)).unwrap();
+        assert_eq!(q.push(f("3", None)), Err(PushError::Overflow));
+        let (frames, closed) = q.drain();
+        assert!(frames.is_empty());
+        assert_eq!(closed.unwrap().0, 1008);
+        assert_eq!(q.push(f("4", None)), Err(PushError::Closed));
+    }
+}

@@ -1,0 +1,1715 @@
+//! The world engine: one per world, the single writer of that world's live state.
+//!
+//! `WorldEngine::handle(clock, input)` applies one input — a connection, a parsed client
+//! frame, a closed socket, a tick, a moderation action from the REST API — and returns what
+//! must happen as a result: frames to send to sessions, commands for the media layer, and
+//! records to persist. Frames are serialised once and shared by every receiver.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::interest::InterestGrid;
+use crate::map::WorldMap;
+use crate::protocol::{
+    ClientMessage, JoinedUser, ParseError, PlayerData, Position, Reason, RoleSummary, ServerMessage, Velocity, WireId,
+};
+use crate::proximity::{GroupDiff, GroupId, ProximityConfig, ProximityGroups};
+
+/// A connection, as numbered by the IO layer.
+pub type SessionId = u64;
+
+/// The time, as the engine sees it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Clock {
+    /// Monotonic milliseconds (any origin).
+    pub ms: u64,
+    /// Wall-clock Unix milliseconds (for chat time stamps).
+    pub unix_ms: i64,
+}
+
+/// A role's permission flags, as they apply in a live session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Permissions {
+    /// Role id.
+    pub role_id: i64,
+    /// Role name.
+    pub name: String,
+    /// May move.
+    pub walk: bool,
+    /// May publish audio/video in proximity groups.
+    pub talk: bool,
+    /// May chat.
+    pub chat: bool,
+    /// May use file boards.
+    pub interact: bool,
+    /// May mute others.
+    pub world_mute: bool,
+    /// May kick and ban live.
+    pub ban: bool,
+    /// May grant the floor in conferences.
+    pub conference_manage: bool,
+    /// Joins conferences as a speaker.
+    pub talk_conference: bool,
+}
+
+/// Who is connecting.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    /// Wire id: decimal user id or guest UUID.
+    pub user_id: String,
+    /// The registered member's user id (events are recorded for members only).
+    pub member_id: Option<i64>,
+    /// Display name.
+    pub username: String,
+    /// Avatar name.
+    pub avatar: String,
+    /// Permissions.
+    pub role: Permissions,
+    /// Created the world (cannot be kicked or banned live).
+    pub creator: bool,
+}
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// The world's id (conference ids are `C<n>-<world_id>`).
+    pub world_id: i64,
+    /// Proximity radius, leave radius and group cap.
+    pub proximity: ProximityConfig,
+    /// Interest cell size (px); the area of interest is 3×3 cells.
+    pub interest_cell: (f64, f64),
+    /// Fastest legitimate walking speed, px/s.
+    pub max_speed: f64,
+    /// Allowed factor over `max_speed` (network jitter bunches messages).
+    pub speed_slack: f64,
+    /// Allowed distance on top of speed × time, px.
+    pub jitter_px: f64,
+    /// Longest chat message, characters.
+    pub chat_max_chars: usize,
+    /// Files one user may offer at once.
+    pub max_files: usize,
+    /// Largest file metadata object, bytes of JSON.
+    pub max_file_meta_bytes: usize,
+    /// Sustained messages per second per connection.
+    pub rate_per_sec: f64,
+    /// Burst allowance, messages.
+    pub rate_burst: f64,
+    /// Refused (rate-limited or invalid) messages within 10 s that end the session.
+    pub abuse_strikes: u32,
+    /// How long a dropped connection keeps its place, ms.
+    pub reconnect_grace_ms: u64,
+    /// Capacity; `None` is unlimited.
+    pub max_users: Option<u32>,
+    /// How far outside a conference area a member may stand before being taken out, px.
+    pub conference_slack_px: f64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            world_id: 0,
+            proximity: ProximityConfig::default(),
+            interest_cell: (960.0, 540.0),
+            max_speed: 200.0,
+            speed_slack: 1.5,
+            jitter_px: 64.0,
+            chat_max_chars: 1000,
+            max_files: 3,
+            max_file_meta_bytes: 4096,
+            rate_per_sec: 40.0,
+            rate_burst: 80.0,
+            abuse_strikes: 50,
+            reconnect_grace_ms: 30_000,
+            max_users: None,
+            conference_slack_px: 32.0,
+        }
+    }
+}
+
+/// A frame to send, serialised once.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// The text.
+    pub text: Arc<str>,
+    /// For position updates: the mover. A queued frame with the same key may be replaced
+    /// by this newer one.
+    pub coalesce: Option<u32>,
+}
+
+impl Frame {
+    fn of(msg: &ServerMessage) -> Frame {
+        Frame {
+            text: msg.to_json().into(),
+            coalesce: None,
+        }
+    }
+    fn raw(text: &str) -> Frame {
+        Frame {
+            text: text.into(),
+            coalesce: None,
+        }
+    }
+}
+
+/// Speaker (sends and receives) or listener (receives only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaRole {
+    /// Sends and receives.
+    Speaker,
+    /// Receives only.
+    Listener,
+}
+
+/// What the media layer must do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MediaCommand {
+    /// Put a peer in a room.
+    Join {
+        /// Room (group or conference id).
+        room: String,
+        /// Peer (user id).
+        peer: String,
+        /// Speaker or listener.
+        role: MediaRole,
+    },
+    /// Take a peer out of rooms.
+    Leave {
+        /// Rooms.
+        rooms: Vec<String>,
+        /// Peer.
+        peer: String,
+    },
+    /// Close a room.
+    Destroy {
+        /// Room.
+        room: String,
+    },
+    /// Let a listener speak.
+    AddSpeaker {
+        /// Room.
+        room: String,
+        /// Peer.
+        peer: String,
+    },
+    /// Close a peer's screen share.
+    CloseMedia {
+        /// Room.
+        room: String,
+        /// Peer.
+        peer: String,
+    },
+    /// Pause or resume a peer's producer.
+    Toggle {
+        /// Room.
+        room: String,
+        /// Peer.
+        peer: String,
+        /// `audio` or `video`.
+        kind: String,
+        /// Pause.
+        pause: bool,
+    },
+    /// Client signalling to relay (`d` has `peerId` set to the sender).
+    Signal {
+        /// Room.
+        room: String,
+        /// Peer.
+        peer: String,
+        /// Topic.
+        topic: String,
+        /// Payload.
+        d: Value,
+    },
+}
+
+/// Something to persist.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// An activity-log event of a registered member.
+    Event {
+        /// User id.
+        member_id: i64,
+        /// `JOIN_PLAYER`, `LEAVE_PLAYER`, `JOIN_CONFERENCE` or `LEAVE_CONFERENCE`.
+        kind: &'static str,
+    },
+    /// A user's last position (on leaving or dropping).
+    Position {
+        /// Wire id.
+        user_id: String,
+        /// Member id, for registered users.
+        member_id: Option<i64>,
+        /// Where.
+        position: Position,
+    },
+    /// A member banned from the world live.
+    Ban {
+        /// User id.
+        member_id: i64,
+    },
+}
+
+/// What the engine asks of the world around it.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// A frame to one session.
+    Send {
+        /// Receiver.
+        to: SessionId,
+        /// Frame.
+        frame: Frame,
+    },
+    /// The same frame to several sessions.
+    Fanout {
+        /// Receivers.
+        to: Vec<SessionId>,
+        /// Frame.
+        frame: Frame,
+    },
+    /// Close a session.
+    Close {
+        /// Session.
+        session: SessionId,
+        /// WebSocket close code.
+        code: u16,
+        /// Reason.
+        reason: String,
+    },
+    /// A media command.
+    Media(MediaCommand),
+    /// A record to persist.
+    Record(Record),
+}
+
+/// An input.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// A session opened.
+    Connect {
+        /// Session.
+        session: SessionId,
+        /// Who.
+        profile: Profile,
+    },
+    /// A frame arrived (parsed at the edge).
+    Frame {
+        /// Session.
+        session: SessionId,
+        /// The message, or why it could not be parsed.
+        message: Result<ClientMessage, ParseError>,
+    },
+    /// A session ended: `clean` for a close handshake, else a network drop.
+    Closed {
+        /// Session.
+        session: SessionId,
+        /// Closed on purpose.
+        clean: bool,
+    },
+    /// Periodic housekeeping.
+    Tick,
+    /// One user's role changed.
+    RoleChanged {
+        /// Wire id.
+        user_id: String,
+        /// New permissions.
+        role: Permissions,
+    },
+    /// A role's flags changed: every holder gets them.
+    RoleUpdated {
+        /// New permissions.
+        role: Permissions,
+    },
+    /// End a user's session (banned, account closed).
+    Evict {
+        /// Wire id.
+        user_id: String,
+        /// Shown in `KICKED`.
+        reason: String,
+    },
+    /// The world was banned or deleted.
+    CloseWorld {
+        /// Shown in `KICKED`.
+        reason: String,
+    },
+    /// The world's map changed.
+    MapChanged(Box<WorldMap>),
+    /// The world's capacity changed.
+    MaxUsersChanged(Option<u32>),
+    /// A media-layer message for a peer, forwarded as is.
+    MediaMessage {
+        /// Peer.
+        peer: String,
+        /// The whole message (`{topic, d, …}`).
+        message: Value,
+    },
+}
+
+/// Reason sent to the older session when the same user connects again.
+pub const REPLACED_REASON: &str = "You joined this world from another window or device.";
+/// Reason sent when the world is full.
+pub const FULL_REASON: &str = "World is currently full.";
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: u64,
+    strikes: u32,
+    strike_window: u64,
+}
+
+#[derive(Debug)]
+struct Player {
+    slot: u32,
+    profile: Profile,
+    session: Option<SessionId>,
+    lingering_until: Option<u64>,
+    position: Option<Position>,
+    moved_at: u64,
+    spawned: bool,
+    conference: Option<String>,
+    speaker: bool,
+    files: Vec<Value>,
+    bucket: Bucket,
+}
+
+/// The engine of one world.
+#[derive(Debug)]
+pub struct WorldEngine {
+    config: EngineConfig,
+    map: WorldMap,
+    players: HashMap<u32, Player>,
+    by_user: HashMap<String, u32>,
+    by_session: HashMap<SessionId, u32>,
+    next_slot: u32,
+    proximity: ProximityGroups,
+    interest: InterestGrid,
+    conferences: HashMap<String, BTreeSet<u32>>,
+    out: Vec<Output>,
+}
+
+impl WorldEngine {
+    /// An empty world with this map.
+    pub fn new(config: EngineConfig, map: WorldMap) -> WorldEngine {
+        let proximity = ProximityGroups::new(config.proximity);
+        let interest = InterestGrid::new(config.interest_cell.0, config.interest_cell.1);
+        WorldEngine {
+            config,
+            map,
+            players: HashMap::new(),
+            by_user: HashMap::new(),
+            by_session: HashMap::new(),
+            next_slot: 0,
+            proximity,
+            interest,
+            conferences: HashMap::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Users present (connected or within their reconnection grace).
+    pub fn population(&self) -> usize {
+        self.players.len()
+    }
+
+    /// Users with a live session.
+    pub fn online(&self) -> usize {
+        self.by_session.len()
+    }
+
+    /// The user ids present.
+    pub fn user_ids(&self) -> impl Iterator<Item = &str> {
+        self.by_user.keys().map(String::as_str)
+    }
+
+    /// The rooms (proximity group and conference) a user is in.
+    pub fn rooms_of(&self, user_id: &str) -> Vec<String> {
+        self.by_user.get(user_id).map(|s| self.rooms(*s)).unwrap_or_default()
+    }
+
+    /// A user's position, if spawned.
+    pub fn position_of(&self, user_id: &str) -> Option<Position> {
+        self.by_user.get(user_id).and_then(|s| self.players[s].position)
+    }
+
+    /// The proximity groups, as sets of user ids (for tests and diagnostics).
+    pub fn groups(&self) -> Vec<(GroupId, BTreeSet<String>)> {
+        self.proximity
+            .groups()
+            .iter()
+            .map(|(g, members)| {
+                (
+                    *g,
+                    members
+                        .iter()
+                        .map(|m| self.players[m].profile.user_id.clone())
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// Members of a conference, by user id.
+    pub fn conference_members(&self, conference_id: &str) -> BTreeSet<String> {
+        self.conferences
+            .get(conference_id)
+            .map(|s| s.iter().map(|m| self.players[m].profile.user_id.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// True when a user may not move (for tests).
+    pub fn proximity(&self) -> &ProximityGroups {
+        &self.proximity
+    }
+
+    /// The slot of a user id.
+    pub fn slot_of(&self, user_id: &str) -> Option<u32> {
+        self.by_user.get(user_id).copied()
+    }
+
+    /// Applies one input.
+    pub fn handle(&mut self, clock: Clock, input: Input) -> Vec<Output> {
+        match input {
+            Input::Connect { session, profile } => self.connect(clock, session, profile),
+            Input::Frame { session, message } => {
+                if let Some(&slot) = self.by_session.get(&session)
+                    && self.admit(clock, slot, session, message.is_err())
+                {
+                    match message {
+                        Ok(m) => self.on_message(clock, slot, session, m),
+                        Err(e) => self.send(session, &ServerMessage::error(e.topic.as_deref(), e.message)),
+                    }
+                }
+            }
+            Input::Closed { session, clean } => self.closed(clock, session, clean),
+            Input::Tick => self.tick(clock),
+            Input::RoleChanged { user_id, role } => {
+                if let Some(&slot) = self.by_user.get(&user_id) {
+                    self.set_role(slot, role);
+                }
+            }
+            Input::RoleUpdated { role } => {
+                let slots: Vec<u32> = self
+                    .players
+                    .values()
+                    .filter(|p| p.profile.role.role_id == role.role_id)
+                    .map(|p| p.slot)
+                    .collect();
+                for slot in slots {
+                    self.set_role(slot, role.clone());
+                }
+            }
+            Input::Evict { user_id, reason } => {
+                if let Some(&slot) = self.by_user.get(&user_id) {
+                    self.kick(slot, &reason);
+                }
+            }
+            Input::CloseWorld { reason } => {
+                let slots: Vec<u32> = self.players.keys().copied().collect();
+                for slot in slots {
+                    self.kick(slot, &reason);
+                }
+            }
+            Input::MapChanged(map) => {
+                self.map = *map;
+                // Members standing outside their conference's (new) area leave it.
+                let slots: Vec<u32> = self.players.keys().copied().collect();
+                for slot in slots {
+                    self.check_conference_area(slot);
+                }
+            }
+            Input::MaxUsersChanged(max) => self.config.max_users = max,
+            Input::MediaMessage { peer, message } => {
+                if let Some(session) = self.by_user.get(&peer).and_then(|s| self.players[s].session) {
+                    self.out.push(Output::Send {
+                        to: session,
+                        frame: Frame::raw(&message.to_string()),
+                    });
+                }
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    // ----- sending -----
+
+    fn send(&mut self, to: SessionId, msg: &ServerMessage) {
+        self.out.push(Output::Send {
+            to,
+            frame: Frame::of(msg),
+        });
+    }
+
+    fn send_to_slot(&mut self, slot: u32, msg: &ServerMessage) {
+        if let Some(s) = self.players.get(&slot).and_then(|p| p.session) {
+            self.send(s, msg);
+        }
+    }
+
+    fn fanout(&mut self, slots: impl IntoIterator<Item = u32>, frame: Frame) {
+        let to: Vec<SessionId> = slots
+            .into_iter()
+            .filter_map(|s| self.players.get(&s).and_then(|p| p.session))
+            .collect();
+        match to.len() {
+            0 => {}
+            1 => self.out.push(Output::Send { to: to[0], frame }),
+            _ => self.out.push(Output::Fanout { to, frame }),
+        }
+    }
+
+    fn everyone_but(&self, slot: u32) -> Vec<u32> {
+        self.players.keys().copied().filter(|s| *s != slot).collect()
+    }
+
+    fn error(&mut self, session: SessionId, topic: &str, message: &str) {
+        self.send(session, &ServerMessage::error(Some(topic), message));
+    }
+
+    // ----- identities -----
+
+    fn uid(&self, slot: u32) -> String {
+        self.players[&slot].profile.user_id.clone()
+    }
+
+    fn player_data(p: &Player) -> PlayerData {
+        PlayerData {
+            username: p.profile.username.clone(),
+            avatar: p.profile.avatar.clone(),
+            role: RoleSummary {
+                role_id: p.profile.role.role_id,
+                name: p.profile.role.name.clone(),
+            },
+        }
+    }
+
+    /// The proximity group and conference of a slot, as room ids.
+    fn rooms(&self, slot: u32) -> Vec<String> {
+        let mut r = Vec::new();
+        if let Some(g) = self.proximity.group_of(slot) {
+            r.push(g.to_string());
+        }
+        if let Some(c) = &self.players[&slot].conference {
+            r.push(c.clone());
+        }
+        r
+    }
+
+    /// Everyone sharing a room with `slot`, once each.
+    fn co_members(&self, slot: u32) -> BTreeSet<u32> {
+        let mut out = BTreeSet::new();
+        if let Some(g) = self.proximity.group_of(slot)
+            && let Some(m) = self.proximity.members(g)
+        {
+            out.extend(m.iter().copied());
+        }
+        if let Some(c) = &self.players[&slot].conference
+            && let Some(m) = self.conferences.get(c)
+        {
+            out.extend(m.iter().copied());
+        }
+        out.remove(&slot);
+        out
+    }
+
+    fn slot_by_wire(&self, id: &WireId) -> Option<u32> {
+        self.by_user.get(&id.0).copied()
+    }
+
+    // ----- connect / leave -----
+
+    fn connect(&mut self, clock: Clock, session: SessionId, profile: Profile) {
+        if let Some(&slot) = self.by_user.get(&profile.user_id) {
+            // Same user again: a reconnection within the grace period, or a second window.
+            if let Some(old) = self.players[&slot].session {
+                self.send(
+                    old,
+                    &ServerMessage::Kicked {
+                        d: Reason {
+                            reason: REPLACED_REASON.into(),
+                        },
+                    },
+                );
+                self.out.push(Output::Close {
+                    session: old,
+                    code: 4000,
+                    reason: "replaced by a newer session".into(),
+                });
+                self.by_session.remove(&old);
+            }
+            let p = self.players.get_mut(&slot).expect("slot indexed by user");
+            p.session = Some(session);
+            p.lingering_until = None;
+            p.profile = Profile {
+                role: profile.role.clone(),
+                ..profile
+            };
+            self.by_session.insert(session, slot);
+            self.snapshot(session, slot);
+            // Resend the rooms it is in, so the client rebuilds its media.
+            let rooms = self.rooms(slot);
+            let co: Vec<String> = self.co_members(slot).into_iter().map(|s| self.uid(s)).collect();
+            self.send(session, &ServerMessage::WirePlayer { merge: false, ids: co });
+            self.send(session, &ServerMessage::GroupsSnapshot { groups: rooms.clone() });
+            let peer = self.uid(slot);
+            for room in rooms {
+                let role = self.media_role(slot, &room);
+                self.out.push(Output::Media(MediaCommand::Join {
+                    room,
+                    peer: peer.clone(),
+                    role,
+                }));
+            }
+            return;
+        }
+        if let Some(max) = self.config.max_users
+            && self.players.len() as u64 >= u64::from(max)
+        {
+            self.send(
+                session,
+                &ServerMessage::Kicked {
+                    d: Reason {
+                        reason: FULL_REASON.into(),
+                    },
+                },
+            );
+            self.out.push(Output::Close {
+                session,
+                code: 1008,
+                reason: FULL_REASON.into(),
+            });
+            return;
+        }
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        if let Some(member_id) = profile.member_id {
+            self.out.push(Output::Record(Record::Event {
+                member_id,
+                kind: "JOIN_PLAYER",
+            }));
+        }
+        self.by_user.insert(profile.user_id.clone(), slot);
+        self.by_session.insert(session, slot);
+        let bucket = Bucket {
+            tokens: self.config.rate_burst,
+            at: clock.ms,
+            strikes: 0,
+            strike_window: clock.ms,
+        };
+        self.players.insert(
+            slot,
+            Player {
+                slot,
+                profile,
+                session: Some(session),
+                lingering_until: None,
+                position: None,
+                moved_at: clock.ms,
+                spawned: false,
+                conference: None,
+                speaker: false,
+                files: Vec::new(),
+                bucket,
+            },
+        );
+        self.snapshot(session, slot);
+    }
+
+    /// `PLAYERS_SNAPSHOT` of everyone else, to `session`.
+    fn snapshot(&mut self, session: SessionId, me: u32) {
+        let mut snapshot = Map::new();
+        let mut data = Map::new();
+        for p in self.players.values().filter(|p| p.slot != me) {
+            let pos = match p.position {
+                Some(pos) => json!({"x": pos.x, "y": pos.y}),
+                None => json!({}),
+            };
+            snapshot.insert(p.profile.user_id.clone(), pos);
+            data.insert(
+                p.profile.user_id.clone(),
+                serde_json::to_value(Self::player_data(p)).expect("plain data"),
+            );
+        }
+        self.send(
+            session,
+            &ServerMessage::PlayersSnapshot {
+                snapshot,
+                players_data: data,
+            },
+        );
+    }
+
+    fn closed(&mut self, clock: Clock, session: SessionId, clean: bool) {
+        let Some(slot) = self.by_session.remove(&session) else {
+            return;
+        };
+        let p = self.players.get_mut(&slot).expect("session indexed to a player");
+        p.session = None;
+        if clean || !p.spawned || self.config.reconnect_grace_ms == 0 {
+            self.leave(slot);
+        } else {
+            p.lingering_until = Some(clock.ms + self.config.reconnect_grace_ms);
+            if let Some(position) = p.position {
+                self.out.push(Output::Record(Record::Position {
+                    user_id: p.profile.user_id.clone(),
+                    member_id: p.profile.member_id,
+                    position,
+                }));
+            }
+        }
+    }
+
+    fn tick(&mut self, clock: Clock) {
+        let expired: Vec<u32> = self
+            .players
+            .values()
+            .filter(|p| p.lingering_until.is_some_and(|t| t <= clock.ms))
+            .map(|p| p.slot)
+            .collect();
+        for slot in expired {
+            self.leave(slot);
+        }
+    }
+
+    fn kick(&mut self, slot: u32, reason: &str) {
+        if let Some(s) = self.players[&slot].session {
+            self.send(
+                s,
+                &ServerMessage::Kicked {
+                    d: Reason { reason: reason.into() },
+                },
+            );
+            self.out.push(Output::Close {
+                session: s,
+                code: 4001,
+                reason: reason.chars().take(100).collect(),
+            });
+            self.by_session.remove(&s);
+        }
+        self.leave(slot);
+    }
+
+    /// Takes a player out of the world: files, rooms, grid, then tells everyone.
+    fn leave(&mut self, slot: u32) {
+        let uid = self.uid(slot);
+        if !self.players[&slot].files.is_empty() {
+            // Before leaving the rooms, so the co-members actually hear it.
+            let co = self.co_members(slot);
+            self.fanout(
+                co,
+                Frame::of(&ServerMessage::RemoveAllUserFiles {
+                    d: json!({ "user_id": uid }),
+                }),
+            );
+        }
+        self.leave_conference(slot, true);
+        let diff = self.proximity.remove(slot);
+        self.apply_diff(diff, Some(slot));
+        self.interest.remove(slot);
+        let p = self.players.remove(&slot).expect("leaving player exists");
+        self.by_user.remove(&p.profile.user_id);
+        if let Some(s) = p.session {
+            self.by_session.remove(&s);
+        }
+        if let Some(position) = p.position {
+            self.out.push(Output::Record(Record::Position {
+                user_id: uid.clone(),
+                member_id: p.profile.member_id,
+                position,
+            }));
+        }
+        if let Some(member_id) = p.profile.member_id {
+            self.out.push(Output::Record(Record::Event {
+                member_id,
+                kind: "LEAVE_PLAYER",
+            }));
+        }
+        let all: Vec<u32> = self.players.keys().copied().collect();
+        self.fanout(all, Frame::of(&ServerMessage::LeavePlayer { user_id: uid }));
+    }
+
+    fn set_role(&mut self, slot: u32, role: Permissions) {
+        let p = self.players.get_mut(&slot).expect("role change for a present player");
+        let before = std::mem::replace(&mut p.profile.role, role);
+        let after = p.profile.role.clone();
+        let peer = p.profile.user_id.clone();
+        // Speaking rights follow the role at once: re-join the rooms in the new capacity.
+        let lost_talk = before.talk && !after.talk;
+        let gained_talk = !before.talk && after.talk;
+        if let Some(g) = self.proximity.group_of(slot)
+            && (lost_talk || gained_talk)
+        {
+            let room = g.to_string();
+            self.out.push(Output::Media(MediaCommand::Leave {
+                rooms: vec![room.clone()],
+                peer: peer.clone(),
+            }));
+            let role = if after.talk {
+                MediaRole::Speaker
+            } else {
+                MediaRole::Listener
+            };
+            self.out.push(Output::Media(MediaCommand::Join {
+                room,
+                peer: peer.clone(),
+                role,
+            }));
+        }
+        if before.talk_conference != after.talk_conference
+            && let Some(c) = self.players[&slot].conference.clone()
+        {
+            let speaker = after.talk_conference || self.players[&slot].speaker;
+            self.out.push(Output::Media(MediaCommand::Leave {
+                rooms: vec![c.clone()],
+                peer: peer.clone(),
+            }));
+            let role = if speaker {
+                MediaRole::Speaker
+            } else {
+                MediaRole::Listener
+            };
+            self.out.push(Output::Media(MediaCommand::Join { room: c, peer, role }));
+        }
+    }
+
+    fn media_role(&self, slot: u32, room: &str) -> MediaRole {
+        let p = &self.players[&slot];
+        let speaker = if p.conference.as_deref() == Some(room) {
+            p.profile.role.talk_conference || p.speaker
+        } else {
+            p.profile.role.talk
+        };
+        if speaker {
+            MediaRole::Speaker
+        } else {
+            MediaRole::Listener
+        }
+    }
+
+    // ----- rate limiting -----
+
+    /// Token bucket per connection. Refused frames count as strikes; too many end the session.
+    fn admit(&mut self, clock: Clock, slot: u32, session: SessionId, invalid: bool) -> bool {
+        let (rate, burst, max_strikes) = (
+            self.config.rate_per_sec,
+            self.config.rate_burst,
+            self.config.abuse_strikes,
+        );
+        let p = self.players.get_mut(&slot).expect("session indexed to a player");
+        let b = &mut p.bucket;
+        let elapsed = clock.ms.saturating_sub(b.at) as f64 / 1000.0;
+        b.tokens = (b.tokens + elapsed * rate).min(burst);
+        b.at = clock.ms;
+        if clock.ms.saturating_sub(b.strike_window) > 10_000 {
+            b.strikes = 0;
+            b.strike_window = clock.ms;
+        }
+        let limited = b.tokens < 1.0;
+        if !limited {
+            b.tokens -= 1.0;
+        }
+        if limited || invalid {
+            b.strikes += 1;
+        }
+        let strikes = b.strikes;
+        if strikes > max_strikes {
+            self.send(
+                session,
+                &ServerMessage::Kicked {
+                    d: Reason {
+                        reason: "Too many invalid or rate-limited messages.".into(),
+                    },
+                },
+            );
+            self.out.push(Output::Close {
+                session,
+                code: 1008,
+                reason: "rate limit".into(),
+            });
+            self.by_session.remove(&session);
+            self.players.get_mut(&slot).expect("still present").session = None;
+            self.leave(slot);
+            return false;
+        }
+        if limited {
+            // One notice per burst of refusals is enough.
+            if strikes == 1 || strikes.is_multiple_of(10) {
+                self.send(session, &ServerMessage::error(None, "rate limit exceeded: slow down"));
+            }
+            return false;
+        }
+        true
+    }
+
+    // ----- messages -----
+
+    fn on_message(&mut self, clock: Clock, slot: u32, session: SessionId, msg: ClientMessage) {
+        match msg {
+            ClientMessage::Ping { position } => {
+                self.out.push(Output::Send {
+                    to: session,
+                    frame: Frame::raw("PONG"),
+                });
+                if let Some(pos) = position
+                    && self.players[&slot].spawned
+                    && self.players[&slot].position != Some(pos)
+                    && self.validate_move(clock, slot, &pos).is_ok()
+                {
+                    self.move_to(clock, slot, pos, Velocity::default(), Announce::InView);
+                }
+            }
+            ClientMessage::JoinPlayer { position } => self.spawn(clock, slot, position),
+            ClientMessage::PlayerMovement { position, velocity } => {
+                if !self.players[&slot].spawned {
+                    return self.error(session, "PLAYER_MOVEMENT", "send JOIN_PLAYER first");
+                }
+                if !self.players[&slot].profile.role.walk {
+                    return self.error(session, "PLAYER_MOVEMENT", "your role may not walk in this world");
+                }
+                match self.validate_move(clock, slot, &position) {
+                    Ok(()) => self.move_to(clock, slot, position, velocity, Announce::Everyone),
+                    Err(why) => self.error(session, "PLAYER_MOVEMENT", why),
+                }
+            }
+            ClientMessage::SendMessage { text, to, mut raw } => {
+                if !self.players[&slot].profile.role.chat {
+                    return self.error(session, "SEND_MESSAGE", "your role may not chat in this world");
+                }
+                if text.chars().count() > self.config.chat_max_chars {
+                    return self.error(
+                        session,
+                        "SEND_MESSAGE",
+                        &format!("messages are limited to {} characters", self.config.chat_max_chars),
+                    );
+                }
+                if text.trim().is_empty() {
+                    return self.error(session, "SEND_MESSAGE", "empty message");
+                }
+                let secs = clock.unix_ms.div_euclid(1000).rem_euclid(86_400);
+                raw.insert("from".into(), Value::String(self.uid(slot)));
+                raw.insert(
+                    "date".into(),
+                    Value::String(format!("{:02}:{:02}", secs / 3600, (secs / 60) % 60)),
+                );
+                let frame = Frame::raw(&Value::Object(raw).to_string());
+                match to.as_str() {
+                    "ALL" => {
+                        let all: Vec<u32> = self.players.keys().copied().collect();
+                        self.fanout(all, frame);
+                    }
+                    "NEARBY" => {
+                        let mut to = self.co_members(slot);
+                        to.insert(slot);
+                        self.fanout(to, frame);
+                    }
+                    _ => self.error(session, "SEND_MESSAGE", "`to` must be ALL or NEARBY"),
+                }
+            }
+            ClientMessage::WirePlayer { .. } | ClientMessage::UnwirePlayer { .. } => {
+                // Hints only: the server decides. Answer with the truth so the client resyncs.
+                let co: Vec<String> = self.co_members(slot).into_iter().map(|s| self.uid(s)).collect();
+                self.send(session, &ServerMessage::WirePlayer { merge: false, ids: co });
+                let groups = self.rooms(slot);
+                self.send(session, &ServerMessage::GroupsSnapshot { groups });
+            }
+            ClientMessage::JoinConference { conference_id } => self.join_conference(slot, session, &conference_id),
+            ClientMessage::LeaveConference { conference_id } => {
+                if self.players[&slot].conference.as_deref() == Some(conference_id.as_str()) {
+                    self.leave_conference(slot, false);
+                    if let Some(pos) = self.players[&slot].position {
+                        let diff = self.proximity.set_position(slot, pos);
+                        self.apply_diff(diff, None);
+                    }
+                } else {
+                    self.error(session, "LEAVE_CONFERENCE", "you are not in that conference");
+                }
+            }
+            ClientMessage::RequestToSpeak { conference } => {
+                if self.players[&slot].conference.as_deref() != Some(conference.as_str()) {
+                    return self.error(session, "REQUEST_TO_SPEAK", "you are not in that conference");
+                }
+                let managers: Vec<u32> = self.conferences[&conference]
+                    .iter()
+                    .copied()
+                    .filter(|m| self.players[m].profile.role.conference_manage)
+                    .collect();
+                let msg = ServerMessage::RequestToSpeak {
+                    d: json!({ "user_requested": self.uid(slot) }),
+                };
+                self.fanout(managers, Frame::of(&msg));
+            }
+            ClientMessage::PermissionToSpeak {
+                conference,
+                permission,
+                user_requested,
+            } => {
+                let me = &self.players[&slot];
+                if !me.profile.role.conference_manage || me.conference.as_deref() != Some(conference.as_str()) {
+                    return self.error(
+                        session,
+                        "PERMISSION_TO_SPEAK",
+                        "only a conference manager in this conference may grant the floor",
+                    );
+                }
+                let Some(target) = self
+                    .slot_by_wire(&user_requested)
+                    .filter(|t| self.players[t].conference.as_deref() == Some(conference.as_str()))
+                else {
+                    return self.error(session, "PERMISSION_TO_SPEAK", "that user is not in this conference");
+                };
+                if permission && !self.players[&target].speaker && !self.players[&target].profile.role.talk_conference {
+                    self.players.get_mut(&target).expect("present").speaker = true;
+                    self.out.push(Output::Media(MediaCommand::AddSpeaker {
+                        room: conference.clone(),
+                        peer: self.uid(target),
+                    }));
+                }
+                self.send_to_slot(
+                    target,
+                    &ServerMessage::PermissionToSpeak {
+                        d: json!({ "permission": permission }),
+                    },
+                );
+            }
+            ClientMessage::CloseMedia => {
+                let peer = self.uid(slot);
+                for room in self.rooms(slot) {
+                    self.out.push(Output::Media(MediaCommand::CloseMedia {
+                        room,
+                        peer: peer.clone(),
+                    }));
+                }
+                let co = self.co_members(slot);
+                self.fanout(co, Frame::of(&ServerMessage::CloseMedia { peer_id: peer }));
+            }
+            ClientMessage::ToggleProducer(t) => {
+                let target = match &t.peer_id {
+                    Some(id) if id.0 != self.players[&slot].profile.user_id => {
+                        if !self.players[&slot].profile.role.world_mute {
+                            return self.error(session, "toggle-producer", "your role may not mute others");
+                        }
+                        match self.slot_by_wire(id).filter(|t| self.co_members(slot).contains(t)) {
+                            Some(t) => t,
+                            None => {
+                                return self.error(session, "toggle-producer", "that user is not in a room with you");
+                            }
+                        }
+                    }
+                    _ => slot,
+                };
+                if t.kind != "audio" && t.kind != "video" {
+                    return self.error(session, "toggle-producer", "kind must be audio or video");
+                }
+                let peer = self.uid(target);
+                for room in self.rooms(target) {
+                    self.out.push(Output::Media(MediaCommand::Toggle {
+                        room,
+                        peer: peer.clone(),
+                        kind: t.kind.clone(),
+                        pause: t.pause,
+                    }));
+                }
+                let mut to = self.co_members(target);
+                if target != slot {
+                    to.insert(target);
+                }
+                self.fanout(
+                    to,
+                    Frame::of(&ServerMessage::TogglePeerProducer {
+                        peer_id: peer,
+                        kind: t.kind,
+                        pause: t.pause,
+                    }),
+                );
+            }
+            ClientMessage::SpeakingChange(s) => {
+                let peer = self.uid(slot);
+                let co = self.co_members(slot);
+                self.fanout(
+                    co.clone(),
+                    Frame::of(&ServerMessage::ActiveSpeakerUnderscore {
+                        peer_id: peer.clone(),
+                        value: s.value,
+                    }),
+                );
+                self.fanout(
+                    co,
+                    Frame::of(&ServerMessage::ActiveSpeakerHyphen {
+                        peer_id: peer,
+                        value: s.value,
+                    }),
+                );
+            }
+            ClientMessage::MediaSignal { topic, mut d } => {
+                let room = match d.get("roomId") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => return self.error(session, &topic, "roomId is required"),
+                };
+                if !self.rooms(slot).contains(&room) {
+                    return self.error(session, &topic, "you are not in that room");
+                }
+                let peer = self.uid(slot);
+                if topic == "@send-track" && self.media_role(slot, &room) == MediaRole::Listener {
+                    return self.error(session, &topic, "your role may not publish in this room");
+                }
+                d["peerId"] = Value::String(peer.clone());
+                self.out
+                    .push(Output::Media(MediaCommand::Signal { room, peer, topic, d }));
+            }
+            ClientMessage::AddUserFiles { files } => self.add_files(slot, session, files),
+            ClientMessage::RemoveUserFile { file } => {
+                if !self.may_interact(slot, session, "REMOVE_USER_FILE") {
+                    return;
+                }
+                let p = self.players.get_mut(&slot).expect("present");
+                let before = p.files.len();
+                p.files.retain(|f| !same_file(f, &file));
+                if p.files.len() == before {
+                    return self.error(session, "REMOVE_USER_FILE", "no such file");
+                }
+                let co = self.co_members(slot);
+                self.fanout(
+                    co,
+                    Frame::of(&ServerMessage::RemoveUserFile {
+                        d: json!({ "file": file }),
+                    }),
+                );
+            }
+            ClientMessage::RemoveAllUserFiles => {
+                let uid = self.uid(slot);
+                self.players.get_mut(&slot).expect("present").files.clear();
+                let co = self.co_members(slot);
+                self.fanout(
+                    co,
+                    Frame::of(&ServerMessage::RemoveAllUserFiles {
+                        d: json!({ "user_id": uid }),
+                    }),
+                );
+            }
+            ClientMessage::GetRoomUsersFiles => {
+                if !self.may_interact(slot, session, "GET_ROOM_USERS_FILES") {
+                    return;
+                }
+                let files: Vec<Value> = self
+                    .co_members(slot)
+                    .into_iter()
+                    .flat_map(|s| self.players[&s].files.clone())
+                    .collect();
+                self.send(
+                    session,
+                    &ServerMessage::GetRoomUsersFiles {
+                        d: json!({ "files": files }),
+                    },
+                );
+            }
+            ClientMessage::DownloadRequest { file } => {
+                if !self.may_interact(slot, session, "DOWNLOAD_REQUEST") {
+                    return;
+                }
+                let owner = match file.get("owner") {
+                    Some(Value::String(s)) => WireId(s.clone()),
+                    Some(Value::Number(n)) => WireId(n.to_string()),
+                    _ => return self.error(session, "DOWNLOAD_REQUEST", "the file has no owner"),
+                };
+                let Some(target) = self.nearby(slot, &owner) else {
+                    return self.error(
+                        session,
+                        "DOWNLOAD_REQUEST",
+                        "the file's owner is not in a room with you",
+                    );
+                };
+                if !self.players[&target].files.iter().any(|f| same_file(f, &file)) {
+                    return self.error(session, "DOWNLOAD_REQUEST", "that user does not offer this file");
+                }
+                let msg = ServerMessage::DownloadRequest {
+                    d: json!({ "file": file, "user_id": self.uid(slot) }),
+                };
+                self.send_to_slot(target, &msg);
+            }
+            ClientMessage::DenyDownloadRequest(d) => {
+                let Some(target) = self.nearby(slot, &d.user_id) else {
+                    return self.error(session, "DENY_DOWNLOAD_REQUEST", "that user is not in a room with you");
+                };
+                let msg = ServerMessage::DenyDownloadRequest {
+                    d: json!({ "user_id": d.user_id.0, "reason": d.reason }),
+                };
+                self.send_to_slot(target, &msg);
+            }
+            ClientMessage::AcceptDownloadRequest(d) => {
+                let Some(target) = self.nearby(slot, &d.user_id) else {
+                    return self.error(
+                        session,
+                        "ACCEPT_DOWNLOAD_REQUEST",
+                        "that user is not in a room with you",
+                    );
+                };
+                self.send_to_slot(
+                    target,
+                    &ServerMessage::AcceptDownloadRequest {
+                        d: json!({ "file": d.file }),
+                    },
+                );
+            }
+            ClientMessage::StartDownload(d) => {
+                let Some(target) = self.nearby(slot, &d.user_id) else {
+                    return self.error(session, "START_DOWNLOAD", "that user is not in a room with you");
+                };
+                self.send_to_slot(target, &ServerMessage::StartDownload);
+            }
+            ClientMessage::KickPlayer { user_id, ban } => {
+                if !self.players[&slot].profile.role.ban {
+                    return self.error(session, "KICK_PLAYER", "your role may not kick or ban");
+                }
+                let Some(target) = self.slot_by_wire(&user_id).filter(|t| *t != slot) else {
+                    return self.error(session, "KICK_PLAYER", "no such user in this world");
+                };
+                if self.players[&target].profile.creator {
+                    return self.error(session, "KICK_PLAYER", "the world's creator cannot be kicked");
+                }
+                let member = self.players[&target].profile.member_id;
+                if ban {
+                    match member {
+                        Some(member_id) => self.out.push(Output::Record(Record::Ban { member_id })),
+                        None => return self.error(session, "KICK_PLAYER", "guests cannot be banned, only kicked"),
+                    }
+                }
+                let reason = if ban {
+                    "You were banned from this world."
+                } else {
+                    "You were removed from this world."
+                };
+                self.kick(target, reason);
+            }
+            ClientMessage::Unknown { topic } => self.error(session, &topic, "unknown topic"),
+        }
+    }
+
+    fn may_interact(&mut self, slot: u32, session: SessionId, topic: &str) -> bool {
+        if self.players[&slot].profile.role.interact {
+            return true;
+        }
+        self.error(session, topic, "your role may not use file boards in this world");
+        false
+    }
+
+    /// The slot of `id` if it shares a room with `slot`.
+    fn nearby(&self, slot: u32, id: &WireId) -> Option<u32> {
+        self.slot_by_wire(id).filter(|t| self.co_members(slot).contains(t))
+    }
+
+    fn add_files(&mut self, slot: u32, session: SessionId, files: Vec<Value>) {
+        if !self.may_interact(slot, session, "ADD_USER_FILES") {
+            return;
+        }
+        if files.is_empty() {
+            return self.error(session, "ADD_USER_FILES", "no files given");
+        }
+        let have = self.players[&slot].files.len();
+        if have + files.len() > self.config.max_files {
+            return self.error(
+                session,
+                "ADD_USER_FILES",
+                &format!("at most {} files may be offered at once", self.config.max_files),
+            );
+        }
+        let uid = self.uid(slot);
+        let mut accepted = Vec::with_capacity(files.len());
+        for mut f in files {
+            if !f.is_object() || f.to_string().len() > self.config.max_file_meta_bytes {
+                return self.error(
+                    session,
+                    "ADD_USER_FILES",
+                    "each file must be a metadata object of reasonable size",
+                );
+            }
+            f["owner"] = Value::String(uid.clone());
+            accepted.push(f);
+        }
+        self.players
+            .get_mut(&slot)
+            .expect("present")
+            .files
+            .extend(accepted.iter().cloned());
+        let mut to = self.co_members(slot);
+        to.insert(slot);
+        self.fanout(
+            to,
+            Frame::of(&ServerMessage::AddUserFiles {
+                d: json!({ "files": accepted }),
+            }),
+        );
+    }
+
+    // ----- movement -----
+
+    /// Where the avatar's body centre is, from the container position the client sends.
+    fn body_centre(p: &Position) -> (f64, f64) {
+        (p.x - 1.0, p.y + 15.0)
+    }
+
+    fn validate_move(&self, clock: Clock, slot: u32, to: &Position) -> Result<(), &'static str> {
+        let p = &self.players[&slot];
+        if !self.map.contains(to.x, to.y) {
+            return Err("position outside the map");
+        }
+        let (bx, by) = Self::body_centre(to);
+        if self.map.is_wall(bx, by) {
+            return Err("position inside a wall");
+        }
+        if let Some(from) = p.position {
+            let dt = clock.ms.saturating_sub(p.moved_at) as f64 / 1000.0;
+            let allowed = self.config.max_speed * self.config.speed_slack * dt + self.config.jitter_px;
+            if from.distance(to) > allowed {
+                return Err("moved faster than walking speed");
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn(&mut self, clock: Clock, slot: u32, requested: Option<Position>) {
+        let fallback = Position { x: 50.0, y: 50.0 };
+        let pos = requested.filter(|p| self.map.contains(p.x, p.y)).unwrap_or(fallback);
+        self.players.get_mut(&slot).expect("present").spawned = true;
+        // Everyone learns of the newcomer (with its position) before any group or movement
+        // message names it.
+        let p = &self.players[&slot];
+        let user = JoinedUser {
+            username: p.profile.username.clone(),
+            avatar: p.profile.avatar.clone(),
+            role: RoleSummary {
+                role_id: p.profile.role.role_id,
+                name: p.profile.role.name.clone(),
+            },
+            user_id: p.profile.user_id.clone(),
+        };
+        let others = self.everyone_but(slot);
+        self.fanout(others, Frame::of(&ServerMessage::JoinPlayer { user, position: pos }));
+        self.move_to(clock, slot, pos, Velocity::default(), Announce::Spawn);
+    }
+
+    /// Accepts a position: grid, interest notifications, movement broadcast, proximity.
+    fn move_to(&mut self, clock: Clock, slot: u32, pos: Position, velocity: Velocity, announce: Announce) {
+        let broadcast = announce == Announce::Everyone;
+        {
+            let p = self.players.get_mut(&slot).expect("present");
+            p.position = Some(pos);
+            p.moved_at = clock.ms;
+        }
+        let uid = self.uid(slot);
+        let moved = ServerMessage::PlayerMovement {
+            user_id: uid,
+            velocity,
+            position: pos,
+        };
+        let frame = Frame {
+            text: moved.to_json().into(),
+            coalesce: Some(slot),
+        };
+        if let Some((old, new)) = self.interest.place(slot, &pos) {
+            let (entered, _left) = self.interest.entered_and_left(old, new);
+            // Newly in view: they learn where the mover is, and the mover where they are.
+            let entered: Vec<u32> = entered.into_iter().filter(|s| *s != slot).collect();
+            if announce == Announce::InView {
+                self.fanout(entered.iter().copied(), frame.clone());
+            }
+            for other in entered {
+                if let Some(op) = self.players[&other].position {
+                    let m = ServerMessage::PlayerMovement {
+                        user_id: self.uid(other),
+                        velocity: Velocity::default(),
+                        position: op,
+                    };
+                    if let Some(s) = self.players[&slot].session {
+                        self.out.push(Output::Send {
+                            to: s,
+                            frame: Frame {
+                                text: m.to_json().into(),
+                                coalesce: Some(other),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        if broadcast {
+            let cell = self.interest.cell_of(slot).expect("just placed");
+            let receivers: Vec<u32> = self.interest.around(cell).filter(|s| *s != slot).collect();
+            self.fanout(receivers, frame);
+        }
+        if self.players[&slot].conference.is_some() {
+            self.check_conference_area(slot);
+        } else {
+            let diff = self.proximity.set_position(slot, pos);
+            self.apply_diff(diff, None);
+        }
+    }
+
+    // ----- groups -----
+
+    /// Tells every affected user what changed in its group, and the media layer too.
+    /// `gone` is a player being removed (it gets no messages).
+    fn apply_diff(&mut self, diff: GroupDiff, gone: Option<u32>) {
+        if diff.is_empty() {
+            return;
+        }
+        let mut before: HashMap<u32, (GroupId, BTreeSet<u32>)> = HashMap::new();
+        let mut after: HashMap<u32, (GroupId, BTreeSet<u32>)> = HashMap::new();
+        let mut closed: Vec<GroupId> = Vec::new();
+        for (g, members) in &diff.closed {
+            closed.push(*g);
+            for m in members {
+                before.insert(*m, (*g, members.clone()));
+            }
+        }
+        for (g, old, new) in &diff.changed {
+            for m in old {
+                before.insert(*m, (*g, old.clone()));
+            }
+            for m in new {
+                after.insert(*m, (*g, new.clone()));
+            }
+        }
+        let mut affected: BTreeSet<u32> = before.keys().copied().collect();
+        affected.extend(after.keys().copied());
+        for x in affected {
+            if !self.players.contains_key(&x) {
+                continue;
+            }
+            let old = before.get(&x);
+            let new = after.get(&x);
+            let old_g = old.map(|o| o.0);
+            let new_g = new.map(|n| n.0);
+            let old_co: BTreeSet<u32> = old
+                .map(|o| o.1.iter().copied().filter(|m| *m != x).collect())
+                .unwrap_or_default();
+            let new_co: BTreeSet<u32> = new
+                .map(|n| n.1.iter().copied().filter(|m| *m != x).collect())
+                .unwrap_or_default();
+            let peer = self.uid(x);
+            if old_g != new_g {
+                if let Some(g) = old_g {
+                    if !closed.contains(&g) {
+                        self.out.push(Output::Media(MediaCommand::Leave {
+                            rooms: vec![g.to_string()],
+                            peer: peer.clone(),
+                        }));
+                    }
+                    if Some(x) != gone {
+                        self.send_to_slot(x, &ServerMessage::CloseRoom { group: g.to_string() });
+                    }
+                }
+                if let Some(g) = new_g {
+                    let role = if self.players[&x].profile.role.talk {
+                        MediaRole::Speaker
+                    } else {
+                        MediaRole::Listener
+                    };
+                    self.out.push(Output::Media(MediaCommand::Join {
+                        room: g.to_string(),
+                        peer: peer.clone(),
+                        role,
+                    }));
+                }
+            }
+            if Some(x) == gone {
+                continue;
+            }
+            let removed: Vec<String> = old_co
+                .difference(&new_co)
+                .filter(|m| self.players.contains_key(m))
+                .map(|m| self.uid(*m))
+                .collect();
+            let removed_gone: Vec<String> = old_co
+                .difference(&new_co)
+                .filter(|m| Some(**m) == gone)
+                .map(|m| self.uid(*m))
+                .collect();
+            let added: Vec<String> = new_co.difference(&old_co).map(|m| self.uid(*m)).collect();
+            let removed: Vec<String> = removed
+                .into_iter()
+                .chain(removed_gone)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if !removed.is_empty() {
+                self.send_to_slot(
+                    x,
+                    &ServerMessage::UnwirePlayer {
+                        merge: true,
+                        ids: removed,
+                    },
+                );
+            }
+            if !added.is_empty() {
+                self.send_to_slot(
+                    x,
+                    &ServerMessage::WirePlayer {
+                        merge: true,
+                        ids: added,
+                    },
+                );
+            }
+            if old_g != new_g {
+                let groups = self.rooms(x);
+                self.send_to_slot(x, &ServerMessage::GroupsSnapshot { groups });
+            }
+        }
+        for g in closed {
+            self.out
+                .push(Output::Media(MediaCommand::Destroy { room: g.to_string() }));
+        }
+    }
+
+    // ----- conferences -----
+
+    fn join_conference(&mut self, slot: u32, session: SessionId, conference_id: &str) {
+        let Some((key, world)) = conference_id.rsplit_once('-') else {
+            return self.error(session, "JOIN_CONFERENCE", "conference ids look like C<n>-<world_id>");
+        };
+        if world != self.config.world_id.to_string() || self.map.conference(key).is_none() {
+            return self.error(session, "JOIN_CONFERENCE", "no such conference in this world");
+        }
+        let Some(pos) = self.players[&slot].position else {
+            return self.error(session, "JOIN_CONFERENCE", "send JOIN_PLAYER first");
+        };
+        let (bx, by) = Self::body_centre(&pos);
+        let dist = self.map.distance_to_conference(key, bx, by).unwrap_or(f64::INFINITY);
+        if dist > self.config.conference_slack_px {
+            return self.error(session, "JOIN_CONFERENCE", "you are not inside that conference area");
+        }
+        if self.players[&slot].conference.as_deref() == Some(conference_id) {
+            return;
+        }
+        if self.players[&slot].conference.is_some() {
+            self.leave_conference(slot, false);
+        }
+        // Out of proximity while in the conference.
+        let diff = self.proximity.remove(slot);
+        self.apply_diff(diff, None);
+        let others: Vec<u32> = self
+            .conferences
+            .get(conference_id)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        self.conferences
+            .entry(conference_id.to_owned())
+            .or_default()
+            .insert(slot);
+        {
+            let p = self.players.get_mut(&slot).expect("present");
+            p.conference = Some(conference_id.to_owned());
+            p.speaker = false;
+        }
+        let role = self.media_role(slot, conference_id);
+        let peer = self.uid(slot);
+        self.out.push(Output::Media(MediaCommand::Join {
+            room: conference_id.to_owned(),
+            peer: peer.clone(),
+            role,
+        }));
+        if let Some(member_id) = self.players[&slot].profile.member_id {
+            self.out.push(Output::Record(Record::Event {
+                member_id,
+                kind: "JOIN_CONFERENCE",
+            }));
+        }
+        let ids: Vec<String> = others.iter().map(|s| self.uid(*s)).collect();
+        self.send(session, &ServerMessage::WirePlayer { merge: false, ids });
+        self.fanout(
+            others,
+            Frame::of(&ServerMessage::WirePlayer {
+                merge: true,
+                ids: vec![peer],
+            }),
+        );
+        let groups = self.rooms(slot);
+        self.send(session, &ServerMessage::GroupsSnapshot { groups });
+    }
+
+    /// Takes a member out of its conference (if any). `silent`: it is leaving the world.
+    fn leave_conference(&mut self, slot: u32, silent: bool) {
+        let Some(c) = self.players.get_mut(&slot).and_then(|p| p.conference.take()) else {
+            return;
+        };
+        self.players.get_mut(&slot).expect("present").speaker = false;
+        let peer = self.uid(slot);
+        self.out.push(Output::Media(MediaCommand::Leave {
+            rooms: vec![c.clone()],
+            peer: peer.clone(),
+        }));
+        if let Some(member_id) = self.players[&slot].profile.member_id {
+            self.out.push(Output::Record(Record::Event {
+                member_id,
+                kind: "LEAVE_CONFERENCE",
+            }));
+        }
+        let remaining: Vec<u32> = match self.conferences.get_mut(&c) {
+            Some(set) => {
+                set.remove(&slot);
+                set.iter().copied().collect()
+            }
+            None => Vec::new(),
+        };
+        if remaining.is_empty() {
+            self.conferences.remove(&c);
+            self.out.push(Output::Media(MediaCommand::Destroy { room: c.clone() }));
+        }
+        self.fanout(
+            remaining,
+            Frame::of(&ServerMessage::UnwirePlayer {
+                merge: true,
+                ids: vec![peer],
+            }),
+        );
+        if !silent {
+            self.send_to_slot(
+                slot,
+                &ServerMessage::UnwirePlayer {
+                    merge: false,
+                    ids: vec![],
+                },
+            );
+            self.send_to_slot(slot, &ServerMessage::CloseRoom { group: c });
+            let groups = self.rooms(slot);
+            self.send_to_slot(slot, &ServerMessage::GroupsSnapshot { groups });
+        }
+    }
+
+    /// A member who walked (or whose map changed) out of its conference area leaves it.
+    fn check_conference_area(&mut self, slot: u32) {
+        let Some(c) = self.players[&slot].conference.clone() else {
+            return;
+        };
+        let Some(pos) = self.players[&slot].position else {
+            return;
+        };
+        let key = c.rsplit_once('-').map(|(k, _)| k).unwrap_or("");
+        let (bx, by) = Self::body_centre(&pos);
+        let inside = self
+            .map
+            .distance_to_conference(key, bx, by)
+            .is_some_and(|d| d <= self.config.conference_slack_px);
+        if !inside {
+            self.leave_conference(slot, false);
+            let diff = self.proximity.set_position(slot, pos);
+            self.apply_diff(diff, None);
+        }
+    }
+}
+
+/// Who hears about an accepted position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Announce {
+    /// Everyone whose area of interest contains the mover (a movement).
+    Everyone,
+    /// Only users for whom the mover just came into view (a heartbeat position).
+    InView,
+    /// Nobody: a spawn, already announced with `JOIN_PLAYER`.
+    Spawn,
+}
+
+/// Files are identified by `id` and `name`, as the client does.
+fn same_file(a: &Value, b: &Value) -> bool {
+    a.get("id") == b.get("id") && a.get("name") == b.get("name")
+}

@@ -1,0 +1,377 @@
+//! What the server needs from a world's Tiled map: its size, where the walls are (for the
+//! position sanity check) and where the conference areas are (spec §9).
+//!
+//! Walls are the non-empty tiles of every tile layer whose name contains `Collision`.
+//! Conference areas are the tiles of the `__Conference` layer whose tileset tile carries a
+//! `conference` property (`C<n>`); their display name is the tileset's `name` property.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::Value;
+
+const FLIP_FLAGS: u32 = 0xE000_0000;
+
+/// A conference area.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConferenceArea {
+    /// The map's id, `C<n>`.
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// Tiles it covers, as (column, row).
+    pub tiles: Vec<(u32, u32)>,
+}
+
+/// The parsed map.
+#[derive(Clone, Debug)]
+pub struct WorldMap {
+    /// Width in tiles.
+    pub width: u32,
+    /// Height in tiles.
+    pub height: u32,
+    /// Tile width, px.
+    pub tile_width: u32,
+    /// Tile height, px.
+    pub tile_height: u32,
+    walls: Vec<bool>,
+    conference_of_tile: Vec<Option<u16>>,
+    /// Conference areas, by key.
+    pub conferences: Vec<ConferenceArea>,
+}
+
+/// Why a map could not be used.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid map: {0}")]
+pub struct MapError(pub String);
+
+#[derive(Deserialize)]
+struct RawMap {
+    width: u32,
+    height: u32,
+    #[serde(default = "default_tile")]
+    tilewidth: u32,
+    #[serde(default = "default_tile")]
+    tileheight: u32,
+    #[serde(default)]
+    layers: Vec<Value>,
+    #[serde(default)]
+    tilesets: Vec<RawTileset>,
+}
+
+fn default_tile() -> u32 {
+    32
+}
+
+#[derive(Deserialize)]
+struct RawTileset {
+    #[serde(default)]
+    firstgid: u32,
+    #[serde(default)]
+    tiles: Vec<RawTile>,
+    #[serde(default)]
+    properties: Vec<RawProperty>,
+}
+
+#[derive(Deserialize)]
+struct RawTile {
+    id: u32,
+    #[serde(default)]
+    properties: Vec<RawProperty>,
+}
+
+#[derive(Deserialize)]
+struct RawProperty {
+    name: String,
+    #[serde(default)]
+    value: Value,
+}
+
+fn property<'a>(props: &'a [RawProperty], name: &str) -> Option<&'a str> {
+    props.iter().find(|p| p.name == name).and_then(|p| p.value.as_str())
+}
+
+/// Largest map accepted, in tiles (a 1,000 × 1,000 map is 32,000 px square).
+const MAX_TILES: u64 = 1_000_000;
+
+/// Decodes a tile layer's `data` (array, or base64 with optional zlib/gzip compression).
+fn layer_data(layer: &Value, expected: usize) -> Result<Vec<u32>, MapError> {
+    let data = layer
+        .get("data")
+        .ok_or_else(|| MapError("tile layer without data".into()))?;
+    let gids: Vec<u32> = match data {
+        Value::Array(items) => items.iter().map(|v| v.as_u64().unwrap_or(0) as u32).collect(),
+        Value::String(s) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(s.trim())
+                .map_err(|e| MapError(format!("layer data is not base64: {e}")))?;
+            let raw = match layer.get("compression").and_then(|c| c.as_str()).unwrap_or("") {
+                "" => bytes,
+                "zlib" => inflate(flate2::read::ZlibDecoder::new(&bytes[..]), expected)?,
+                "gzip" => inflate(flate2::read::GzDecoder::new(&bytes[..]), expected)?,
+                other => return Err(MapError(format!("unsupported layer compression {other:?}"))),
+            };
+            raw.chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        }
+        _ => return Err(MapError("layer data must be an array or a base64 string".into())),
+    };
+    if gids.len() != expected {
+        return Err(MapError(format!(
+            "layer data has {} tiles, expected {expected}",
+            gids.len()
+        )));
+    }
+    Ok(gids)
+}
+
+fn inflate(reader: impl std::io::Read, expected: usize) -> Result<Vec<u8>, MapError> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(expected * 4);
+    // Bounded read: a hostile map cannot inflate past the layer's real size.
+    reader
+        .take((expected as u64) * 4 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| MapError(format!("bad compressed data: {e}")))?;
+    Ok(out)
+}
+
+impl WorldMap {
+    /// Parses a Tiled JSON map.
+    pub fn parse(json: &str) -> Result<WorldMap, MapError> {
+        let raw: RawMap = serde_json::from_str(json).map_err(|e| MapError(e.to_string()))?;
+        if raw.width == 0 || raw.height == 0 || raw.tilewidth == 0 || raw.tileheight == 0 {
+            return Err(MapError("map and tile sizes must be positive".into()));
+        }
+        if u64::from(raw.width) * u64::from(raw.height) > MAX_TILES {
+            return Err(MapError(format!("map larger than {MAX_TILES} tiles")));
+        }
+        let n = (raw.width * raw.height) as usize;
+        // Conference tiles: gid -> conference key, and each key's display name.
+        let mut conference_gids: BTreeMap<u32, String> = BTreeMap::new();
+        let mut names: BTreeMap<String, String> = BTreeMap::new();
+        for ts in &raw.tilesets {
+            for t in &ts.tiles {
+                if let Some(key) = property(&t.properties, "conference") {
+                    conference_gids.insert(ts.firstgid + t.id, key.to_owned());
+                    let name = property(&ts.properties, "name").unwrap_or(key).to_owned();
+                    names.entry(key.to_owned()).or_insert(name);
+                }
+            }
+        }
+        let mut walls = vec![false; n];
+        let mut tiles_of: BTreeMap<String, Vec<(u32, u32)>> = BTreeMap::new();
+        let mut layers: Vec<&Value> = raw.layers.iter().collect();
+        // Tiled nests layers in groups.
+        while let Some(layer) = layers.pop() {
+            let kind = layer.get("type").and_then(|t| t.as_str()).unwrap_or("");
+            let name = layer.get("name").and_then(|t| t.as_str()).unwrap_or("");
+            if kind == "group" {
+                if let Some(children) = layer.get("layers").and_then(|l| l.as_array()) {
+                    layers.extend(children.iter());
+                }
+                continue;
+            }
+            if kind != "tilelayer" || layer.get("chunks").is_some() {
+                continue;
+            }
+            let is_wall = name.contains("Collision");
+            let is_conference = name == "__Conference";
+            if !is_wall && !is_conference {
+                continue;
+            }
+            let gids = layer_data(layer, n)?;
+            for (i, gid) in gids.into_iter().enumerate() {
+                let gid = gid & !FLIP_FLAGS;
+                if gid == 0 {
+                    continue;
+                }
+                if is_wall {
+                    walls[i] = true;
+                }
+                if is_conference && let Some(key) = conference_gids.get(&gid) {
+                    tiles_of
+                        .entry(key.clone())
+                        .or_default()
+                        .push((i as u32 % raw.width, i as u32 / raw.width));
+                }
+            }
+        }
+        let mut conference_of_tile = vec![None; n];
+        let mut conferences = Vec::new();
+        for (idx, (key, tiles)) in tiles_of.into_iter().enumerate() {
+            for &(c, r) in &tiles {
+                conference_of_tile[(r * raw.width + c) as usize] = Some(idx as u16);
+            }
+            let name = names.get(&key).cloned().unwrap_or_else(|| key.clone());
+            conferences.push(ConferenceArea { key, name, tiles });
+        }
+        Ok(WorldMap {
+            width: raw.width,
+            height: raw.height,
+            tile_width: raw.tilewidth,
+            tile_height: raw.tileheight,
+            walls,
+            conference_of_tile,
+            conferences,
+        })
+    }
+
+    /// A map with no walls and no conferences (used when a world's map cannot be parsed).
+    pub fn open_field(width_px: f64, height_px: f64) -> WorldMap {
+        let width = (width_px / 32.0).ceil().max(1.0) as u32;
+        let height = (height_px / 32.0).ceil().max(1.0) as u32;
+        let n = (width * height) as usize;
+        WorldMap {
+            width,
+            height,
+            tile_width: 32,
+            tile_height: 32,
+            walls: vec![false; n],
+            conference_of_tile: vec![None; n],
+            conferences: Vec::new(),
+        }
+    }
+
+    /// Width in pixels.
+    pub fn width_px(&self) -> f64 {
+        f64::from(self.width * self.tile_width)
+    }
+
+    /// Height in pixels.
+    pub fn height_px(&self) -> f64 {
+        f64::from(self.height * self.tile_height)
+    }
+
+    /// True when the point is inside the map.
+    pub fn contains(&self, x: f64, y: f64) -> bool {
+        x >= 0.0 && y >= 0.0 && x < self.width_px() && y < self.height_px()
+    }
+
+    fn tile_index(&self, x: f64, y: f64) -> Option<usize> {
+        if !self.contains(x, y) {
+            return None;
+        }
+        let c = (x / f64::from(self.tile_width)) as u32;
+        let r = (y / f64::from(self.tile_height)) as u32;
+        Some((r * self.width + c) as usize)
+    }
+
+    /// True when the point is on a wall tile.
+    pub fn is_wall(&self, x: f64, y: f64) -> bool {
+        self.tile_index(x, y).is_some_and(|i| self.walls[i])
+    }
+
+    /// The conference area at this point, if any.
+    pub fn conference_at(&self, x: f64, y: f64) -> Option<&ConferenceArea> {
+        let i = self.tile_index(x, y)?;
+        self.conference_of_tile[i].map(|c| &self.conferences[c as usize])
+    }
+
+    /// The conference with this key (`C<n>`).
+    pub fn conference(&self, key: &str) -> Option<&ConferenceArea> {
+        self.conferences.iter().find(|c| c.key == key)
+    }
+
+    /// Distance in pixels from a point to the nearest tile of a conference area (0 inside).
+    pub fn distance_to_conference(&self, key: &str, x: f64, y: f64) -> Option<f64> {
+        let area = self.conference(key)?;
+        let (tw, th) = (f64::from(self.tile_width), f64::from(self.tile_height));
+        area.tiles
+            .iter()
+            .map(|&(c, r)| {
+                let (x0, y0) = (f64::from(c) * tw, f64::from(r) * th);
+                let dx = (x0 - x).max(0.0).max(x - (x0 + tw));
+                let dy = (y0 - y).max(0.0).max(y - (y0 + th));
+                (dx * dx + dy * dy).sqrt()
+            })
+            .reduce(f64::min)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn small_map() -> String {
+        // 4x3 map: a wall at (1,0); conference C1 at (2,1) and (3,1); C2 at (0,2).
+        json!({
+            "width": 4, "height": 3, "tilewidth": 32, "tileheight": 32,
+            "layers": [
+                {"type": "tilelayer", "name": "Ground", "data": [1,1,1,1, 1,1,1,1, 1,1,1,1]},
+                {"type": "tilelayer", "name": "Collision", "data": [0,5,0,0, 0,0,0,0, 0,0,0,0]},
+                {"type": "tilelayer", "name": "__Conference", "data": [0,0,0,0, 0,0,100001,100001, 100002,0,0,0]},
+            ],
+            "tilesets": [
+                {"firstgid": 1, "name": "floor"},
+                {"firstgid": 100001, "name": "__CONFERENCE_C1", "properties": [{"name": "name", "type": "string", "value": "Main Stage"}],
+                 "tiles": [{"id": 0, "properties": [{"name": "conference", "type": "string", "value": "C1"}]}]},
+                {"firstgid": 100002, "name": "__CONFERENCE_C2",
+                 "tiles": [{"id": 0, "properties": [{"name": "conference", "type": "string", "value": "C2"}]}]},
+            ]
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn walls_and_conferences() {
+        let m = WorldMap::parse(&small_map()).unwrap();
+        assert_eq!((m.width_px(), m.height_px()), (128.0, 96.0));
+        assert!(m.is_wall(40.0, 10.0));
+        assert!(!m.is_wall(10.0, 10.0));
+        assert_eq!(m.conference_at(70.0, 40.0).unwrap().key, "C1");
+        assert_eq!(m.conference_at(70.0, 40.0).unwrap().name, "Main Stage");
+        assert_eq!(m.conference_at(10.0, 70.0).unwrap().name, "C2");
+        assert!(m.conference_at(10.0, 10.0).is_none());
+        assert_eq!(m.distance_to_conference("C1", 70.0, 40.0), Some(0.0));
+        assert_eq!(m.distance_to_conference("C1", 64.0 - 10.0, 40.0), Some(10.0));
+        assert!(m.conference("C9").is_none());
+        assert!(!m.contains(-1.0, 5.0) && !m.contains(128.0, 5.0));
+    }
+
+    #[test]
+    fn base64_and_zlib_layers_decode() {
+        use std::io::Write;
+        let gids: Vec<u8> = [0u32, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+            .iter()
+            .flat_map(|g| g.to_le_bytes())
+            .collect();
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&gids).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(z.finish().unwrap());
+        let map = json!({"width": 4, "height": 3, "layers": [
+            {"type": "tilelayer", "name": "Collision", "encoding": "base64", "compression": "zlib", "data": b64}
+        ]});
+        let m = WorldMap::parse(&map.to_string()).unwrap();
+        assert!(m.is_wall(40.0, 10.0));
+    }
+
+    #[test]
+    fn bad_maps_are_errors() {
+        assert!(WorldMap::parse("{}").is_err());
+        assert!(WorldMap::parse(r#"{"width":0,"height":3}"#).is_err());
+        assert!(WorldMap::parse(r#"{"width":100000,"height":100000}"#).is_err());
+        assert!(
+            WorldMap::parse(r#"{"width":2,"height":2,"layers":[{"type":"tilelayer","name":"Collision","data":[1]}]}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_default_map_parses_with_its_conferences() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../assets/static/maps/default.json"
+        ))
+        .unwrap();
+        let m = WorldMap::parse(&text).unwrap();
+        assert_eq!(m.width, 64);
+        let keys: Vec<&str> = m.conferences.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, ["C1", "C2", "C3"]);
+        assert!(!m.is_wall(50.0, 50.0), "the default spawn point is walkable");
+        assert!(m.is_wall(5.0, 5.0), "the border is a wall");
+    }
+}

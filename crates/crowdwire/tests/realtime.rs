@@ -1,0 +1,388 @@
+//! The WebSocket protocol over real sockets: several clients in a world, server-decided
+//! proximity, chat, media fallbacks, live moderation from REST, duplicate sessions, capacity.
+
+mod common;
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use common::{Backend, TestServer};
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket client that collects everything it receives.
+struct Client {
+    ws: Socket,
+    seen: Vec<Value>,
+    closed: Option<u16>,
+}
+
+impl Client {
+    async fn connect(s: &TestServer, world: i64, token: &str) -> Client {
+        let url = format!("{}/ws/{world}?token={token}", s.api.replace("http://", "ws://"));
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        Client {
+            ws,
+            seen: Vec::new(),
+            closed: None,
+        }
+    }
+
+    async fn send(&mut self, v: Value) {
+        self.ws.send(Message::Text(v.to_string().into())).await.expect("send");
+    }
+
+    async fn send_text(&mut self, t: &str) {
+        self.ws.send(Message::Text(t.to_owned().into())).await.expect("send");
+    }
+
+    /// Next text frame within `ms` (JSON value, or a JSON string for non-JSON text).
+    async fn next(&mut self, ms: u64) -> Option<Value> {
+        loop {
+            match tokio::time::timeout(Duration::from_millis(ms), self.ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    let v = serde_json::from_str(t.as_str()).unwrap_or(Value::String(t.to_string()));
+                    self.seen.push(v.clone());
+                    return Some(v);
+                }
+                Ok(Some(Ok(Message::Close(f)))) => {
+                    self.closed = Some(f.map(|f| u16::from(f.code)).unwrap_or(1005));
+                    return None;
+                }
+                Ok(Some(Ok(_))) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    /// Waits for a message with this topic (skipping others), up to 3 s.
+    async fn expect(&mut self, topic: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while tokio::time::Instant::now() < deadline {
+            if let Some(v) = self.next(200).await {
+                if v["topic"] == topic || (topic == "PONG" && v == "PONG") {
+                    return v;
+                }
+            } else if self.closed.is_some() {
+                break;
+            }
+        }
+        panic!("no {topic} received; got {:?}", self.seen);
+    }
+
+    /// Asserts nothing with this topic arrives within `ms`.
+    async fn expect_no(&mut self, topic: &str, ms: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+        while tokio::time::Instant::now() < deadline {
+            if let Some(v) = self.next(50).await {
+                assert_ne!(v["topic"], topic, "unexpected {topic}: {v}");
+            }
+        }
+    }
+
+    /// Reads until the socket closes; returns the close code.
+    async fn closed_with(&mut self) -> u16 {
+        for _ in 0..100 {
+            if self.next(100).await.is_none() && self.closed.is_some() {
+                break;
+            }
+        }
+        self.closed.expect("socket closed")
+    }
+}
+
+async fn joined(s: &TestServer, world: i64, token: &str) -> Client {
+    let r = s.post(&format!("/worlds/{world}/users"), Some(token), json!({})).await;
+    assert_eq!(r.0, StatusCode::OK, "REST join: {}", r.1);
+    let mut c = Client::connect(s, world, token).await;
+    c.expect("PLAYERS_SNAPSHOT").await;
+    c
+}
+
+db_tests!(
+    two_players_see_each_other_and_group_when_near,
+    chat_everyone_and_nearby,
+    ping_gets_pong_and_bad_frames_get_errors,
+    media_signalling_without_a_media_server_gets_error_replies,
+    rest_ban_kicks_the_live_session,
+    a_second_session_replaces_the_first,
+    capacity_is_enforced_at_connect,
+    refused_connections_close_with_1008,
+    online_users_and_events_follow_sessions,
+    batched_frames_are_json_arrays,
+);
+
+async fn two_players_see_each_other_and_group_when_near(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (a_id, a) = s.user("Alice").await;
+    let (b_id, bt) = s.user("Bob").await;
+    let w = s.world(&a, "Plaza", true, true).await;
+    let mut ca = joined(&s, w, &a).await;
+    ca.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    let mut cb = joined(&s, w, &bt).await;
+    let snap = &cb.seen[0];
+    assert_eq!(snap["snapshot"][a_id.to_string()], json!({"x": 100.0, "y": 100.0}));
+    assert_eq!(snap["players_data"][a_id.to_string()]["username"], "Alice");
+    cb.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 150, "y": 100}}))
+        .await;
+    let j = ca.expect("JOIN_PLAYER").await;
+    assert_eq!(j["user"]["user_id"], b_id.to_string());
+    // 50 px apart: the server groups them.
+    let wa = ca.expect("WIRE_PLAYER").await;
+    assert_eq!(wa["ids"], json!([b_id.to_string()]));
+    let ga = ca.expect("GROUPS_SNAPSHOT").await;
+    let wb = cb.expect("WIRE_PLAYER").await;
+    assert_eq!(wb["ids"], json!([a_id.to_string()]));
+    let gb = cb.expect("GROUPS_SNAPSHOT").await;
+    assert_eq!(ga["groups"], gb["groups"]);
+    assert!(
+        ga["groups"][0].as_str().unwrap().parse::<u64>().is_ok(),
+        "numeric group id: {ga}"
+    );
+    // Bob walks away (within walking speed over time).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    cb.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 450, "y": 100}, "velocity": {"x": 200, "y": 0}}))
+        .await;
+    let m = ca.expect("PLAYER_MOVEMENT").await;
+    assert_eq!(m["user_id"], b_id.to_string());
+    assert_eq!(m["position"]["x"], 450.0);
+    assert_eq!(ca.expect("CLOSE_ROOM").await["group"], ga["groups"][0]);
+    let u = ca.expect("UNWIRE_PLAYER").await;
+    assert_eq!(u["ids"], json!([b_id.to_string()]));
+    assert_eq!(ca.expect("GROUPS_SNAPSHOT").await["groups"], json!([]));
+    // A teleport is refused and not relayed.
+    cb.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 1900, "y": 1200}, "velocity": {"x": 0, "y": 0}}))
+        .await;
+    let e = cb.expect("error").await;
+    assert_eq!(e["d"]["topic"], "PLAYER_MOVEMENT");
+    ca.expect_no("PLAYER_MOVEMENT", 300).await;
+    // A client's claim does not create a group.
+    ca.send(json!({"topic": "WIRE_PLAYER", "users_id": [b_id.to_string()]}))
+        .await;
+    let resync = ca.expect("WIRE_PLAYER").await;
+    assert_eq!(resync["ids"], json!([]));
+    // Leaving is seen by the other.
+    cb.ws.close(None).await.unwrap();
+    let l = ca.expect("LEAVE_PLAYER").await;
+    assert_eq!(l["user_id"], b_id.to_string());
+}
+
+async fn chat_everyone_and_nearby(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, a) = s.user("Ann").await;
+    let (_, bt) = s.user("Ben").await;
+    let (_, c) = s.user("Cid").await;
+    let w = s.world(&a, "Chatty", true, true).await;
+    let mut ca = joined(&s, w, &a).await;
+    let mut cb = joined(&s, w, &bt).await;
+    let mut cc = joined(&s, w, &c).await;
+    ca.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    cb.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 140, "y": 100}}))
+        .await;
+    cc.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 1500, "y": 1200}}))
+        .await;
+    ca.expect("GROUPS_SNAPSHOT").await;
+    ca.send(json!({"topic": "SEND_MESSAGE", "text": "hello all", "to": "ALL"}))
+        .await;
+    for cl in [&mut ca, &mut cb, &mut cc] {
+        let m = cl.expect("SEND_MESSAGE").await;
+        assert_eq!(m["text"], "hello all");
+        assert!(m["date"].as_str().unwrap().len() == 5);
+    }
+    ca.send(json!({"topic": "SEND_MESSAGE", "text": "psst", "to": "NEARBY"}))
+        .await;
+    assert_eq!(cb.expect("SEND_MESSAGE").await["text"], "psst");
+    assert_eq!(ca.expect("SEND_MESSAGE").await["text"], "psst");
+    cc.expect_no("SEND_MESSAGE", 300).await;
+    cb.expect_no("SEND_MESSAGE", 200).await;
+    ca.send(json!({"topic": "SEND_MESSAGE", "text": "x".repeat(1001), "to": "ALL"}))
+        .await;
+    assert_eq!(ca.expect("error").await["d"]["topic"], "SEND_MESSAGE");
+}
+
+async fn ping_gets_pong_and_bad_frames_get_errors(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, a) = s.user("Pia").await;
+    let w = s.world(&a, "Pingy", true, true).await;
+    let mut c = joined(&s, w, &a).await;
+    c.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    c.send(json!({"topic": "PING", "position": {"x": 100, "y": 100}})).await;
+    assert_eq!(c.expect("PONG").await, "PONG");
+    for bad in [
+        "not json",
+        "[1]",
+        r#"{"topic": 3}"#,
+        r#"{"topic": "PLAYER_MOVEMENT"}"#,
+        r#"{"topic": "NO_SUCH_TOPIC"}"#,
+    ] {
+        c.send_text(bad).await;
+        c.expect("error").await;
+    }
+    // Still connected and working.
+    c.send(json!({"topic": "PING", "position": {"x": 100, "y": 100}})).await;
+    assert_eq!(c.expect("PONG").await, "PONG");
+}
+
+async fn media_signalling_without_a_media_server_gets_error_replies(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, a) = s.user("Med").await;
+    let (_, bt) = s.user("Ia").await;
+    let w = s.world(&a, "Quiet", true, true).await;
+    let mut ca = joined(&s, w, &a).await;
+    let mut cb = joined(&s, w, &bt).await;
+    ca.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    cb.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 120, "y": 100}}))
+        .await;
+    let g = ca.expect("GROUPS_SNAPSHOT").await["groups"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ca.send(json!({"topic": "@connect-transport", "d": {"roomId": g, "transportId": "t", "dtlsParameters": {}, "direction": "send"}})).await;
+    let done = ca.expect("@connect-transport-send-done").await;
+    assert!(done["d"]["error"].is_string(), "{done}");
+    ca.expect("error").await;
+    // Not in that room: refused, not forwarded.
+    ca.send(json!({"topic": "@send-track", "d": {"roomId": "999999", "kind": "audio"}}))
+        .await;
+    let e = ca.expect("error").await;
+    assert_eq!(e["d"]["topic"], "@send-track");
+}
+
+async fn rest_ban_kicks_the_live_session(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, owner) = s.user("Own").await;
+    let (vid, v) = s.user("Vic").await;
+    let w = s.world(&owner, "Strict", true, true).await;
+    let mut cv = joined(&s, w, &v).await;
+    cv.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    let r = s
+        .put(&format!("/worlds/{w}/users/{vid}"), Some(&owner), json!({"status": 1}))
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let k = cv.expect("KICKED").await;
+    assert!(k["d"]["reason"].as_str().unwrap().contains("banned"));
+    assert_ne!(cv.closed_with().await, 1000);
+    // And cannot come back.
+    let again = s.post(&format!("/worlds/{w}/users"), Some(&v), json!({})).await;
+    assert_eq!(again.0, StatusCode::BAD_REQUEST);
+    let mut c2 = Client::connect(&s, w, &v).await;
+    assert_eq!(c2.closed_with().await, 1008);
+}
+
+async fn a_second_session_replaces_the_first(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, a) = s.user("Two").await;
+    let w = s.world(&a, "Twice", true, true).await;
+    let mut first = joined(&s, w, &a).await;
+    first
+        .send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    let mut second = joined(&s, w, &a).await;
+    first.expect("KICKED").await;
+    first.closed_with().await;
+    second
+        .send(json!({"topic": "PING", "position": {"x": 100, "y": 100}}))
+        .await;
+    assert_eq!(second.expect("PONG").await, "PONG");
+}
+
+async fn capacity_is_enforced_at_connect(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, a) = s.user("Cap").await;
+    let (_, bt) = s.user("Bee").await;
+    let r = s
+        .post("/worlds", Some(&a), json!({"name": "Tiny", "public": true, "allow_guests": true, "tags": [], "world_map": common::default_map(), "max_users": 1}))
+        .await;
+    let w = r.1["world_id"].as_i64().unwrap();
+    let _ca = joined(&s, w, &a).await;
+    // REST refuses once the world is full...
+    let full = s.post(&format!("/worlds/{w}/users"), Some(&bt), json!({})).await;
+    assert_eq!(full.1["detail"], "World is currently full");
+    // ...and so does the socket, atomically.
+    let mut cb = Client::connect(&s, w, &bt).await;
+    let k = cb.expect("KICKED").await;
+    assert_eq!(k["d"]["reason"], "World is currently full.");
+}
+
+async fn refused_connections_close_with_1008(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, a) = s.user("Ref").await;
+    let w = s.world(&a, "Private", false, false).await;
+    let (_, outsider) = s.user("Out").await;
+    let (guest, _) = s.guest().await;
+    for token in ["garbage", outsider.as_str(), guest.as_str()] {
+        let mut c = Client::connect(&s, w, token).await;
+        assert_eq!(c.closed_with().await, 1008);
+    }
+    let mut c = Client::connect(&s, 987654, &a).await;
+    assert_eq!(c.closed_with().await, 1008);
+}
+
+async fn online_users_and_events_follow_sessions(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, a) = s.user("Eve").await;
+    let w = s.world(&a, "Counted", true, true).await;
+    let mut c = joined(&s, w, &a).await;
+    c.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    c.send(json!({"topic": "PING", "position": {"x": 100, "y": 100}})).await;
+    c.expect("PONG").await;
+    let (_, info) = s.get(&format!("/worlds/{w}"), Some(&a)).await;
+    assert_eq!(info["online_users"], 1);
+    c.ws.close(None).await.unwrap();
+    let mut online = 1;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        online = s.get(&format!("/worlds/{w}"), Some(&a)).await.1["online_users"]
+            .as_i64()
+            .unwrap();
+        if online == 0 {
+            break;
+        }
+    }
+    assert_eq!(online, 0);
+    let mut kinds = Vec::new();
+    for _ in 0..50 {
+        let (_, ev) = s.get(&format!("/worlds/{w}/events?order_desc=false"), Some(&a)).await;
+        kinds = ev
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_type"].as_str().unwrap().to_owned())
+            .collect();
+        if kinds.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(kinds, ["JOIN_PLAYER", "LEAVE_PLAYER"], "one of each per session");
+    // The last position was kept for the next visit.
+    let again = s.post(&format!("/worlds/{w}/users"), Some(&a), json!({})).await;
+    assert_eq!(again.1["last_pos"], json!({"x": 100.0, "y": 100.0}));
+}
+
+async fn batched_frames_are_json_arrays(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, a) = s.user("Bat").await;
+    let w = s.world(&a, "Batched", true, true).await;
+    s.post(&format!("/worlds/{w}/users"), Some(&a), json!({})).await;
+    let url = format!("{}/ws/{w}?token={a}&batch=1", s.api.replace("http://", "ws://"));
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut c = Client {
+        ws,
+        seen: Vec::new(),
+        closed: None,
+    };
+    let first = c.next(2000).await.unwrap();
+    assert!(first.is_array(), "{first}");
+    assert_eq!(first[0]["topic"], "PLAYERS_SNAPSHOT");
+}
