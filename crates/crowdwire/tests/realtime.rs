@@ -74,6 +74,19 @@ impl Client {
         panic!("no {topic} received; got {:?}", self.seen);
     }
 
+    /// Waits up to `ms` for a message with this topic.
+    async fn expect_within(&mut self, topic: &str, ms: u64) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+        while tokio::time::Instant::now() < deadline {
+            if let Some(v) = self.next(200).await
+                && v["topic"] == topic
+            {
+                return v;
+            }
+        }
+        panic!("no {topic} within {ms} ms; got {:?}", self.seen);
+    }
+
     /// Asserts nothing with this topic arrives within `ms`.
     async fn expect_no(&mut self, topic: &str, ms: u64) {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
@@ -114,6 +127,10 @@ db_tests!(
     refused_connections_close_with_1008,
     online_users_and_events_follow_sessions,
     batched_frames_are_json_arrays,
+    conference_join_speak_requests_and_grants,
+    live_role_changes_apply_at_once_and_files_need_interact,
+    a_flood_is_rate_limited_then_disconnected,
+    a_dropped_connection_keeps_its_place_within_the_grace,
 );
 
 async fn two_players_see_each_other_and_group_when_near(b: Backend) {
@@ -385,4 +402,188 @@ async fn batched_frames_are_json_arrays(b: Backend) {
     let first = c.next(2000).await.unwrap();
     assert!(first.is_array(), "{first}");
     assert_eq!(first[0]["topic"], "PLAYERS_SNAPSHOT");
+}
+
+/// Inside conference C1 of the default map (tiles 6..19 × 5..14).
+const IN_C1: (f64, f64) = (300.0, 250.0);
+
+async fn conference_join_speak_requests_and_grants(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, host) = s.user("Host").await;
+    let (lid, listener) = s.user("Lis").await;
+    let w = s.world(&host, "Conf", true, true).await;
+    let mut ch = joined(&s, w, &host).await;
+    let mut cl = joined(&s, w, &listener).await;
+    ch.send(json!({"topic": "JOIN_PLAYER", "position": {"x": IN_C1.0, "y": IN_C1.1}}))
+        .await;
+    cl.send(json!({"topic": "JOIN_PLAYER", "position": {"x": IN_C1.0, "y": 540}}))
+        .await;
+    let conf = format!("C1-{w}");
+    // Not inside the area: refused.
+    cl.send(json!({"topic": "JOIN_CONFERENCE", "conference_id": conf}))
+        .await;
+    assert_eq!(cl.expect("error").await["d"]["topic"], "JOIN_CONFERENCE");
+    // Another world's conference, or an unknown one: refused.
+    ch.send(json!({"topic": "JOIN_CONFERENCE", "conference_id": format!("C1-{}", w + 1)}))
+        .await;
+    ch.expect("error").await;
+    ch.send(json!({"topic": "JOIN_CONFERENCE", "conference_id": format!("C9-{w}")}))
+        .await;
+    ch.expect("error").await;
+    ch.send(json!({"topic": "JOIN_CONFERENCE", "conference_id": conf}))
+        .await;
+    assert_eq!(ch.expect("GROUPS_SNAPSHOT").await["groups"], json!([conf]));
+    // The listener walks in.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    cl.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": IN_C1.0 + 60.0, "y": IN_C1.1}, "velocity": {"x": 0, "y": -200}})).await;
+    cl.send(json!({"topic": "JOIN_CONFERENCE", "conference_id": conf}))
+        .await;
+    let w1 = cl.expect("WIRE_PLAYER").await;
+    assert_eq!(w1["merge"], false);
+    assert_eq!(ch.expect("WIRE_PLAYER").await["ids"], json!([lid.to_string()]));
+    // The listener asks; the host (Admin: conference_manage) hears it.
+    cl.send(json!({"topic": "REQUEST_TO_SPEAK", "conference": conf})).await;
+    assert_eq!(
+        ch.expect("REQUEST_TO_SPEAK").await["d"]["user_requested"],
+        lid.to_string()
+    );
+    // A listener cannot grant the floor.
+    cl.send(json!({"topic": "PERMISSION_TO_SPEAK", "conference": conf, "permission": true, "user_requested": lid.to_string()})).await;
+    assert_eq!(cl.expect("error").await["d"]["topic"], "PERMISSION_TO_SPEAK");
+    ch.send(json!({"topic": "PERMISSION_TO_SPEAK", "conference": conf, "permission": true, "user_requested": lid.to_string()})).await;
+    assert_eq!(cl.expect("PERMISSION_TO_SPEAK").await["d"]["permission"], true);
+    // Leaving.
+    cl.send(json!({"topic": "LEAVE_CONFERENCE", "conference_id": conf}))
+        .await;
+    let u = cl.expect("UNWIRE_PLAYER").await;
+    assert_eq!((u["merge"].clone(), u["ids"].clone()), (json!(false), json!([])));
+    assert_eq!(ch.expect("UNWIRE_PLAYER").await["ids"], json!([lid.to_string()]));
+}
+
+async fn live_role_changes_apply_at_once_and_files_need_interact(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (oid, owner) = s.user("Boss").await;
+    let (mid, member) = s.user("Mem").await;
+    let w = s.world(&owner, "Roles Live", true, true).await;
+    let mut co = joined(&s, w, &owner).await;
+    let mut cm = joined(&s, w, &member).await;
+    co.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    cm.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 130, "y": 100}}))
+        .await;
+    cm.expect("GROUPS_SNAPSHOT").await;
+    // The default role may chat but not use file boards.
+    cm.send(json!({"topic": "GET_ROOM_USERS_FILES"})).await;
+    assert_eq!(cm.expect("error").await["d"]["topic"], "GET_ROOM_USERS_FILES");
+    // The owner (Admin) offers a file; the nearby member is told.
+    co.send(json!({"topic": "ADD_USER_FILES", "files": [{"id": "f1", "name": "notes.pdf", "size": 10, "owner": "someone-else"}]})).await;
+    let added = cm.expect("ADD_USER_FILES").await;
+    assert_eq!(
+        added["d"]["files"][0]["owner"],
+        oid.to_string(),
+        "the owner is forced to the sender"
+    );
+    // A role with interact but without chat, assigned over REST, applies at once.
+    let r = s
+        .post(
+            &format!("/worlds/{w}/roles"),
+            Some(&owner),
+            json!({"name": "Quiet", "world_id": w, "walk": true, "interact": true}),
+        )
+        .await;
+    let role = r.1["role_id"].as_i64().unwrap();
+    let a = s
+        .post(
+            &format!("/worlds/{w}/roles/{role}/users/{mid}"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(a.0, StatusCode::OK, "{}", a.1);
+    let mut files = Value::Null;
+    for _ in 0..40 {
+        cm.send(json!({"topic": "GET_ROOM_USERS_FILES"})).await;
+        let v = cm.next(500).await.unwrap_or(Value::Null);
+        if v["topic"] == "GET_ROOM_USERS_FILES" {
+            files = v;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(files["d"]["files"][0]["name"], "notes.pdf");
+    cm.send(json!({"topic": "SEND_MESSAGE", "text": "can I talk?", "to": "ALL"}))
+        .await;
+    assert_eq!(cm.expect("error").await["d"]["topic"], "SEND_MESSAGE");
+    // Download handshake between co-members only.
+    cm.send(json!({"topic": "DOWNLOAD_REQUEST", "file": {"id": "f1", "name": "notes.pdf", "owner": oid.to_string()}}))
+        .await;
+    assert_eq!(co.expect("DOWNLOAD_REQUEST").await["d"]["user_id"], mid.to_string());
+    co.send(json!({"topic": "ACCEPT_DOWNLOAD_REQUEST", "d": {"user_id": mid.to_string(), "file": {"id": "f1"}}}))
+        .await;
+    cm.expect("ACCEPT_DOWNLOAD_REQUEST").await;
+    cm.send(json!({"topic": "START_DOWNLOAD", "d": {"user_id": oid.to_string()}}))
+        .await;
+    co.expect("START_DOWNLOAD").await;
+    // Aimed at a user who is not near (or not in this world): refused.
+    co.send(json!({"topic": "START_DOWNLOAD", "d": {"user_id": "424242"}}))
+        .await;
+    assert_eq!(co.expect("error").await["d"]["topic"], "START_DOWNLOAD");
+}
+
+async fn a_flood_is_rate_limited_then_disconnected(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, a) = s.user("Flood").await;
+    let w = s.world(&a, "Floody", true, true).await;
+    let mut c = joined(&s, w, &a).await;
+    for _ in 0..400 {
+        if c.ws
+            .send(Message::Text(r#"{"topic":"GET_ROOM_USERS_FILES"}"#.into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let mut limited = false;
+    for _ in 0..600 {
+        match c.next(200).await {
+            Some(v) if v["topic"] == "error" && v["d"]["message"].as_str().unwrap_or("").contains("rate limit") => {
+                limited = true
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert!(
+        limited,
+        "rate-limit errors were sent: {:?}",
+        c.seen.iter().rev().take(3).collect::<Vec<_>>()
+    );
+    assert_eq!(c.closed, Some(1008), "sustained abuse ends the session");
+}
+
+async fn a_dropped_connection_keeps_its_place_within_the_grace(b: Backend) {
+    let s = TestServer::start_with(b, |c| c.realtime.reconnect_grace = Duration::from_secs(2)).await;
+    let (did, d) = s.user("Drop").await;
+    let (_, o) = s.user("Other").await;
+    let w = s.world(&d, "Flaky", true, true).await;
+    let mut cd = joined(&s, w, &d).await;
+    let mut co = joined(&s, w, &o).await;
+    cd.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    co.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 130, "y": 100}}))
+        .await;
+    let group = co.expect("GROUPS_SNAPSHOT").await["groups"].clone();
+    // The network drops: no close frame.
+    drop(cd);
+    co.expect_no("LEAVE_PLAYER", 700).await;
+    // Back within the grace: same groups, told at once.
+    let mut again = joined(&s, w, &d).await;
+    let wire = again.expect("WIRE_PLAYER").await;
+    assert_eq!(wire["merge"], false);
+    assert_eq!(again.expect("GROUPS_SNAPSHOT").await["groups"], group);
+    // Dropped again and not back: gone after the grace.
+    drop(again);
+    let l = co.expect_within("LEAVE_PLAYER", 5000).await;
+    assert_eq!(l["user_id"], did.to_string());
 }
