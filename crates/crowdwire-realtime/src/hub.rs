@@ -347,8 +347,20 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
             .any(|i| !matches!(i, Input::Frame { .. } | Input::MediaMessage { .. }));
         let mut pending: Vec<Input> = input.into_iter().rev().collect();
         let mut any_close = false;
+        let mut crashed = false;
         while let Some(input) = pending.pop() {
-            for out in engine.handle(hub.clock(), input) {
+            let clock = hub.clock();
+            // A bug in the engine must not strand the world's sessions: catch it, close every
+            // socket so clients reconnect to a fresh actor, and clear presence below.
+            let outputs = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.handle(clock, input))) {
+                Ok(o) => o,
+                Err(_) => {
+                    tracing::error!(world, "world engine panicked; restarting the world");
+                    crashed = true;
+                    break;
+                }
+            };
+            for out in outputs {
                 match out {
                     Output::Send { to, frame } => {
                         if let Some(q) = sockets.get(&to)
@@ -386,6 +398,12 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
                     }
                 }
             }
+        }
+        if crashed {
+            for (_, q) in sockets.drain() {
+                q.close(1011, "internal error; please reconnect".into());
+            }
+            break;
         }
         if presence_may_change || any_close {
             sync_presence(&hub, world, &engine, &mut online).await;

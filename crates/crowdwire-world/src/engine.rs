@@ -366,6 +366,8 @@ struct Player {
     lingering_until: Option<u64>,
     position: Option<Position>,
     moved_at: u64,
+    /// The velocity reported with the last accepted position (for dead reckoning).
+    velocity: Velocity,
     spawned: bool,
     conference: Option<String>,
     speaker: bool,
@@ -457,7 +459,7 @@ impl WorldEngine {
             .unwrap_or_default()
     }
 
-    /// True when a user may not move (for tests).
+    /// The proximity groups and near-graph, by slot (for tests and diagnostics).
     pub fn proximity(&self) -> &ProximityGroups {
         &self.proximity
     }
@@ -495,6 +497,7 @@ impl WorldEngine {
                     .filter(|p| p.profile.role.role_id == role.role_id)
                     .map(|p| p.slot)
                     .collect();
+                let slots = sorted(slots);
                 for slot in slots {
                     self.set_role(slot, role.clone());
                 }
@@ -505,7 +508,7 @@ impl WorldEngine {
                 }
             }
             Input::CloseWorld { reason } => {
-                let slots: Vec<u32> = self.players.keys().copied().collect();
+                let slots = sorted(self.players.keys().copied().collect());
                 for slot in slots {
                     self.kick(slot, &reason);
                 }
@@ -513,7 +516,7 @@ impl WorldEngine {
             Input::MapChanged(map) => {
                 self.map = *map;
                 // Members standing outside their conference's (new) area leave it.
-                let slots: Vec<u32> = self.players.keys().copied().collect();
+                let slots = sorted(self.players.keys().copied().collect());
                 for slot in slots {
                     self.check_conference_area(slot);
                 }
@@ -705,6 +708,7 @@ impl WorldEngine {
                 lingering_until: None,
                 position: None,
                 moved_at: clock.ms,
+                velocity: Velocity::default(),
                 spawned: false,
                 conference: None,
                 speaker: false,
@@ -766,7 +770,7 @@ impl WorldEngine {
             .filter(|p| p.lingering_until.is_some_and(|t| t <= clock.ms))
             .map(|p| p.slot)
             .collect();
-        for slot in expired {
+        for slot in sorted(expired) {
             self.leave(slot);
         }
     }
@@ -952,13 +956,14 @@ impl WorldEngine {
                 });
                 if let Some(pos) = position
                     && self.players[&slot].spawned
+                    && self.players[&slot].profile.role.walk
                     && self.players[&slot].position != Some(pos)
                     && self.validate_move(clock, slot, &pos).is_ok()
                 {
                     self.move_to(clock, slot, pos, Velocity::default(), Announce::InView);
                 }
             }
-            ClientMessage::JoinPlayer { position } => self.spawn(clock, slot, position),
+            ClientMessage::JoinPlayer { position } => self.spawn(clock, slot, session, position),
             ClientMessage::PlayerMovement { position, velocity } => {
                 if !self.players[&slot].spawned {
                     return self.error(session, "PLAYER_MOVEMENT", "send JOIN_PLAYER first");
@@ -1012,7 +1017,9 @@ impl WorldEngine {
                 let groups = self.rooms(slot);
                 self.send(session, &ServerMessage::GroupsSnapshot { groups });
             }
-            ClientMessage::JoinConference { conference_id } => self.join_conference(slot, session, &conference_id),
+            ClientMessage::JoinConference { conference_id } => {
+                self.join_conference(clock, slot, session, &conference_id)
+            }
             ClientMessage::LeaveConference { conference_id } => {
                 if self.players[&slot].conference.as_deref() == Some(conference_id.as_str()) {
                     self.leave_conference(slot, false);
@@ -1367,9 +1374,33 @@ impl WorldEngine {
         Ok(())
     }
 
-    fn spawn(&mut self, clock: Clock, slot: u32, requested: Option<Position>) {
+    fn spawn(&mut self, clock: Clock, slot: u32, session: SessionId, requested: Option<Position>) {
         let fallback = Position { x: 50.0, y: 50.0 };
-        let pos = requested.filter(|p| self.map.contains(p.x, p.y)).unwrap_or(fallback);
+        let (spawned, current, walk) = {
+            let p = &self.players[&slot];
+            (p.spawned, p.position, p.profile.role.walk)
+        };
+        // The first JOIN_PLAYER sets the spawn point anywhere in the map. A later one (a scene
+        // restart, a reconnection) is a move like any other, so it cannot teleport.
+        let moved = match (current.filter(|_| spawned), requested) {
+            (None, requested) => Some(requested.filter(|p| self.map.contains(p.x, p.y)).unwrap_or(fallback)),
+            (Some(current), Some(r)) if r != current => {
+                let check = if walk {
+                    self.validate_move(clock, slot, &r)
+                } else {
+                    Err("your role may not walk in this world")
+                };
+                match check {
+                    Ok(()) => Some(r),
+                    Err(why) => {
+                        self.error(session, "JOIN_PLAYER", why);
+                        None
+                    }
+                }
+            }
+            (Some(_), _) => None,
+        };
+        let pos = moved.or(current).unwrap_or(fallback);
         self.players.get_mut(&slot).expect("present").spawned = true;
         // Everyone learns of the newcomer (with its position) before any group or movement
         // message names it.
@@ -1385,7 +1416,27 @@ impl WorldEngine {
         };
         let others = self.everyone_but(slot);
         self.fanout(others, Frame::of(&ServerMessage::JoinPlayer { user, position: pos }));
-        self.move_to(clock, slot, pos, Velocity::default(), Announce::Spawn);
+        if let Some(pos) = moved {
+            self.move_to(clock, slot, pos, Velocity::default(), Announce::Spawn);
+        }
+    }
+
+    /// Where a player has probably got to: its last position carried along its last reported
+    /// velocity (capped at the fastest legitimate speed) for the time since. The original
+    /// client reports its position only when its velocity changes.
+    fn reckoned_position(&self, clock: Clock, slot: u32, from: Position) -> Position {
+        let p = &self.players[&slot];
+        let Velocity { x: vx, y: vy } = p.velocity;
+        let speed = vx.hypot(vy);
+        if !speed.is_finite() || speed <= 0.0 {
+            return from;
+        }
+        let dt = clock.ms.saturating_sub(p.moved_at) as f64 / 1000.0;
+        let k = speed.min(self.config.max_speed * self.config.speed_slack) / speed * dt;
+        Position {
+            x: from.x + vx * k,
+            y: from.y + vy * k,
+        }
     }
 
     /// Accepts a position: grid, interest notifications, movement broadcast, proximity.
@@ -1395,6 +1446,7 @@ impl WorldEngine {
             let p = self.players.get_mut(&slot).expect("present");
             p.position = Some(pos);
             p.moved_at = clock.ms;
+            p.velocity = velocity;
         }
         let uid = self.uid(slot);
         let moved = ServerMessage::PlayerMovement {
@@ -1563,7 +1615,7 @@ impl WorldEngine {
 
     // ----- conferences -----
 
-    fn join_conference(&mut self, slot: u32, session: SessionId, conference_id: &str) {
+    fn join_conference(&mut self, clock: Clock, slot: u32, session: SessionId, conference_id: &str) {
         let Some((key, world)) = conference_id.rsplit_once('-') else {
             return self.error(session, "JOIN_CONFERENCE", "conference ids look like C<n>-<world_id>");
         };
@@ -1573,9 +1625,15 @@ impl WorldEngine {
         let Some(pos) = self.players[&slot].position else {
             return self.error(session, "JOIN_CONFERENCE", "send JOIN_PLAYER first");
         };
-        let (bx, by) = Self::body_centre(&pos);
-        let dist = self.map.distance_to_conference(key, bx, by).unwrap_or(f64::INFINITY);
-        if dist > self.config.conference_slack_px {
+        // The client asks as its body enters the area, typically mid-walk: where it has walked
+        // to since its last report counts too.
+        let inside = |p: &Position| {
+            let (bx, by) = Self::body_centre(p);
+            self.map
+                .distance_to_conference(key, bx, by)
+                .is_some_and(|d| d <= self.config.conference_slack_px)
+        };
+        if !inside(&pos) && !inside(&self.reckoned_position(clock, slot, pos)) {
             return self.error(session, "JOIN_CONFERENCE", "you are not inside that conference area");
         }
         if self.players[&slot].conference.as_deref() == Some(conference_id) {
@@ -1707,6 +1765,13 @@ enum Announce {
     InView,
     /// Nobody: a spawn, already announced with `JOIN_PLAYER`.
     Spawn,
+}
+
+/// Slots in order, so that outputs do not depend on hash-map iteration (replays and tests
+/// stay deterministic).
+fn sorted(mut slots: Vec<u32>) -> Vec<u32> {
+    slots.sort_unstable();
+    slots
 }
 
 /// Files are identified by `id` and `name`, as the client does.
