@@ -355,6 +355,18 @@ async fn online_users_and_events_follow_sessions(b: Backend) {
     c.expect("PONG").await;
     let (_, info) = s.get(&format!("/worlds/{w}"), Some(&a)).await;
     assert_eq!(info["online_users"], 1);
+    let metrics = s
+        .http
+        .get(format!("{}/metrics", s.root))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.lines().any(|l| l == "crowdwire_connected_users 1"), "{metrics}");
+    let admin = s.admin().await;
+    assert_eq!(s.get("/statistics", Some(&admin)).await.1["online_users"], 1);
     c.ws.close(None).await.unwrap();
     let mut online = 1;
     for _ in 0..50 {

@@ -74,12 +74,15 @@ pub fn prometheus() -> &'static PrometheusHandle {
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics_text(State(state): State<AppState>) -> Response {
-    metrics::gauge!("crowdwire_connected_users").set(state.live.online_total().await as f64);
-    (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        prometheus().render(),
-    )
-        .into_response()
+    // The connected-users gauge belongs to this server's state, not to the process-wide
+    // recorder (which several servers may share, e.g. in tests), so it is written here.
+    let mut text = prometheus().render();
+    let online = state.live.online_total().await;
+    text.push_str(&format!(
+        "# HELP crowdwire_connected_users Users connected to a world right now.\n\
+         # TYPE crowdwire_connected_users gauge\ncrowdwire_connected_users {online}\n"
+    ));
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// Middleware counting requests and timing them, by route template (never the raw path, so
