@@ -15,7 +15,8 @@ if [ ! -x "$VENV/bin/schemathesis" ] || ! "$VENV/bin/schemathesis" --version | g
   "$VENV/bin/pip" install --quiet "schemathesis==$VERSION"
 fi
 
-cargo build --quiet -p crowdwire
+# Same feature set as `cargo test --workspace`, so after the tests this builds nothing.
+cargo test --workspace --no-run --quiet
 DATA=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 DBARGS=()
