@@ -12,6 +12,7 @@ pub mod extract;
 pub mod google;
 pub mod live;
 pub mod mail;
+pub mod passwords;
 pub mod ratelimit;
 pub mod routes;
 pub mod schemas;

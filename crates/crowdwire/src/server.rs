@@ -59,8 +59,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let keys = TokenKeys::new(&secret).context("the JWT secret is empty")?;
     if let Some((email, password)) = &config.admin {
-        let password = password.clone();
-        let hash = tokio::task::spawn_blocking(move || crowdwire_auth::hash_password(&password)).await?;
+        let hash = crowdwire_api::passwords::hash(password.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("hashing the admin password: {e:?}"))?;
         let admin = db
             .upsert_superuser(email, "Admin", &hash)
             .await

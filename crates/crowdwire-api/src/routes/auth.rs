@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crowdwire_auth::{PasswordCheck, Principal, Purpose, TokenError, dummy_hash, hash_password, verify_password};
+use crowdwire_auth::{PasswordCheck, Principal, Purpose, TokenError, dummy_hash};
 use crowdwire_store::users::{self, NewUser, User, UserChanges};
 
 use crate::access::{Standing, live_world};
@@ -103,18 +103,6 @@ fn guest_token(state: &AppState, guest: uuid::Uuid) -> TokenGuest {
     }
 }
 
-async fn hash_blocking(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-async fn verify_blocking(password: String, hash: String) -> ApiResult<PasswordCheck> {
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
-}
-
 /// A new account.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterBody {
@@ -157,7 +145,7 @@ async fn register(
     if state.db.user_by_email(&body.email).await?.is_some() {
         return Err(ApiError::bad_request(msg::EMAIL_ALREADY_IN_USE));
     }
-    let hash = hash_blocking(body.hashed_password).await?;
+    let hash = crate::passwords::hash(body.hashed_password).await?;
     let status = if state.mailer.is_some() {
         users::status::PENDING
     } else {
@@ -252,7 +240,7 @@ async fn login(
     }
     let user = state.db.user_by_email(&form.username).await?;
     let stored = user.as_ref().and_then(|u| u.hashed_password.clone());
-    let check = verify_blocking(
+    let check = crate::passwords::verify(
         form.password.clone(),
         stored.clone().unwrap_or_else(|| dummy_hash().to_owned()),
     )
@@ -267,7 +255,7 @@ async fn login(
         return Err(ApiError::bad_request(msg::INACTIVE_USER));
     }
     if check == PasswordCheck::OkRehash {
-        let hash = hash_blocking(form.password).await?;
+        let hash = crate::passwords::hash(form.password).await?;
         state
             .db
             .update_user(

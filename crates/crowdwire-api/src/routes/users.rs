@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crowdwire_auth::{PasswordCheck, Principal, hash_password, verify_password};
+use crowdwire_auth::{PasswordCheck, Principal};
 use crowdwire_store::reports::UserReportQuery;
 use crowdwire_store::users::{self, UserChanges, UserQuery};
 
@@ -224,14 +224,10 @@ async fn update_password(
     let Some(stored) = user.hashed_password.clone() else {
         return Err(ApiError::bad_request(msg::INVALID_PASSWORD));
     };
-    let (old, new) = (body.old_password, body.new_password);
-    let hash = tokio::task::spawn_blocking(move || match verify_password(&old, &stored) {
-        PasswordCheck::Mismatch => None,
-        _ => Some(hash_password(&new)),
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .ok_or(ApiError::bad_request(msg::INVALID_PASSWORD))?;
+    if crate::passwords::verify(body.old_password, stored).await? == PasswordCheck::Mismatch {
+        return Err(ApiError::bad_request(msg::INVALID_PASSWORD));
+    }
+    let hash = crate::passwords::hash(body.new_password).await?;
     let updated = state
         .db
         .update_user(
