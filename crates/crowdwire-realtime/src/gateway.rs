@@ -44,10 +44,16 @@ pub struct WsQuery {
     batch: Option<String>,
 }
 
+/// Initial read buffer of a socket. tungstenite zero-fills the whole buffer before each read,
+/// so its default (128 KiB) would be resident for every connection; client frames are small,
+/// and the buffer still grows for a larger one (up to `max_frame_bytes`).
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 async fn upgrade(hub: Arc<Hub>, ws: WebSocketUpgrade, Path(world): Path<String>, Query(q): Query<WsQuery>) -> Response {
     let max = hub.settings.max_frame_bytes;
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| serve(hub, socket, world, q))
 }
 
@@ -219,15 +225,20 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
                         return;
                     }
                 }
-            } else {
+            } else if !frames.is_empty() {
+                // Queue every frame, then write them out together: one flush (and usually
+                // one syscall) per drain rather than per frame.
                 for f in frames {
                     if sink
-                        .send(Message::Text(Utf8Bytes::from(f.text.to_string())))
+                        .feed(Message::Text(Utf8Bytes::from(f.text.to_string())))
                         .await
                         .is_err()
                     {
                         return;
                     }
+                }
+                if sink.flush().await.is_err() {
+                    return;
                 }
             }
             if let Some((code, reason)) = close {

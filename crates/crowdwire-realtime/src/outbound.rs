@@ -4,7 +4,7 @@
 //! live reader gets the latest state rather than a backlog. A reader whose queue grows past
 //! the bound anyway is cut off: the server never buffers without limit.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use tokio::sync::Notify;
@@ -23,6 +23,9 @@ pub enum PushError {
 #[derive(Default)]
 struct Inner {
     frames: VecDeque<Frame>,
+    /// Where each mover's queued position is in `frames` (frames are only appended between
+    /// drains, and a drain empties the queue, so the indices stay valid).
+    coalesced: HashMap<u32, usize>,
     closed: Option<(u16, String)>,
     overflowed: bool,
 }
@@ -55,9 +58,9 @@ impl Outbound {
             return Err(PushError::Closed);
         }
         if let Some(key) = frame.coalesce
-            && let Some(slot) = q.frames.iter_mut().find(|f| f.coalesce == Some(key))
+            && let Some(&i) = q.coalesced.get(&key)
         {
-            *slot = frame;
+            q.frames[i] = frame;
             return Ok(());
         }
         if q.frames.len() >= self.bound {
@@ -66,6 +69,10 @@ impl Outbound {
             drop(q);
             self.notify.notify_one();
             return Err(PushError::Overflow);
+        }
+        if let Some(key) = frame.coalesce {
+            let i = q.frames.len();
+            q.coalesced.insert(key, i);
         }
         q.frames.push_back(frame);
         drop(q);
@@ -87,6 +94,7 @@ impl Outbound {
     /// frames are dropped: the reader is being cut off).
     pub fn drain(&self) -> (Vec<Frame>, Option<(u16, String)>) {
         let mut q = self.lock();
+        q.coalesced.clear();
         let frames = if q.overflowed {
             q.frames.clear();
             Vec::new()
@@ -140,6 +148,20 @@ mod tests {
         let texts: Vec<&str> = frames.iter().map(|f| &*f.text).collect();
         assert_eq!(texts, ["a2", "chat", "b1"]);
         assert!(closed.is_none());
+    }
+
+    #[test]
+    fn coalescing_starts_afresh_after_a_drain() {
+        let q = Outbound::new(10);
+        q.push(f("x", None)).unwrap();
+        q.push(f("a1", Some(1))).unwrap();
+        assert_eq!(q.drain().0.len(), 2);
+        q.push(f("b1", Some(2))).unwrap();
+        q.push(f("a2", Some(1))).unwrap();
+        q.push(f("a3", Some(1))).unwrap();
+        let (frames, _) = q.drain();
+        let texts: Vec<&str> = frames.iter().map(|f| &*f.text).collect();
+        assert_eq!(texts, ["b1", "a3"]);
     }
 
     #[test]

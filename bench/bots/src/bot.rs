@@ -1,0 +1,526 @@
+//! One bot: a guest that joins a world over REST, opens the WebSocket, spawns, random-walks
+//! at R Hz (or only pings), and times every movement of other bots it receives.
+//!
+//! Latency: before sending a move, the mover records `(its index, exact position) → send
+//! time` in the shared [`Sends`] map; a receiver looks the `(user_id, position)` of each
+//! `PLAYER_MOVEMENT` up there. Every sent position is unique per mover (its fractional part
+//! encodes a sequence number in 1/64 px, which JSON carries exactly), so a receipt always
+//! finds the send it came from.
+
+use std::collections::HashMap;
+use std::f64::consts::PI;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant as TInstant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::grid::Grid;
+use crate::setup;
+
+/// What every bot shares.
+pub struct Shared {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// REST client (keep-alive pool).
+    pub http: reqwest::Client,
+    /// World ids; bot `i` goes to `worlds[i % len]`.
+    pub worlds: Vec<i64>,
+    /// One interest grid per world (same index as `worlds`).
+    pub grids: Vec<Mutex<Grid>>,
+    /// Sends, per mover.
+    pub sends: Sends,
+    /// Guest UUID → bot index.
+    pub ids: RwLock<HashMap<String, u32>>,
+    /// Time origin of every `*_ns` value.
+    pub origin: Instant,
+    /// Bot `i` starts connecting at `origin + ramp * i / bots`.
+    pub ramp: Duration,
+    /// Number of bots.
+    pub bots: usize,
+    /// Measurement window `[start, end)`: moves sent in it are counted.
+    pub start: Duration,
+    /// End of the measurement window; no moves are sent after it.
+    pub end: Duration,
+    /// Bots close their sockets at this time (end + drain).
+    pub stop: Duration,
+    /// Moves per second per bot (0: idle, pings only).
+    pub rate: f64,
+    /// Walking speed, px/s.
+    pub speed: f64,
+    /// Area each world's bots walk in: x0, y0, width, height.
+    pub area: (f64, f64, f64, f64),
+    /// Heartbeat period.
+    pub ping: Duration,
+    /// Concurrent setups (REST + handshake) allowed.
+    pub setup_gate: Semaphore,
+    /// Ask for batched frames (`?batch=1`: one JSON array per frame, flushed every 50 ms).
+    pub batch: bool,
+    /// Counters.
+    pub c: Counters,
+}
+
+impl Shared {
+    /// Nanoseconds since the origin.
+    pub fn now_ns(&self) -> u64 {
+        self.origin.elapsed().as_nanos() as u64
+    }
+}
+
+/// Run-wide counters.
+#[derive(Default)]
+pub struct Counters {
+    /// Bots that got their `PLAYERS_SNAPSHOT`.
+    pub connected: AtomicU64,
+    /// Moves sent inside the window.
+    pub sent: AtomicU64,
+    /// Moves sent in all.
+    pub sent_total: AtomicU64,
+    /// Deliveries the interest rule predicts for the window's moves.
+    pub expected: AtomicU64,
+    /// `error` messages from the server.
+    pub server_errors: AtomicU64,
+    /// Sockets the server closed (or that failed) before the end.
+    pub dropped: AtomicU64,
+    /// Bots whose setup failed.
+    pub setup_failed: AtomicU64,
+    /// Sends that failed.
+    pub send_failed: AtomicU64,
+    /// `PING`s sent.
+    pub pings: AtomicU64,
+    /// `PONG`s received.
+    pub pongs: AtomicU64,
+}
+
+/// A recorded send.
+#[derive(Clone, Copy)]
+struct Sent {
+    at_ns: u64,
+    measured: bool,
+}
+
+/// `(mover, exact position) → send time`, sharded by mover (one lock per mover, so
+/// receivers rarely contend).
+pub struct Sends {
+    shards: Vec<Mutex<HashMap<(u64, u64), Sent>>>,
+}
+
+/// How long a send is remembered, ns.
+const KEEP_NS: u64 = 30_000_000_000;
+
+impl Sends {
+    /// One shard per bot.
+    pub fn new(bots: usize) -> Sends {
+        Sends {
+            shards: (0..bots).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+
+    fn record(&self, mover: u32, x: f64, y: f64, sent: Sent) {
+        let mut m = self.shards[mover as usize].lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= 1024 {
+            let horizon = sent.at_ns.saturating_sub(KEEP_NS);
+            m.retain(|_, s| s.at_ns >= horizon);
+        }
+        m.insert((x.to_bits(), y.to_bits()), sent);
+    }
+
+    fn find(&self, mover: u32, x: f64, y: f64) -> Option<Sent> {
+        let m = self.shards[mover as usize].lock().unwrap_or_else(|p| p.into_inner());
+        m.get(&(x.to_bits(), y.to_bits())).copied()
+    }
+}
+
+/// What one bot saw.
+pub struct BotReport {
+    /// Movement latencies of the window's moves, µs.
+    pub latency: Option<Histogram<u64>>,
+    /// Deliveries of the window's moves.
+    pub delivered: u64,
+    /// Deliveries of moves sent outside the window (ramp-up).
+    pub delivered_outside: u64,
+    /// Movements whose (mover, position) was not in the map.
+    pub unmatched: u64,
+    /// Movements with zero velocity (view notices, not moves).
+    pub notices: u64,
+    /// The bot connected.
+    pub connected: bool,
+    /// First setup or connection error, for the report.
+    pub error: Option<String>,
+}
+
+impl BotReport {
+    fn empty() -> BotReport {
+        BotReport {
+            latency: None,
+            delivered: 0,
+            delivered_outside: 0,
+            unmatched: 0,
+            notices: 0,
+            connected: false,
+            error: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct XY {
+    #[serde(default)]
+    x: f64,
+    #[serde(default)]
+    y: f64,
+}
+
+#[derive(Deserialize)]
+struct Movement<'a> {
+    #[serde(borrow)]
+    user_id: &'a str,
+    velocity: XY,
+    position: XY,
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The fractional offset encoding a sequence number: 1/64 px steps on x, then on y.
+fn frac(seq: u64) -> (f64, f64) {
+    ((seq % 64) as f64 / 64.0, ((seq / 64) % 64) as f64 / 64.0)
+}
+
+struct Walker {
+    x: f64,
+    y: f64,
+    heading: f64,
+    seq: u64,
+    /// The last position sent (what the server has).
+    sent: (f64, f64),
+}
+
+impl Walker {
+    fn bounds(area: (f64, f64, f64, f64)) -> (f64, f64, f64, f64) {
+        // One pixel of margin on each side, so that floor + fraction stays inside the area.
+        let (x0, y0, w, h) = area;
+        (x0 + 1.0, y0 + 1.0, x0 + (w - 2.0).max(1.0), y0 + (h - 2.0).max(1.0))
+    }
+
+    fn new(rng: &mut impl Rng, area: (f64, f64, f64, f64)) -> Walker {
+        let (lx, ly, hx, hy) = Self::bounds(area);
+        let x = rng.random_range(lx..hx.max(lx + 0.5));
+        let y = rng.random_range(ly..hy.max(ly + 0.5));
+        let mut w = Walker {
+            x,
+            y,
+            heading: rng.random_range(0.0..2.0 * PI),
+            seq: 0,
+            sent: (0.0, 0.0),
+        };
+        w.sent = w.position();
+        w
+    }
+
+    fn position(&self) -> (f64, f64) {
+        let (fx, fy) = frac(self.seq);
+        (self.x.floor() + fx, self.y.floor() + fy)
+    }
+
+    /// One step of `step` px; returns the position to send and the velocity.
+    fn step(
+        &mut self,
+        rng: &mut impl Rng,
+        area: (f64, f64, f64, f64),
+        step: f64,
+        speed: f64,
+    ) -> ((f64, f64), (f64, f64)) {
+        let (lx, ly, hx, hy) = Self::bounds(area);
+        self.heading += rng.random_range(-0.4..0.4);
+        let mut nx = self.x + self.heading.cos() * step;
+        let mut ny = self.y + self.heading.sin() * step;
+        if nx < lx || nx > hx {
+            self.heading = PI - self.heading;
+            nx = nx.clamp(lx, hx);
+        }
+        if ny < ly || ny > hy {
+            self.heading = -self.heading;
+            ny = ny.clamp(ly, hy);
+        }
+        self.x = nx;
+        self.y = ny;
+        self.seq += 1;
+        let p = self.position();
+        self.sent = p;
+        let v = (self.heading.cos() * speed, self.heading.sin() * speed);
+        // A zero velocity would read as a view notice: never send one.
+        let v = if v.0 == 0.0 && v.1 == 0.0 { (speed, 0.0) } else { v };
+        (p, v)
+    }
+}
+
+/// Runs bot `i` to the end of the run.
+pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
+    let mut report = BotReport::empty();
+    let delay = sh.ramp.mul_f64(i as f64 / sh.bots.max(1) as f64);
+    tokio::time::sleep_until(TInstant::from_std(sh.origin + delay)).await;
+    let world_ix = i % sh.worlds.len();
+    let world = sh.worlds[world_ix];
+    let ws = {
+        let _permit = sh.setup_gate.acquire().await.expect("gate never closed");
+        match connect(&sh, world).await {
+            Ok(ok) => ok,
+            Err(e) => {
+                sh.c.setup_failed.fetch_add(1, Ordering::Relaxed);
+                report.error = Some(format!("{e:#}"));
+                return report;
+            }
+        }
+    };
+    let (mut ws, uuid) = ws;
+    report.connected = true;
+    sh.c.connected.fetch_add(1, Ordering::Relaxed);
+    sh.ids.write().unwrap_or_else(|p| p.into_inner()).insert(uuid, i as u32);
+    let me = i as u32;
+    let mut rng = StdRng::seed_from_u64(rand::random());
+    let mut walker = Walker::new(&mut rng, sh.area);
+    let (x, y) = walker.sent;
+    sh.grids[world_ix]
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .place(me, x, y);
+    if ws
+        .send(Message::Text(
+            format!(r#"{{"topic":"JOIN_PLAYER","position":{{"x":{x},"y":{y}}}}}"#).into(),
+        ))
+        .await
+        .is_err()
+    {
+        sh.c.send_failed.fetch_add(1, Ordering::Relaxed);
+    }
+    let moving = sh.rate > 0.0;
+    let period = if moving {
+        Duration::from_secs_f64(1.0 / sh.rate)
+    } else {
+        Duration::from_secs(3600)
+    };
+    let step = if moving { sh.speed / sh.rate } else { 0.0 };
+    let phase = period.mul_f64(rng.random_range(0.0..1.0));
+    let mut tick = tokio::time::interval_at(TInstant::now() + phase, period);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let ping_phase = sh.ping.mul_f64(rng.random_range(0.0..1.0));
+    let mut ping = tokio::time::interval_at(TInstant::now() + ping_phase, sh.ping);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let end_moves = TInstant::from_std(sh.origin + sh.end);
+    let stop = tokio::time::sleep_until(TInstant::from_std(sh.origin + sh.stop));
+    tokio::pin!(stop);
+    let mut names: HashMap<String, u32> = HashMap::new();
+    let mut open = true;
+    while open {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick(), if moving && TInstant::now() < end_moves => {
+                let ((x, y), (vx, vy)) = walker.step(&mut rng, sh.area, step, sh.speed);
+                let now = sh.now_ns();
+                let measured = now >= sh.start.as_nanos() as u64 && now < sh.end.as_nanos() as u64;
+                sh.sends.record(me, x, y, Sent { at_ns: now, measured });
+                let receivers = sh.grids[world_ix]
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .move_and_count(me, x, y);
+                sh.c.sent_total.fetch_add(1, Ordering::Relaxed);
+                if measured {
+                    sh.c.sent.fetch_add(1, Ordering::Relaxed);
+                    sh.c.expected.fetch_add(receivers, Ordering::Relaxed);
+                }
+                let text = format!(
+                    r#"{{"topic":"PLAYER_MOVEMENT","position":{{"x":{x},"y":{y}}},"velocity":{{"x":{vx},"y":{vy}}}}}"#
+                );
+                if ws.send(Message::Text(text.into())).await.is_err() {
+                    sh.c.send_failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            _ = ping.tick() => {
+                let (x, y) = walker.sent;
+                let text = format!(r#"{{"topic":"PING","position":{{"x":{x},"y":{y}}}}}"#);
+                sh.c.pings.fetch_add(1, Ordering::Relaxed);
+                if ws.send(Message::Text(text.into())).await.is_err() {
+                    sh.c.send_failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Text(t))) => on_text(&sh, &mut report, &mut names, t.as_str()),
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                    sh.c.dropped.fetch_add(1, Ordering::Relaxed);
+                    open = false;
+                }
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    sh.grids[world_ix].lock().unwrap_or_else(|p| p.into_inner()).remove(me);
+    if open {
+        let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+    }
+    report
+}
+
+/// Guest token, REST join, WebSocket, `PLAYERS_SNAPSHOT`.
+async fn connect(sh: &Shared, world: i64) -> anyhow::Result<(Socket, String)> {
+    let (token, uuid) = setup::guest(&sh.http, &sh.base).await?;
+    setup::rest_join(&sh.http, &sh.base, world, &token).await?;
+    let batch = if sh.batch { "&batch=1" } else { "" };
+    let url = format!(
+        "{}/api/v1/ws/{world}?token={token}{batch}",
+        sh.base.replacen("http://", "ws://", 1)
+    );
+    // tungstenite zero-fills its whole read buffer before every read: keep it small (the
+    // default 128 KiB costs a 128 KiB memset per read).
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    // Nagle off: a bot's small frames must leave at once.
+    let (mut ws, _) = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio_tungstenite::connect_async_with_config(url, Some(config), true),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("WebSocket handshake timed out"))??;
+    let deadline = TInstant::now() + Duration::from_secs(30);
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t))))
+                if t.as_str().starts_with(r#"{"topic":"PLAYERS_SNAPSHOT""#)
+                    || t.as_str().starts_with(r#"[{"topic":"PLAYERS_SNAPSHOT""#) =>
+            {
+                break;
+            }
+            Ok(Some(Ok(Message::Close(f)))) => anyhow::bail!("closed before the snapshot: {f:?}"),
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(e))) => return Err(e.into()),
+            Ok(None) => anyhow::bail!("closed before the snapshot"),
+            Err(_) => anyhow::bail!("no PLAYERS_SNAPSHOT within 30 s"),
+        }
+    }
+    Ok((ws, uuid))
+}
+
+/// One element of a batched frame: only what the generator reads.
+#[derive(Deserialize)]
+struct Any<'a> {
+    #[serde(borrow)]
+    topic: &'a str,
+    #[serde(default, borrow)]
+    user_id: Option<&'a str>,
+    #[serde(default)]
+    velocity: Option<XY>,
+    #[serde(default)]
+    position: Option<XY>,
+}
+
+fn on_text(sh: &Shared, report: &mut BotReport, names: &mut HashMap<String, u32>, text: &str) {
+    if text.starts_with(r#"{"topic":"PLAYER_MOVEMENT""#) {
+        let now = sh.now_ns();
+        match serde_json::from_str::<Movement>(text) {
+            Ok(m) => on_move(sh, report, names, now, m.user_id, &m.velocity, &m.position),
+            Err(_) => report.unmatched += 1,
+        }
+    } else if text == "PONG" {
+        sh.c.pongs.fetch_add(1, Ordering::Relaxed);
+    } else if text.starts_with(r#"{"topic":"error""#) {
+        server_error(sh, text);
+    } else if text.starts_with('[') {
+        let now = sh.now_ns();
+        let Ok(items) = serde_json::from_str::<Vec<Any>>(text) else {
+            report.unmatched += 1;
+            return;
+        };
+        for m in items {
+            match (m.topic, m.user_id, &m.velocity, &m.position) {
+                ("PLAYER_MOVEMENT", Some(u), Some(v), Some(p)) => on_move(sh, report, names, now, u, v, p),
+                ("error", ..) => server_error(sh, text),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn server_error(sh: &Shared, text: &str) {
+    let n = sh.c.server_errors.fetch_add(1, Ordering::Relaxed);
+    if n < 5 {
+        eprintln!(
+            "bots: server error message: {}",
+            text.chars().take(300).collect::<String>()
+        );
+    }
+}
+
+fn on_move(
+    sh: &Shared,
+    report: &mut BotReport,
+    names: &mut HashMap<String, u32>,
+    now: u64,
+    user_id: &str,
+    velocity: &XY,
+    position: &XY,
+) {
+    if velocity.x == 0.0 && velocity.y == 0.0 {
+        // Where someone stands, sent when it comes into view: not a move.
+        report.notices += 1;
+        return;
+    }
+    let mover = match names.get(user_id) {
+        Some(&b) => b,
+        None => {
+            let found = sh.ids.read().unwrap_or_else(|p| p.into_inner()).get(user_id).copied();
+            match found {
+                Some(b) => {
+                    names.insert(user_id.to_owned(), b);
+                    b
+                }
+                None => {
+                    report.unmatched += 1;
+                    return;
+                }
+            }
+        }
+    };
+    match sh.sends.find(mover, position.x, position.y) {
+        Some(s) if s.measured => {
+            report.delivered += 1;
+            let us = now.saturating_sub(s.at_ns) / 1000;
+            let h = report
+                .latency
+                .get_or_insert_with(|| Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds"));
+            h.saturating_record(us.max(1));
+        }
+        Some(_) => report.delivered_outside += 1,
+        None => report.unmatched += 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_survive_json_exactly_and_are_unique() {
+        let mut rng = rand::rng();
+        let area = (0.0, 0.0, 1280.0, 720.0);
+        let mut w = Walker::new(&mut rng, area);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..4000 {
+            let ((x, y), (vx, vy)) = w.step(&mut rng, area, 30.0, 150.0);
+            assert!((1.0..1279.0).contains(&x) && (1.0..719.0).contains(&y), "{x},{y}");
+            assert!(vx != 0.0 || vy != 0.0);
+            let text = format!(r#"{{"position":{{"x":{x},"y":{y}}}}}"#);
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            // What the server does: parse, then serialise again; the client parses that.
+            let back: serde_json::Value = serde_json::from_str(&v.to_string()).unwrap();
+            assert_eq!(back["position"]["x"].as_f64().unwrap().to_bits(), x.to_bits());
+            assert_eq!(back["position"]["y"].as_f64().unwrap().to_bits(), y.to_bits());
+            assert!(seen.insert((x.to_bits(), y.to_bits())), "repeated position");
+        }
+    }
+}
