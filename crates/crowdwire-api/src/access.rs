@@ -49,6 +49,13 @@ pub fn random_avatar() -> &'static str {
     AVATARS.choose(&mut rand::rng()).copied().unwrap_or(AVATARS[0])
 }
 
+/// Guest display name: `Guest_` and the first 8 decimal digits of the UUID's node field.
+pub fn guest_name(g: &uuid::Uuid) -> String {
+    let node = g.as_u128() & 0xFFFF_FFFF_FFFF;
+    let digits = node.to_string();
+    format!("Guest_{}", &digits[..digits.len().min(8)])
+}
+
 /// A caller's standing in one world.
 pub struct Standing {
     /// The caller created the world.

@@ -139,8 +139,7 @@ async fn authorise(hub: &Hub, world_id: &str, token: Option<&str>) -> Result<(i6
                         .await
                         .map_err(|_| "database unavailable")?
                         .ok_or("world has no default role")?;
-                    let digits = (g.as_u128() & 0xFFFF_FFFF_FFFF).to_string();
-                    let name = format!("Guest_{}", &digits[..digits.len().min(8)]);
+                    let name = crowdwire_api::access::guest_name(&g);
                     db.upsert_guest(
                         world_id,
                         &gid,

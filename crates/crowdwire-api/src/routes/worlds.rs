@@ -15,7 +15,7 @@ use crowdwire_store::roles::ADMIN_ROLE;
 use crowdwire_store::users::User;
 use crowdwire_store::worlds::{self, NewWorld, Scope, World, WorldChanges, WorldQuery};
 
-use crate::access::{AVATARS, Standing, live_world, random_avatar};
+use crate::access::{AVATARS, Standing, guest_name, live_world, random_avatar};
 use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
 use crate::extract::{Caller, JsonBody, Path, Query, Registered};
 use crate::live::Eviction;
@@ -445,13 +445,6 @@ fn full(world: &World, online: u64, guest: bool) -> Option<ApiError> {
             msg::WORLD_IS_FULL
         })
     })
-}
-
-/// Guest display name: `Guest_` and the first 8 decimal digits of the UUID's node field.
-fn guest_name(g: &uuid::Uuid) -> String {
-    let node = g.as_u128() & 0xFFFF_FFFF_FFFF;
-    let digits = node.to_string();
-    format!("Guest_{}", &digits[..digits.len().min(8)])
 }
 
 /// Joins a registered user: keeps an existing membership (counting the join), or creates one
