@@ -2,8 +2,8 @@
 //!
 //! `bots run` starts N guest bots over W worlds (after a ramp-up), lets each random-walk at
 //! R Hz inside an area for a fixed duration, and reports movement latency (p50/p99/max, HDR
-//! histogram), deliveries per second, delivered/expected (expected from the same 3×3-cell
-//! interest rule as the server, applied to the positions the bots sent), the server's CPU
+//! histogram), deliveries per second, delivered/expected (expected from the same
+//! area-of-interest rule as the server, applied to the positions the bots sent), the server's CPU
 //! and RSS (from `/proc/<pid>`) and the generator's own CPU. `bots setup` creates worlds.
 //! Only 127.0.0.1 is ever targeted, and every run is bounded in time and count.
 
@@ -106,9 +106,9 @@ struct RunArgs {
     /// Seconds between PINGs.
     #[arg(long, default_value_t = 5.0)]
     ping_interval: f64,
-    /// The server's interest cell, WxH px (CROWDWIRE_INTEREST_CELL; default 960x540).
-    #[arg(long, default_value = "960x540", value_parser = parse_pair::<'x'>)]
-    cell: (f64, f64),
+    /// The server's area of interest, WxH px (CROWDWIRE_INTEREST_AREA; default 1920x1080).
+    #[arg(long, default_value = "1920x1080", value_parser = parse_pair::<'x'>)]
+    area_of_interest: (f64, f64),
     /// Process id of the server, for its CPU and RSS (implied by --spawn-server).
     #[arg(long)]
     server_pid: Option<u32>,
@@ -220,7 +220,7 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
         http,
         grids: worlds
             .iter()
-            .map(|_| Mutex::new(Grid::new(a.cell.0, a.cell.1)))
+            .map(|_| Mutex::new(Grid::new(a.area_of_interest.0, a.area_of_interest.1)))
             .collect(),
         worlds: worlds.clone(),
         sends: Sends::new(a.bots),

@@ -15,6 +15,7 @@ use axum::response::Response;
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
+use tokio::sync::mpsc;
 
 use crowdwire_auth::{Principal, Purpose};
 use crowdwire_store::{members, users, worlds};
@@ -228,11 +229,7 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
                 // Queue every frame, then write them out together: one flush (and usually
                 // one syscall) per drain rather than per frame.
                 for f in frames {
-                    if sink
-                        .feed(Message::Text(Utf8Bytes::from(f.text.to_string())))
-                        .await
-                        .is_err()
-                    {
+                    if sink.feed(Message::Text(f.text)).await.is_err() {
                         return;
                     }
                 }
@@ -253,8 +250,20 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
         }
     });
     let idle = hub.settings.idle_timeout;
+    // When the world's mailbox is full, the newest unsent move waits here and replaces the
+    // one before it, so an overloaded world sheds stale positions instead of letting them
+    // pile up (and age) in the socket buffers; every other message waits its turn.
+    let mut pending_move: Option<ClientMessage> = None;
     let clean = loop {
-        let next = tokio::time::timeout(idle, stream.next()).await;
+        let next = tokio::select! {
+            permit = actor.reserve(), if pending_move.is_some() => {
+                let Ok(permit) = permit else { break false };
+                let message = Ok(pending_move.take().expect("guarded"));
+                permit.send(ActorMsg::Frame { session, message });
+                continue;
+            }
+            next = tokio::time::timeout(idle, stream.next()) => next,
+        };
         let msg = match next {
             Err(_) => break false,
             Ok(None) | Ok(Some(Err(_))) => break false,
@@ -269,8 +278,33 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
             Message::Ping(_) | Message::Pong(_) => continue,
             Message::Close(_) => break true,
         };
-        if actor.send(ActorMsg::Frame { session, message }).await.is_err() {
-            break false;
+        if let Ok(m @ ClientMessage::PlayerMovement { .. }) = message {
+            match actor.try_reserve() {
+                Ok(permit) => {
+                    pending_move = None;
+                    permit.send(ActorMsg::Frame {
+                        session,
+                        message: Ok(m),
+                    });
+                }
+                Err(mpsc::error::TrySendError::Full(())) => pending_move = Some(m),
+                Err(mpsc::error::TrySendError::Closed(())) => break false,
+            }
+        } else {
+            if let Some(m) = pending_move.take()
+                && actor
+                    .send(ActorMsg::Frame {
+                        session,
+                        message: Ok(m),
+                    })
+                    .await
+                    .is_err()
+            {
+                break false;
+            }
+            if actor.send(ActorMsg::Frame { session, message }).await.is_err() {
+                break false;
+            }
         }
         if writer.is_finished() {
             // The server closed this session (kicked, replaced, too slow).

@@ -27,7 +27,7 @@ use crowdwire_world::proximity::ProximityConfig;
 
 use crate::bus::{Control, ReplicaBus};
 use crate::media::MediaBackend;
-use crate::outbound::{Outbound, PushError};
+use crate::outbound::{Outbound, PushError, WireFrame};
 use crate::presence::{Presence, PresenceEntry};
 
 /// Settings of the realtime layer.
@@ -39,8 +39,8 @@ pub struct RealtimeSettings {
     pub proximity_hysteresis: f64,
     /// Largest proximity group.
     pub max_group_size: usize,
-    /// Interest cell size, px.
-    pub interest_cell: (f64, f64),
+    /// Area of interest (a viewport), px.
+    pub interest_area: (f64, f64),
     /// Longest chat message, characters.
     pub chat_max_chars: usize,
     /// Largest incoming frame, bytes.
@@ -63,7 +63,7 @@ impl Default for RealtimeSettings {
             proximity_radius: 150.0,
             proximity_hysteresis: 1.2,
             max_group_size: 16,
-            interest_cell: (960.0, 540.0),
+            interest_area: (1920.0, 1080.0),
             chat_max_chars: 1000,
             max_frame_bytes: 64 * 1024,
             outbound_bound: 2048,
@@ -293,7 +293,7 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
             leave_radius: s.proximity_radius * s.proximity_hysteresis,
             max_group: s.max_group_size,
         },
-        interest_cell: s.interest_cell,
+        interest_area: s.interest_area,
         chat_max_chars: s.chat_max_chars,
         rate_per_sec: s.rate.0,
         rate_burst: s.rate.1,
@@ -364,7 +364,7 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
                 match out {
                     Output::Send { to, frame } => {
                         if let Some(q) = sockets.get(&to)
-                            && q.push(frame) == Err(PushError::Overflow)
+                            && q.push(frame.into()) == Err(PushError::Overflow)
                         {
                             sockets.remove(&to);
                             pending.push(Input::Closed {
@@ -374,6 +374,7 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
                         }
                     }
                     Output::Fanout { to, frame } => {
+                        let frame = WireFrame::from(frame);
                         for s in to {
                             if let Some(q) = sockets.get(&s)
                                 && q.push(frame.clone()) == Err(PushError::Overflow)

@@ -7,9 +7,29 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::Notify;
 
 use crowdwire_world::engine::Frame;
+
+/// A frame as the socket writes it: the text in a shared buffer, so one serialisation
+/// fanned out to many sockets is neither copied nor reallocated per receiver.
+#[derive(Clone, Debug)]
+pub struct WireFrame {
+    /// The text.
+    pub text: Utf8Bytes,
+    /// The mover, for position updates (see [`Frame::coalesce`]).
+    pub coalesce: Option<u32>,
+}
+
+impl From<Frame> for WireFrame {
+    fn from(f: Frame) -> WireFrame {
+        WireFrame {
+            text: Utf8Bytes::from(&*f.text),
+            coalesce: f.coalesce,
+        }
+    }
+}
 
 /// Why a push was refused.
 #[derive(Debug, PartialEq, Eq)]
@@ -22,7 +42,7 @@ pub enum PushError {
 
 #[derive(Default)]
 struct Inner {
-    frames: VecDeque<Frame>,
+    frames: VecDeque<WireFrame>,
     /// Where each mover's queued position is in `frames` (frames are only appended between
     /// drains, and a drain empties the queue, so the indices stay valid).
     coalesced: HashMap<u32, usize>,
@@ -52,7 +72,7 @@ impl Outbound {
     }
 
     /// Queues a frame, replacing a queued position of the same mover.
-    pub fn push(&self, frame: Frame) -> Result<(), PushError> {
+    pub fn push(&self, frame: WireFrame) -> Result<(), PushError> {
         let mut q = self.lock();
         if q.closed.is_some() {
             return Err(PushError::Closed);
@@ -92,7 +112,7 @@ impl Outbound {
 
     /// Takes everything queued, and the close request if any (after an overflow the queued
     /// frames are dropped: the reader is being cut off).
-    pub fn drain(&self) -> (Vec<Frame>, Option<(u16, String)>) {
+    pub fn drain(&self) -> (Vec<WireFrame>, Option<(u16, String)>) {
         let mut q = self.lock();
         q.coalesced.clear();
         let frames = if q.overflowed {
@@ -130,8 +150,8 @@ impl Outbound {
 mod tests {
     use super::*;
 
-    fn f(text: &str, key: Option<u32>) -> Frame {
-        Frame {
+    fn f(text: &str, key: Option<u32>) -> WireFrame {
+        WireFrame {
             text: text.into(),
             coalesce: key,
         }

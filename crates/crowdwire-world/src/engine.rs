@@ -78,8 +78,9 @@ pub struct EngineConfig {
     pub world_id: i64,
     /// Proximity radius, leave radius and group cap.
     pub proximity: ProximityConfig,
-    /// Interest cell size (px); the area of interest is 3×3 cells.
-    pub interest_cell: (f64, f64),
+    /// The area of interest (px): a rectangle of this size centred on a user, whose
+    /// contents it hears moving (a viewport).
+    pub interest_area: (f64, f64),
     /// Fastest legitimate walking speed, px/s.
     pub max_speed: f64,
     /// Allowed factor over `max_speed` (network jitter bunches messages).
@@ -111,7 +112,7 @@ impl Default for EngineConfig {
         EngineConfig {
             world_id: 0,
             proximity: ProximityConfig::default(),
-            interest_cell: (960.0, 540.0),
+            interest_area: (1920.0, 1080.0),
             max_speed: 200.0,
             speed_slack: 1.5,
             jitter_px: 64.0,
@@ -394,7 +395,7 @@ impl WorldEngine {
     /// An empty world with this map.
     pub fn new(config: EngineConfig, map: WorldMap) -> WorldEngine {
         let proximity = ProximityGroups::new(config.proximity);
-        let interest = InterestGrid::new(config.interest_cell.0, config.interest_cell.1);
+        let interest = InterestGrid::new(config.interest_area.0, config.interest_area.1);
         WorldEngine {
             config,
             map,
@@ -1441,53 +1442,49 @@ impl WorldEngine {
 
     /// Accepts a position: grid, interest notifications, movement broadcast, proximity.
     fn move_to(&mut self, clock: Clock, slot: u32, pos: Position, velocity: Velocity, announce: Announce) {
-        let broadcast = announce == Announce::Everyone;
         {
             let p = self.players.get_mut(&slot).expect("present");
             p.position = Some(pos);
             p.moved_at = clock.ms;
             p.velocity = velocity;
         }
-        let uid = self.uid(slot);
-        let moved = ServerMessage::PlayerMovement {
-            user_id: uid,
-            velocity,
-            position: pos,
+        let sight = self.interest.place(slot, pos);
+        let receivers = match announce {
+            Announce::Everyone => sight.receivers,
+            Announce::InView => sight.entered.clone(),
+            Announce::Spawn => Vec::new(),
         };
-        let frame = Frame {
-            text: moved.to_json().into(),
-            coalesce: Some(slot),
-        };
-        if let Some((old, new)) = self.interest.place(slot, &pos) {
-            let (entered, _left) = self.interest.entered_and_left(old, new);
-            // Newly in view: they learn where the mover is, and the mover where they are.
-            let entered: Vec<u32> = entered.into_iter().filter(|s| *s != slot).collect();
-            if announce == Announce::InView {
-                self.fanout(entered.iter().copied(), frame.clone());
-            }
-            for other in entered {
+        if !receivers.is_empty() {
+            // Serialised once, however many receive it.
+            let moved = ServerMessage::PlayerMovement {
+                user_id: self.uid(slot),
+                velocity,
+                position: pos,
+            };
+            let frame = Frame {
+                text: moved.to_json().into(),
+                coalesce: Some(slot),
+            };
+            self.fanout(receivers, frame);
+        }
+        // Newly in view: the mover learns where they are.
+        if let Some(s) = self.players[&slot].session {
+            for other in sight.entered {
                 if let Some(op) = self.players[&other].position {
                     let m = ServerMessage::PlayerMovement {
                         user_id: self.uid(other),
                         velocity: Velocity::default(),
                         position: op,
                     };
-                    if let Some(s) = self.players[&slot].session {
-                        self.out.push(Output::Send {
-                            to: s,
-                            frame: Frame {
-                                text: m.to_json().into(),
-                                coalesce: Some(other),
-                            },
-                        });
-                    }
+                    self.out.push(Output::Send {
+                        to: s,
+                        frame: Frame {
+                            text: m.to_json().into(),
+                            coalesce: Some(other),
+                        },
+                    });
                 }
             }
-        }
-        if broadcast {
-            let cell = self.interest.cell_of(slot).expect("just placed");
-            let receivers: Vec<u32> = self.interest.around(cell).filter(|s| *s != slot).collect();
-            self.fanout(receivers, frame);
         }
         if self.players[&slot].conference.is_some() {
             self.check_conference_area(slot);

@@ -1,10 +1,13 @@
 //! Interest management: who hears about whose moves.
 //!
-//! The map is cut into cells (by default half a 1920×1080 viewport, 960×540 px). A user's
-//! area of interest is the 3×3 block of cells around its own cell, which always covers a
-//! full viewport centred on it. Movement reaches only the users whose area contains the
-//! mover; the relation is symmetric, so the receivers are the users in the 3×3 cells around
-//! the mover's cell.
+//! A user's area of interest is a rectangle the size of a viewport (by default 1920×1080 px)
+//! centred on it: a move reaches exactly the users whose rectangle contains the mover. The
+//! rule is symmetric (A sees B when B sees A), so the receivers of a move are the users
+//! within half the area's width and height of the mover.
+//!
+//! To find them without looking at everyone, the map is cut into cells of half the area
+//! (960×540 px by default): everyone a user can see stands in the 3×3 block of cells around
+//! it, so a move looks at those cells only and checks the exact rectangle.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -13,43 +16,90 @@ use crate::protocol::Position;
 /// A cell coordinate.
 pub type Cell = (i64, i64);
 
-/// The grid and who is in each cell.
+/// Who a move reaches, and who the mover must now hear about.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Sight {
+    /// Everyone (but the mover) whose area of interest contains the mover's new position.
+    pub receivers: Vec<u32>,
+    /// Those of `receivers` the mover did not see from its previous position (or everyone,
+    /// when it had none): they learn each other's positions now.
+    pub entered: Vec<u32>,
+}
+
+/// The grid and who is where.
 #[derive(Debug)]
 pub struct InterestGrid {
-    cell_w: f64,
-    cell_h: f64,
+    half_w: f64,
+    half_h: f64,
     cells: HashMap<Cell, BTreeSet<u32>>,
-    cell_of: HashMap<u32, Cell>,
+    at: HashMap<u32, (Cell, Position)>,
 }
 
 impl InterestGrid {
-    /// A grid with cells of `cell_w` × `cell_h` px.
-    pub fn new(cell_w: f64, cell_h: f64) -> InterestGrid {
+    /// A grid for areas of interest of `area_w` × `area_h` px.
+    pub fn new(area_w: f64, area_h: f64) -> InterestGrid {
         InterestGrid {
-            cell_w: cell_w.max(1.0),
-            cell_h: cell_h.max(1.0),
+            half_w: (area_w / 2.0).max(1.0),
+            half_h: (area_h / 2.0).max(1.0),
             cells: HashMap::new(),
-            cell_of: HashMap::new(),
+            at: HashMap::new(),
         }
     }
 
     /// The cell of a point.
     pub fn cell(&self, p: &Position) -> Cell {
-        ((p.x / self.cell_w).floor() as i64, (p.y / self.cell_h).floor() as i64)
+        ((p.x / self.half_w).floor() as i64, (p.y / self.half_h).floor() as i64)
     }
 
-    /// Places or moves `m`. Returns `Some((old, new))` when it changed cells.
-    pub fn place(&mut self, m: u32, p: &Position) -> Option<(Option<Cell>, Cell)> {
-        let c = self.cell(p);
-        let old = self.cell_of.insert(m, c);
-        if old == Some(c) {
-            return None;
+    /// True when a user at `a` sees a user at `b` (and so `b` sees `a`).
+    pub fn sees(&self, a: &Position, b: &Position) -> bool {
+        (a.x - b.x).abs() <= self.half_w && (a.y - b.y).abs() <= self.half_h
+    }
+
+    /// Places or moves `m` to `p`, and says who hears of it (see [`Sight`]).
+    pub fn place(&mut self, m: u32, p: Position) -> Sight {
+        let c = self.cell(&p);
+        let old = self.at.insert(m, (c, p));
+        match old {
+            Some((oc, _)) if oc == c => {}
+            Some((oc, _)) => {
+                self.leave_cell(m, oc);
+                self.cells.entry(c).or_default().insert(m);
+            }
+            None => {
+                self.cells.entry(c).or_default().insert(m);
+            }
         }
-        if let Some(o) = old {
-            self.leave_cell(m, o);
+        let before = old.map(|(_, q)| q);
+        let mut sight = Sight::default();
+        for (other, q) in self.around(c) {
+            if other == m || !self.sees(&p, &q) {
+                continue;
+            }
+            sight.receivers.push(other);
+            if !before.is_some_and(|b| self.sees(&b, &q)) {
+                sight.entered.push(other);
+            }
         }
-        self.cells.entry(c).or_default().insert(m);
-        Some((old, c))
+        sight
+    }
+
+    /// Everyone (including `m`) who sees the position `m` is at.
+    pub fn viewers(&self, m: u32) -> Vec<u32> {
+        let Some(&(c, p)) = self.at.get(&m) else {
+            return Vec::new();
+        };
+        self.around(c)
+            .filter(|(_, q)| self.sees(&p, q))
+            .map(|(o, _)| o)
+            .collect()
+    }
+
+    fn around(&self, c: Cell) -> impl Iterator<Item = (u32, Position)> + '_ {
+        (-1..=1)
+            .flat_map(move |dx| (-1..=1).map(move |dy| (c.0 + dx, c.1 + dy)))
+            .flat_map(move |k| self.cells.get(&k).into_iter().flatten())
+            .map(|o| (*o, self.at[o].1))
     }
 
     fn leave_cell(&mut self, m: u32, c: Cell) {
@@ -63,46 +113,19 @@ impl InterestGrid {
 
     /// Takes `m` off the grid.
     pub fn remove(&mut self, m: u32) {
-        if let Some(c) = self.cell_of.remove(&m) {
+        if let Some((c, _)) = self.at.remove(&m) {
             self.leave_cell(m, c);
         }
     }
 
-    /// The cell `m` is in.
-    pub fn cell_of(&self, m: u32) -> Option<Cell> {
-        self.cell_of.get(&m).copied()
+    /// How many users are placed.
+    pub fn len(&self) -> usize {
+        self.at.len()
     }
 
-    /// Everyone in the 3×3 block around `c` (including whoever is at `c`).
-    pub fn around(&self, c: Cell) -> impl Iterator<Item = u32> + '_ {
-        (-1..=1)
-            .flat_map(move |dx| (-1..=1).map(move |dy| (c.0 + dx, c.1 + dy)))
-            .flat_map(move |k| self.cells.get(&k).into_iter().flatten().copied())
-    }
-
-    /// True when a user in cell `a` sees a user in cell `b`.
-    pub fn sees(a: Cell, b: Cell) -> bool {
-        (a.0 - b.0).abs() <= 1 && (a.1 - b.1).abs() <= 1
-    }
-
-    /// Users that see cell `new` but did not see cell `old` (they must learn the mover's
-    /// position now), and users that saw `old` but not `new`.
-    pub fn entered_and_left(&self, old: Option<Cell>, new: Cell) -> (Vec<u32>, Vec<u32>) {
-        let entered = self
-            .around(new)
-            .filter(|m| match old {
-                None => true,
-                Some(o) => self.cell_of.get(m).is_some_and(|mc| !Self::sees(o, *mc)),
-            })
-            .collect();
-        let left = match old {
-            Some(o) => self
-                .around(o)
-                .filter(|m| self.cell_of.get(m).is_some_and(|mc| !Self::sees(new, *mc)))
-                .collect(),
-            None => Vec::new(),
-        };
-        (entered, left)
+    /// True when nobody is placed.
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
     }
 }
 
@@ -110,19 +133,40 @@ impl InterestGrid {
 mod tests {
     use super::*;
 
+    fn at(x: f64, y: f64) -> Position {
+        Position { x, y }
+    }
+
     #[test]
-    fn receivers_are_the_3x3_block() {
-        let mut g = InterestGrid::new(960.0, 540.0);
-        g.place(1, &Position { x: 100.0, y: 100.0 });
-        g.place(2, &Position { x: 1500.0, y: 900.0 });
-        g.place(3, &Position { x: 3000.0, y: 100.0 });
-        let c = g.cell_of(1).unwrap();
-        let mut r: Vec<u32> = g.around(c).collect();
+    fn a_move_reaches_the_users_whose_viewport_contains_the_mover() {
+        let mut g = InterestGrid::new(1920.0, 1080.0);
+        g.place(1, at(1000.0, 1000.0));
+        g.place(2, at(1950.0, 1530.0)); // 950 × 530 px away: inside the view
+        g.place(3, at(1000.0, 1560.0)); // 560 px below: outside (half height 540)
+        g.place(4, at(5000.0, 1000.0));
+        let s = g.place(1, at(1000.0, 1010.0));
+        assert_eq!(s.receivers, vec![2]);
+        assert!(s.entered.is_empty(), "2 was already in view");
+        // Two steps down, 3 comes into view; 2 stays in it.
+        let s = g.place(1, at(1000.0, 1030.0));
+        let mut r = s.receivers.clone();
         r.sort();
-        assert_eq!(r, vec![1, 2]);
-        // Moving 3 next to 1 makes them see each other.
-        let (old, new) = g.place(3, &Position { x: 900.0, y: 100.0 }).unwrap();
-        let (entered, _) = g.entered_and_left(old, new);
-        assert!(entered.contains(&1) && entered.contains(&2));
+        assert_eq!(r, vec![2, 3]);
+        assert_eq!(s.entered, vec![3]);
+        let mut v = g.viewers(3);
+        v.sort();
+        assert_eq!(v, vec![1, 2, 3], "3 itself, 1, and 2 (950 px to its right)");
+    }
+
+    #[test]
+    fn the_exact_rectangle_decides_not_the_cells() {
+        // Cells of 960 × 540; 2 is in a neighbouring cell but beyond the half width.
+        let mut g = InterestGrid::new(1920.0, 1080.0);
+        g.place(2, at(1900.0, 100.0));
+        let s = g.place(1, at(10.0, 100.0));
+        assert!(s.receivers.is_empty());
+        g.remove(2);
+        assert_eq!(g.len(), 1);
+        assert!(g.viewers(1) == vec![1]);
     }
 }

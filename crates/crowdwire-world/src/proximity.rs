@@ -2,15 +2,24 @@
 //!
 //! Two users are *near* when their distance is at most the radius; once near, they stay near
 //! until the distance exceeds the leave radius (hysteresis, so people standing at the edge do
-//! not flicker in and out). A *group* is a connected component of the near-graph with at least
-//! two users, capped at a maximum size (a larger component is split into parts). Group ids
-//! are numeric and stable: when components merge or split, the part holding most of an old
-//! group keeps its id; the rest get new ids or close.
+//! not flicker in and out). Groups follow the near-graph under a size cap:
 //!
-//! The structure is incremental: a move updates only the mover's edges (found through a
-//! spatial hash), and only components touching changed edges are recomputed.
+//! - every group is connected through near edges, with 2 to `max_group` members;
+//! - nothing more can join: no two lone users are near, no lone user is near a group with
+//!   room, and no two near groups fit together under the cap.
+//!
+//! So a component of the near-graph no larger than the cap is exactly one group, and a crowd
+//! larger than the cap is covered by several groups that keep their members as people move
+//! (like a conversation circle, a group does not reshuffle because someone walks past). Ids
+//! are numeric and stable: on a merge the larger group keeps its id, on a split the largest
+//! part does, and only the parts left over get new ids.
+//!
+//! Updates are local: a move changes only the mover's edges (found through a spatial hash),
+//! a lost edge re-checks the connectivity of one group (at most `max_group` members), and new
+//! edges are settled by looking at the neighbours of the members involved. Nothing walks a
+//! whole component, so a dense crowd costs the same per move as a small one.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::protocol::Position;
 
@@ -122,47 +131,47 @@ impl ProximityGroups {
     pub fn set_position(&mut self, m: Member, p: Position) -> GroupDiff {
         if let Some(old) = self.positions.insert(m, p) {
             let oc = self.cell(&old);
-            if oc != self.cell(&p)
-                && let Some(set) = self.cells.get_mut(&oc)
-            {
-                set.remove(&m);
-                if set.is_empty() {
-                    self.cells.remove(&oc);
-                }
+            if oc != self.cell(&p) {
+                self.leave_cell(m, oc);
             }
         }
         let c = self.cell(&p);
         self.cells.entry(c).or_default().insert(m);
-        let mut dirty = BTreeSet::new();
-        // Existing edges: keep within the leave radius.
-        let current: Vec<Member> = self.near.get(&m).into_iter().flatten().copied().collect();
-        for v in current {
-            let d = self.positions[&v].distance(&p);
-            if d > self.config.leave_radius {
-                self.unlink(m, v);
-                dirty.insert(v);
-            }
-        }
+        // Existing edges: kept within the leave radius.
+        let lost: Vec<Member> = self
+            .neighbours(m)
+            .filter(|v| self.positions[v].distance(&p) > self.config.leave_radius)
+            .collect();
         // New edges: within the radius.
+        let mut gained = Vec::new();
         for dx in -1..=1 {
             for dy in -1..=1 {
-                let Some(set) = self.cells.get(&(c.0 + dx, c.1 + dy)) else {
-                    continue;
-                };
-                let candidates: Vec<Member> = set.iter().copied().filter(|v| *v != m).collect();
-                for v in candidates {
-                    if !self.are_near(m, v) && self.positions[&v].distance(&p) <= self.config.radius {
-                        self.link(m, v);
-                        dirty.insert(v);
+                for v in self.cells.get(&(c.0 + dx, c.1 + dy)).into_iter().flatten() {
+                    if *v != m && !self.are_near(m, *v) && self.positions[v].distance(&p) <= self.config.radius {
+                        gained.push(*v);
                     }
                 }
             }
         }
-        if dirty.is_empty() {
+        if lost.is_empty() && gained.is_empty() {
             return GroupDiff::default();
         }
-        dirty.insert(m);
-        self.regroup(dirty)
+        let mut tx = self.tx();
+        for v in lost {
+            self.unlink(m, v);
+            if let Some(g) = self.group_of(m)
+                && self.group_of(v) == Some(g)
+            {
+                self.resplit(g, &mut tx);
+            }
+        }
+        for v in &gained {
+            self.link(m, *v);
+            tx.work.insert(*v);
+        }
+        tx.work.insert(m);
+        self.settle(&mut tx);
+        self.finish(tx)
     }
 
     /// Takes a member out (left, or entered a conference) and returns the group changes.
@@ -170,46 +179,32 @@ impl ProximityGroups {
         let Some(p) = self.positions.remove(&m) else {
             return GroupDiff::default();
         };
-        let c = self.cell(&p);
+        self.leave_cell(m, self.cell(&p));
+        for v in self.near.remove(&m).unwrap_or_default() {
+            if let Some(s) = self.near.get_mut(&v) {
+                s.remove(&m);
+                if s.is_empty() {
+                    self.near.remove(&v);
+                }
+            }
+        }
+        let mut tx = self.tx();
+        if let Some(g) = self.group_of.remove(&m) {
+            self.touch(g, &mut tx);
+            self.groups.get_mut(&g).expect("group of a member").remove(&m);
+            self.resplit(g, &mut tx);
+        }
+        self.settle(&mut tx);
+        self.finish(tx)
+    }
+
+    fn leave_cell(&mut self, m: Member, c: (i64, i64)) {
         if let Some(set) = self.cells.get_mut(&c) {
             set.remove(&m);
             if set.is_empty() {
                 self.cells.remove(&c);
             }
         }
-        let mut dirty: BTreeSet<Member> = self.near.remove(&m).unwrap_or_default();
-        for v in &dirty {
-            if let Some(s) = self.near.get_mut(v) {
-                s.remove(&m);
-            }
-        }
-        let old_group = self.group_of.get(&m).copied();
-        if let Some(g) = old_group {
-            dirty.extend(self.groups[&g].iter().copied().filter(|x| *x != m));
-        }
-        // Take m out of its group by hand, then regroup the rest.
-        let mut diff = GroupDiff::default();
-        if let Some(g) = old_group {
-            let before = self.groups[&g].clone();
-            self.group_of.remove(&m);
-            let mut after = before.clone();
-            after.remove(&m);
-            self.groups.insert(g, after);
-            let mut rest = self.regroup(dirty);
-            // Report g once, from its state before m left.
-            if let Some(pos) = rest.changed.iter().position(|(id, _, _)| *id == g) {
-                rest.changed[pos].1 = before;
-            } else if let Some(pos) = rest.closed.iter().position(|(id, _)| *id == g) {
-                rest.closed[pos].1 = before;
-            } else {
-                let now = self.groups[&g].clone();
-                rest.changed.push((g, before, now));
-            }
-            diff = rest;
-        } else if !dirty.is_empty() {
-            diff = self.regroup(dirty);
-        }
-        diff
     }
 
     fn link(&mut self, a: Member, b: Member) {
@@ -218,192 +213,221 @@ impl ProximityGroups {
     }
 
     fn unlink(&mut self, a: Member, b: Member) {
-        if let Some(s) = self.near.get_mut(&a) {
-            s.remove(&b);
-            if s.is_empty() {
-                self.near.remove(&a);
-            }
-        }
-        if let Some(s) = self.near.get_mut(&b) {
-            s.remove(&a);
-            if s.is_empty() {
-                self.near.remove(&b);
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(s) = self.near.get_mut(&x) {
+                s.remove(&y);
+                if s.is_empty() {
+                    self.near.remove(&x);
+                }
             }
         }
     }
 
-    fn component(&self, start: Member, seen: &mut BTreeSet<Member>) -> Vec<Member> {
-        let mut out = Vec::new();
-        let mut q = VecDeque::from([start]);
-        seen.insert(start);
-        while let Some(x) = q.pop_front() {
-            out.push(x);
-            for y in self.near.get(&x).into_iter().flatten() {
-                if seen.insert(*y) {
-                    q.push_back(*y);
-                }
-            }
+    fn tx(&self) -> Tx {
+        Tx {
+            first_new_id: self.next_id,
+            before: BTreeMap::new(),
+            work: BTreeSet::new(),
         }
-        out
     }
 
-    /// Recomputes the groups of every component touching `dirty` (and of the old groups of
-    /// those members), keeping ids stable.
-    fn regroup(&mut self, dirty: BTreeSet<Member>) -> GroupDiff {
-        // Close the affected set under "same component" and "same old group".
-        let mut affected: BTreeSet<Member> = BTreeSet::new();
-        let mut components: Vec<Vec<Member>> = Vec::new();
-        let mut queue: Vec<Member> = dirty.into_iter().filter(|m| self.positions.contains_key(m)).collect();
-        let mut old_groups: BTreeSet<GroupId> = BTreeSet::new();
-        while let Some(m) = queue.pop() {
-            if affected.contains(&m) {
-                continue;
-            }
-            let comp = self.component(m, &mut affected);
-            for x in &comp {
-                if let Some(g) = self.group_of.get(x)
-                    && old_groups.insert(*g)
-                {
-                    queue.extend(self.groups[g].iter().copied().filter(|y| !affected.contains(y)));
-                }
-            }
-            components.push(comp);
+    /// Remembers how `g` looked before this update first changed it.
+    fn touch(&self, g: GroupId, tx: &mut Tx) {
+        tx.before
+            .entry(g)
+            .or_insert_with(|| self.groups.get(&g).cloned().unwrap_or_default());
+    }
+
+    fn new_group(&mut self, members: BTreeSet<Member>, tx: &mut Tx) -> GroupId {
+        let g = self.next_id;
+        self.next_id += 1;
+        self.touch(g, tx);
+        for m in &members {
+            self.group_of.insert(*m, g);
         }
-        // Old groups can also contain members no longer placed (removed by `remove`).
-        let before: BTreeMap<GroupId, BTreeSet<Member>> =
-            old_groups.iter().map(|g| (*g, self.groups[g].clone())).collect();
-        // Split components into parts of at most max_group, seeded by old groups.
+        self.groups.insert(g, members);
+        g
+    }
+
+    /// After `g` lost an edge or a member: if it fell apart, the largest part keeps the id,
+    /// other parts of two or more get new ids, and lone members leave. Everyone in it may now
+    /// fit somewhere else, so all of them are queued for [`Self::settle`].
+    fn resplit(&mut self, g: GroupId, tx: &mut Tx) {
+        self.touch(g, tx);
+        let members = self.groups[&g].clone();
+        tx.work.extend(members.iter().copied());
         let mut parts: Vec<BTreeSet<Member>> = Vec::new();
-        for comp in components {
-            if comp.len() < 2 {
+        let mut seen = BTreeSet::new();
+        for &start in &members {
+            if !seen.insert(start) {
                 continue;
             }
-            parts.extend(self.split(&comp));
+            let mut part = BTreeSet::from([start]);
+            let mut stack = vec![start];
+            while let Some(x) = stack.pop() {
+                for y in self.neighbours(x) {
+                    if members.contains(&y) && seen.insert(y) {
+                        part.insert(y);
+                        stack.push(y);
+                    }
+                }
+            }
+            parts.push(part);
         }
-        parts.retain(|p| p.len() >= 2);
-        // Stable ids: the part with the largest overlap keeps an old id.
-        let mut pairs: Vec<(usize, usize, GroupId)> = Vec::new();
+        if parts.len() == 1 && members.len() >= 2 {
+            return;
+        }
+        // The largest part keeps the id; on a tie, the part with the smallest member (first).
+        let keep = (0..parts.len()).max_by(|a, b| parts[*a].len().cmp(&parts[*b].len()).then(b.cmp(a)));
+        for m in &members {
+            self.group_of.remove(m);
+        }
+        self.groups.remove(&g);
+        for (i, part) in parts.into_iter().enumerate() {
+            if part.len() < 2 {
+                continue;
+            }
+            if Some(i) == keep {
+                for m in &part {
+                    self.group_of.insert(*m, g);
+                }
+                self.groups.insert(g, part);
+            } else {
+                self.new_group(part, tx);
+            }
+        }
+    }
+
+    /// Brings the queued members' surroundings back to the rule: two near users who are
+    /// both alone form a group, a lone user joins a near group with room, and two near
+    /// groups that fit together under the cap merge (the larger keeps its id; on a tie, the
+    /// smaller id). Every step removes a group or a lone user, so this ends; each step looks
+    /// only at the queued members' neighbours, so its cost is local.
+    fn settle(&mut self, tx: &mut Tx) {
+        let cap = self.config.max_group;
+        while let Some(x) = tx.work.pop_first() {
+            if !self.positions.contains_key(&x) {
+                continue;
+            }
+            let around: Vec<Member> = self.neighbours(x).collect();
+            for y in around {
+                match (self.group_of(x), self.group_of(y)) {
+                    (None, None) => {
+                        self.new_group(BTreeSet::from([x, y]), tx);
+                        tx.work.insert(y);
+                    }
+                    (None, Some(g)) | (Some(g), None) => {
+                        let lone = if self.group_of(x).is_none() { x } else { y };
+                        if self.groups[&g].len() < cap {
+                            self.touch(g, tx);
+                            self.groups.get_mut(&g).expect("exists").insert(lone);
+                            self.group_of.insert(lone, g);
+                            tx.work.insert(lone);
+                        }
+                    }
+                    (Some(a), Some(b)) if a != b => {
+                        let (la, lb) = (self.groups[&a].len(), self.groups[&b].len());
+                        if la + lb > cap {
+                            continue;
+                        }
+                        let (keep, gone) = if (la, std::cmp::Reverse(a)) >= (lb, std::cmp::Reverse(b)) {
+                            (a, b)
+                        } else {
+                            (b, a)
+                        };
+                        self.touch(keep, tx);
+                        self.touch(gone, tx);
+                        let moved = self.groups.remove(&gone).expect("exists");
+                        for m in &moved {
+                            self.group_of.insert(*m, keep);
+                        }
+                        tx.work.extend(moved.iter().copied());
+                        self.groups.get_mut(&keep).expect("exists").extend(moved);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Settles the ids of every group this update touched, then reports each group once
+    /// against its state before the update. Ids follow the members: the part holding most of
+    /// an old group keeps its id (ties: the larger old group, then the smaller id), so a pair
+    /// that breaks up while one of them joins someone else carries its id along. Parts left
+    /// without an old id get fresh ones.
+    fn finish(&mut self, tx: Tx) -> GroupDiff {
+        let mut diff = GroupDiff::default();
+        if tx.before.is_empty() {
+            return diff;
+        }
+        let mut parts: Vec<BTreeSet<Member>> = tx.before.keys().filter_map(|g| self.groups.remove(g)).collect();
+        parts.sort_by_key(|p| p.first().copied());
+        let old: Vec<(GroupId, &BTreeSet<Member>)> = tx
+            .before
+            .iter()
+            .filter(|(_, m)| !m.is_empty())
+            .map(|(g, m)| (*g, m))
+            .collect();
+        let mut pairs: Vec<(usize, usize, usize, GroupId)> = Vec::new();
         for (i, part) in parts.iter().enumerate() {
-            for (g, members) in &before {
+            for (g, members) in &old {
                 let overlap = part.intersection(members).count();
                 if overlap > 0 {
-                    pairs.push((overlap, i, *g));
+                    pairs.push((overlap, members.len(), i, *g));
                 }
             }
         }
         pairs.sort_by(|a, b| {
             b.0.cmp(&a.0)
-                .then(before[&b.2].len().cmp(&before[&a.2].len()))
+                .then(b.1.cmp(&a.1))
+                .then(a.3.cmp(&b.3))
                 .then(a.2.cmp(&b.2))
-                .then(a.1.cmp(&b.1))
         });
-        let mut id_of_part: Vec<Option<GroupId>> = vec![None; parts.len()];
-        let mut used: BTreeSet<GroupId> = BTreeSet::new();
-        for (_, i, g) in pairs {
-            if id_of_part[i].is_none() && !used.contains(&g) {
-                id_of_part[i] = Some(g);
-                used.insert(g);
+        let mut id_of: Vec<Option<GroupId>> = vec![None; parts.len()];
+        let mut used = BTreeSet::new();
+        for (_, _, i, g) in pairs {
+            if id_of[i].is_none() && used.insert(g) {
+                id_of[i] = Some(g);
             }
         }
-        // Apply.
-        for g in &old_groups {
-            for m in &self.groups[g] {
-                if self.group_of.get(m) == Some(g) {
-                    self.group_of.remove(m);
-                }
-            }
-            self.groups.remove(g);
-        }
-        let mut diff = GroupDiff::default();
+        self.next_id = tx.first_new_id;
         for (i, part) in parts.into_iter().enumerate() {
-            let id = match id_of_part[i] {
-                Some(g) => g,
-                None => {
-                    let g = self.next_id;
-                    self.next_id += 1;
-                    g
-                }
-            };
+            let g = id_of[i].unwrap_or_else(|| {
+                let g = self.next_id;
+                self.next_id += 1;
+                g
+            });
             for m in &part {
-                self.group_of.insert(*m, id);
+                self.group_of.insert(*m, g);
             }
-            let old = before.get(&id).cloned().unwrap_or_default();
-            if old != part {
-                diff.changed.push((id, old, part.clone()));
+            let before = tx
+                .before
+                .get(&g)
+                .filter(|_| g < tx.first_new_id)
+                .cloned()
+                .unwrap_or_default();
+            if before != part {
+                diff.changed.push((g, before, part.clone()));
             }
-            self.groups.insert(id, part);
+            self.groups.insert(g, part);
         }
-        for (g, members) in before {
-            if !used.contains(&g) {
-                diff.closed.push((g, members));
+        for (g, members) in old {
+            if g < tx.first_new_id && !self.groups.contains_key(&g) {
+                diff.closed.push((g, members.clone()));
             }
         }
         diff
     }
+}
 
-    /// Splits one component into parts of at most `max_group`: old groups keep as many of
-    /// their members as fit, then the rest join an adjacent part with room, or start one.
-    fn split(&self, comp: &[Member]) -> Vec<BTreeSet<Member>> {
-        let max = self.config.max_group;
-        let in_comp: BTreeSet<Member> = comp.iter().copied().collect();
-        if comp.len() <= max {
-            return vec![in_comp];
-        }
-        let mut parts: Vec<BTreeSet<Member>> = Vec::new();
-        let mut placed: BTreeSet<Member> = BTreeSet::new();
-        let mut seeds: Vec<(usize, GroupId)> = Vec::new();
-        let mut seen_groups = BTreeSet::new();
-        for m in comp {
-            if let Some(g) = self.group_of.get(m)
-                && seen_groups.insert(*g)
-            {
-                seeds.push((self.groups[g].intersection(&in_comp).count(), *g));
-            }
-        }
-        seeds.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        for (_, g) in seeds {
-            let part: BTreeSet<Member> = self.groups[&g]
-                .iter()
-                .copied()
-                .filter(|m| in_comp.contains(m) && !placed.contains(m))
-                .take(max)
-                .collect();
-            if part.len() >= 2 {
-                placed.extend(part.iter().copied());
-                parts.push(part);
-            }
-        }
-        // Remaining members in BFS order from the smallest id.
-        let mut order = Vec::new();
-        let mut seen = BTreeSet::new();
-        for m in comp.iter().copied().collect::<BTreeSet<_>>() {
-            if seen.contains(&m) {
-                continue;
-            }
-            for x in self.component(m, &mut seen) {
-                if in_comp.contains(&x) {
-                    order.push(x);
-                }
-            }
-        }
-        for m in order {
-            if placed.contains(&m) {
-                continue;
-            }
-            let nb: BTreeSet<Member> = self.neighbours(m).collect();
-            let target = parts
-                .iter()
-                .position(|p| p.len() < max && p.iter().any(|x| nb.contains(x)));
-            match target {
-                Some(i) => {
-                    parts[i].insert(m);
-                }
-                None => parts.push(BTreeSet::from([m])),
-            }
-            placed.insert(m);
-        }
-        parts
-    }
+/// What one update has touched so far.
+struct Tx {
+    /// The first id this update may hand out.
+    first_new_id: GroupId,
+    /// Each touched group as it was before the update (empty for groups it created).
+    before: BTreeMap<GroupId, BTreeSet<Member>>,
+    /// Members whose neighbourhood must be brought back to the rule.
+    work: BTreeSet<Member>,
 }
 
 #[cfg(test)]
@@ -500,5 +524,32 @@ mod tests {
         assert_eq!(d.closed, vec![(g, BTreeSet::from([1, 2]))]);
         assert!(d.changed.is_empty());
         assert!(p.groups().is_empty());
+    }
+
+    #[test]
+    fn walking_past_a_full_group_leaves_it_as_it_is() {
+        let mut p = ProximityGroups::new(ProximityConfig {
+            max_group: 3,
+            ..Default::default()
+        });
+        for m in 0..3u32 {
+            p.set_position(m, at(f64::from(m) * 40.0, 0.0));
+        }
+        let g = p.group_of(0).unwrap();
+        assert_eq!(p.members(g).unwrap().len(), 3);
+        // 9 walks along the group, near all of it: the full group does not change.
+        for step in 0..10 {
+            let d = p.set_position(9, at(f64::from(step) * 10.0, 60.0));
+            assert!(d.changed.iter().all(|(id, _, _)| *id != g), "step {step}: {d:?}");
+            assert!(d.closed.is_empty());
+        }
+        assert_eq!(p.members(g).unwrap(), &BTreeSet::from([0, 1, 2]));
+        assert_eq!(p.group_of(9), None, "no room, and nobody else to pair with");
+        // Once someone leaves, 9 takes the place.
+        let d = p.remove(2);
+        assert_eq!(
+            d.changed,
+            vec![(g, BTreeSet::from([0, 1, 2]), BTreeSet::from([0, 1, 9]))]
+        );
     }
 }

@@ -104,7 +104,7 @@ fn connect_sends_a_players_snapshot_of_everyone_else() {
 
 #[test]
 fn join_player_is_broadcast_world_wide_but_not_to_the_joiner() {
-    let mut w = World::small_with(|c| c.interest_cell = (200.0, 200.0));
+    let mut w = World::small_with(|c| c.interest_area = (400.0, 400.0));
     w.join(1, member(1), 100.0, 100.0);
     w.connect(2, member(2));
     w.clear();
@@ -129,11 +129,11 @@ fn join_player_is_broadcast_world_wide_but_not_to_the_joiner() {
 // ----- interest management -----
 
 #[test]
-fn movement_reaches_only_users_whose_interest_cells_contain_the_mover() {
-    let mut w = World::small_with(|c| c.interest_cell = (200.0, 200.0));
-    w.join(1, member(1), 500.0, 500.0); // cell (2, 2)
-    w.join(2, member(2), 700.0, 500.0); // cell (3, 2): in view
-    w.join(3, member(3), 1500.0, 1100.0); // cell (7, 5): far
+fn movement_reaches_only_users_whose_area_of_interest_contains_the_mover() {
+    let mut w = World::small_with(|c| c.interest_area = (400.0, 400.0));
+    w.join(1, member(1), 500.0, 500.0);
+    w.join(2, member(2), 700.0, 500.0); // 180 px from 1's next step: in view
+    w.join(3, member(3), 1500.0, 1100.0); // far
     w.clear();
     let out = w.frame(
         1,
@@ -160,15 +160,16 @@ fn movement_reaches_only_users_whose_interest_cells_contain_the_mover() {
 
 #[test]
 fn users_coming_into_view_learn_each_others_positions() {
-    let mut w = World::small_with(|c| c.interest_cell = (200.0, 200.0));
-    w.join(1, member(1), 500.0, 500.0); // cell (2, 2)
-    w.join(2, member(2), 1010.0, 500.0); // cell (5, 2)
+    // Views of 600 × 600 px: users see each other within 300 px on each axis.
+    let mut w = World::small_with(|c| c.interest_area = (600.0, 600.0));
+    w.join(1, member(1), 500.0, 500.0);
+    w.join(2, member(2), 1010.0, 500.0);
     w.clear();
-    // Cell 4 is still out of 1's 3×3 block.
+    // 320 px apart: still out of view.
     w.walk_to(2, 820.0, 500.0);
     assert!(w.take(1).is_empty());
     assert!(w.take(2).is_empty());
-    // Cell 3 is in view.
+    // 290 px: in view.
     w.advance(300);
     w.step(2, 790.0, 500.0);
     assert_eq!(

@@ -537,8 +537,9 @@ impl Case {
     }
 }
 
-/// Groups are disjoint, sized 2..=cap, consistent with `group_of`, made of `members`, and —
-/// when no component of the near-graph exceeds the cap — exactly its components of 2 or more.
+/// Groups are disjoint, sized 2..=cap, consistent with `group_of`, made of `members`,
+/// internally connected and maximal (nothing near could still join or merge), and — when no
+/// component of the near-graph exceeds the cap — exactly its components of 2 or more.
 fn check_groups(prox: &ProximityGroups, members: &BTreeSet<Member>, cap: usize) -> Result<(), TestCaseError> {
     let mut seen: BTreeSet<Member> = BTreeSet::new();
     for (g, ms) in prox.groups() {
@@ -552,6 +553,42 @@ fn check_groups(prox: &ProximityGroups, members: &BTreeSet<Member>, cap: usize) 
     for m in members {
         if !seen.contains(m) {
             prop_assert_eq!(prox.group_of(*m), None);
+        }
+    }
+    // Each group hangs together through near edges among its own members.
+    for (g, ms) in prox.groups() {
+        let first = *ms.first().expect("non-empty");
+        let mut reached = BTreeSet::from([first]);
+        let mut stack = vec![first];
+        while let Some(x) = stack.pop() {
+            for y in prox.neighbours(x) {
+                if ms.contains(&y) && reached.insert(y) {
+                    stack.push(y);
+                }
+            }
+        }
+        prop_assert_eq!(&reached, ms, "group {} is not connected", g);
+    }
+    // Nothing more fits: no near edge joins two lone users, a lone user and a group with
+    // room, or two groups that fit together under the cap.
+    let size = |m: Member| prox.group_of(m).map(|g| prox.members(g).map_or(0, |x| x.len()));
+    for &a in members {
+        for b in prox.neighbours(a) {
+            match (prox.group_of(a), prox.group_of(b)) {
+                (None, None) => prop_assert!(false, "{} and {} are near and both alone", a, b),
+                (None, Some(_)) => prop_assert!(size(b) == Some(cap), "{} is alone next to a group with room", a),
+                (Some(x), Some(y)) if x != y => {
+                    let total = size(a).unwrap_or(0) + size(b).unwrap_or(0);
+                    prop_assert!(
+                        total > cap,
+                        "near groups {} and {} fit together ({} members)",
+                        x,
+                        y,
+                        total
+                    );
+                }
+                _ => {}
+            }
         }
     }
     let comps = components(prox, members);

@@ -86,12 +86,13 @@ pub struct ServeArgs {
     /// Users are near (share audio/video) within this distance, px.
     #[arg(long, env = "CROWDWIRE_PROXIMITY_RADIUS")]
     pub proximity_radius: Option<f64>,
-    /// Largest proximity group; bigger crowds are split.
+    /// Largest proximity group; a bigger crowd is covered by several groups.
     #[arg(long, env = "CROWDWIRE_MAX_GROUP_SIZE")]
     pub max_group_size: Option<usize>,
-    /// Interest cell, `WIDTHxHEIGHT` px; users hear about moves within 3×3 cells.
-    #[arg(long, env = "CROWDWIRE_INTEREST_CELL")]
-    pub interest_cell: Option<String>,
+    /// Area of interest, `WIDTHxHEIGHT` px: users hear about moves inside a rectangle of
+    /// this size centred on them (a viewport).
+    #[arg(long, env = "CROWDWIRE_INTEREST_AREA")]
+    pub interest_area: Option<String>,
     /// Longest chat message, characters.
     #[arg(long, env = "CROWDWIRE_CHAT_MAX_CHARS")]
     pub chat_max_chars: Option<usize>,
@@ -199,9 +200,9 @@ impl Config {
             guest_token_hours: pick!(guest_token_hours).unwrap_or(12),
             realtime: {
                 let d = crowdwire_realtime::RealtimeSettings::default();
-                let cell = match pick!(interest_cell) {
-                    Some(text) => parse_cell(&text)?,
-                    None => d.interest_cell,
+                let area = match pick!(interest_area) {
+                    Some(text) => parse_area(&text)?,
+                    None => d.interest_area,
                 };
                 let rate = pick!(ws_rate_per_second).unwrap_or(d.rate.0);
                 let radius = pick!(proximity_radius).unwrap_or(d.proximity_radius);
@@ -212,7 +213,7 @@ impl Config {
                 crowdwire_realtime::RealtimeSettings {
                     proximity_radius: radius,
                     max_group_size: pick!(max_group_size).unwrap_or(d.max_group_size).max(2),
-                    interest_cell: cell,
+                    interest_area: area,
                     chat_max_chars: pick!(chat_max_chars).unwrap_or(d.chat_max_chars),
                     rate: (rate, rate * 2.0),
                     reconnect_grace: pick!(reconnect_grace_seconds)
@@ -238,13 +239,13 @@ impl Config {
 }
 
 /// Parses `WIDTHxHEIGHT`.
-fn parse_cell(text: &str) -> anyhow::Result<(f64, f64)> {
+fn parse_area(text: &str) -> anyhow::Result<(f64, f64)> {
     let (w, h) = text
         .split_once(['x', 'X'])
-        .context("CROWDWIRE_INTEREST_CELL must look like 960x540")?;
+        .context("CROWDWIRE_INTEREST_AREA must look like 1920x1080")?;
     let (w, h): (f64, f64) = (w.trim().parse()?, h.trim().parse()?);
-    if !(w >= 32.0 && h >= 32.0 && w.is_finite() && h.is_finite()) {
-        bail!("CROWDWIRE_INTEREST_CELL must be at least 32x32");
+    if !(w >= 64.0 && h >= 64.0 && w.is_finite() && h.is_finite()) {
+        bail!("CROWDWIRE_INTEREST_AREA must be at least 64x64");
     }
     Ok((w, h))
 }

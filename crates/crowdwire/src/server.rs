@@ -125,6 +125,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         service.map_err(|e: std::convert::Infallible| match e {}),
     );
     let task = tokio::spawn(async move {
+        // Realtime frames are small and latency-bound: no Nagle delay on any socket.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         axum::serve(listener, make)
             .with_graceful_shutdown(async move {
                 let _ = rx.wait_for(|stop| *stop).await;
