@@ -7,7 +7,7 @@
 //! encodes a sequence number in 1/64 px, which JSON carries exactly), so a receipt always
 //! finds the send it came from.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::f64::consts::PI;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -120,7 +120,7 @@ impl Sends {
     /// One shard per bot.
     pub fn new(bots: usize) -> Sends {
         Sends {
-            shards: (0..bots).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..bots).map(|_| Mutex::new(HashMap::default())).collect(),
         }
     }
 
@@ -317,7 +317,7 @@ pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
     let end_moves = TInstant::from_std(sh.origin + sh.end);
     let stop = tokio::time::sleep_until(TInstant::from_std(sh.origin + sh.stop));
     tokio::pin!(stop);
-    let mut names: HashMap<String, u32> = HashMap::new();
+    let mut names: HashMap<String, u32> = HashMap::default();
     let mut open = true;
     while open {
         tokio::select! {
@@ -419,9 +419,38 @@ struct Any<'a> {
     position: Option<XY>,
 }
 
+/// The start of every movement the server sends (its field order is fixed by
+/// `ServerMessage::PlayerMovement`).
+const MOVE: &str = r#"{"topic":"PLAYER_MOVEMENT","#;
+
+/// Reads one movement in the server's exact layout, right after [`MOVE`]:
+/// `"user_id":"…","velocity":{"x":…,"y":…},"position":{"x":…,"y":…}}`. Returns it and the
+/// rest of the text, or `None` when the layout differs (the caller then parses JSON).
+/// Scanning instead of deserialising keeps the generator's own CPU low, so that more of
+/// the machine goes to the server under test.
+fn scan_move(s: &str) -> Option<((&str, XY, XY), &str)> {
+    fn num<'a>(s: &'a str, key: &str, end: char) -> Option<(f64, &'a str)> {
+        let s = s.strip_prefix(key)?;
+        let (n, rest) = s.split_once(end)?;
+        Some((n.parse().ok()?, rest))
+    }
+    let s = s.strip_prefix(r#""user_id":""#)?;
+    let (id, s) = s.split_once('"')?;
+    let (vx, s) = num(s, r#","velocity":{"x":"#, ',')?;
+    let (vy, s) = num(s, r#""y":"#, '}')?;
+    let (px, s) = num(s, r#","position":{"x":"#, ',')?;
+    let (py, s) = num(s, r#""y":"#, '}')?;
+    let s = s.strip_prefix('}')?;
+    Some(((id, XY { x: vx, y: vy }, XY { x: px, y: py }), s))
+}
+
 fn on_text(sh: &Shared, report: &mut BotReport, names: &mut HashMap<String, u32>, text: &str) {
-    if text.starts_with(r#"{"topic":"PLAYER_MOVEMENT""#) {
+    if let Some(rest) = text.strip_prefix(MOVE) {
         let now = sh.now_ns();
+        if let Some(((id, v, p), _)) = scan_move(rest) {
+            on_move(sh, report, names, now, id, &v, &p);
+            return;
+        }
         match serde_json::from_str::<Movement>(text) {
             Ok(m) => on_move(sh, report, names, now, m.user_id, &m.velocity, &m.position),
             Err(_) => report.unmatched += 1,
@@ -432,15 +461,47 @@ fn on_text(sh: &Shared, report: &mut BotReport, names: &mut HashMap<String, u32>
         server_error(sh, text);
     } else if text.starts_with('[') {
         let now = sh.now_ns();
+        if text.contains(r#"{"topic":"error""#) {
+            server_error(sh, text);
+        }
+        // A movement's text cannot occur inside a JSON string (its quotes would be
+        // escaped there), so every match of MOVE starts a movement object.
+        let mut rest = text;
+        let mut scanned = true;
+        let mut found = Vec::new();
+        loop {
+            // Elements follow each other as `,{…}`: try that before searching.
+            let at = match rest.strip_prefix(',').and_then(|r| r.strip_prefix(MOVE)) {
+                Some(r) => r,
+                None => match rest.find(MOVE) {
+                    Some(i) => &rest[i + MOVE.len()..],
+                    None => break,
+                },
+            };
+            match scan_move(at) {
+                Some((m, tail)) => {
+                    found.push(m);
+                    rest = tail;
+                }
+                None => {
+                    scanned = false;
+                    break;
+                }
+            }
+        }
+        if scanned {
+            for (id, v, p) in found {
+                on_move(sh, report, names, now, id, &v, &p);
+            }
+            return;
+        }
         let Ok(items) = serde_json::from_str::<Vec<Any>>(text) else {
             report.unmatched += 1;
             return;
         };
         for m in items {
-            match (m.topic, m.user_id, &m.velocity, &m.position) {
-                ("PLAYER_MOVEMENT", Some(u), Some(v), Some(p)) => on_move(sh, report, names, now, u, v, p),
-                ("error", ..) => server_error(sh, text),
-                _ => {}
+            if let ("PLAYER_MOVEMENT", Some(u), Some(v), Some(p)) = (m.topic, m.user_id, &m.velocity, &m.position) {
+                on_move(sh, report, names, now, u, v, p);
             }
         }
     }
@@ -503,6 +564,21 @@ fn on_move(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scanner_reads_what_the_server_writes_and_refuses_other_layouts() {
+        let text = r#"{"topic":"PLAYER_MOVEMENT","user_id":"ab-1","velocity":{"x":150.0,"y":-0.5},"position":{"x":12.015625,"y":700.0}}"#;
+        let ((id, v, p), rest) = scan_move(&text[MOVE.len()..]).unwrap();
+        assert_eq!(
+            (id, v.x, v.y, p.x, p.y, rest),
+            ("ab-1", 150.0, -0.5, 12.015625, 700.0, "")
+        );
+        let swapped =
+            r#"{"topic":"PLAYER_MOVEMENT","user_id":"ab-1","position":{"x":1.0,"y":2.0},"velocity":{"x":0.0,"y":0.0}}"#;
+        assert!(scan_move(&swapped[MOVE.len()..]).is_none());
+        let serde: Movement = serde_json::from_str(text).unwrap();
+        assert_eq!((serde.position.x, serde.position.y), (p.x, p.y));
+    }
 
     #[test]
     fn positions_survive_json_exactly_and_are_unique() {

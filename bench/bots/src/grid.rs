@@ -4,7 +4,9 @@
 //! server does. The generator places each bot at the position it last sent, so it knows how
 //! many deliveries each move should produce.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 
 /// A cell coordinate.
 pub type Cell = (i64, i64);
@@ -24,8 +26,8 @@ impl Grid {
         Grid {
             half_w: (area_w / 2.0).max(1.0),
             half_h: (area_h / 2.0).max(1.0),
-            cells: HashMap::new(),
-            at: HashMap::new(),
+            cells: HashMap::default(),
+            at: HashMap::default(),
         }
     }
 

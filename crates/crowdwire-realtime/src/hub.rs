@@ -311,7 +311,7 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
             persist(&db, world, r).await;
         }
     });
-    let mut sockets: HashMap<SessionId, Arc<Outbound>> = HashMap::new();
+    let mut sockets: rustc_hash::FxHashMap<SessionId, Arc<Outbound>> = Default::default();
     let mut online: HashSet<String> = HashSet::new();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

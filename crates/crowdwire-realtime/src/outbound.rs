@@ -4,10 +4,12 @@
 //! live reader gets the latest state rather than a backlog. A reader whose queue grows past
 //! the bound anyway is cut off: the server never buffers without limit.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 use std::sync::Mutex;
 
 use axum::extract::ws::Utf8Bytes;
+use rustc_hash::FxHashMap;
 use tokio::sync::Notify;
 
 use crowdwire_world::engine::Frame;
@@ -45,7 +47,7 @@ struct Inner {
     frames: VecDeque<WireFrame>,
     /// Where each mover's queued position is in `frames` (frames are only appended between
     /// drains, and a drain empties the queue, so the indices stay valid).
-    coalesced: HashMap<u32, usize>,
+    coalesced: FxHashMap<u32, usize>,
     closed: Option<(u16, String)>,
     overflowed: bool,
 }
@@ -73,30 +75,39 @@ impl Outbound {
 
     /// Queues a frame, replacing a queued position of the same mover.
     pub fn push(&self, frame: WireFrame) -> Result<(), PushError> {
-        let mut q = self.lock();
+        let mut guard = self.lock();
+        let q = &mut *guard;
         if q.closed.is_some() {
             return Err(PushError::Closed);
         }
-        if let Some(key) = frame.coalesce
-            && let Some(&i) = q.coalesced.get(&key)
-        {
-            q.frames[i] = frame;
-            return Ok(());
-        }
+        let slot = match frame.coalesce {
+            Some(key) => match q.coalesced.entry(key) {
+                Entry::Occupied(e) => {
+                    q.frames[*e.get()] = frame;
+                    return Ok(());
+                }
+                Entry::Vacant(e) => Some(e),
+            },
+            None => None,
+        };
         if q.frames.len() >= self.bound {
             q.overflowed = true;
             q.closed = Some((1008, "too slow: outgoing queue overflow".into()));
-            drop(q);
+            drop(guard);
             self.notify.notify_one();
             return Err(PushError::Overflow);
         }
-        if let Some(key) = frame.coalesce {
-            let i = q.frames.len();
-            q.coalesced.insert(key, i);
+        if let Some(e) = slot {
+            e.insert(q.frames.len());
         }
+        let was_empty = q.frames.is_empty();
         q.frames.push_back(frame);
-        drop(q);
-        self.notify.notify_one();
+        drop(guard);
+        // The writer drains everything it finds, so only the first frame after a drain
+        // needs to wake it.
+        if was_empty {
+            self.notify.notify_one();
+        }
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value, json};
 
 use crate::interest::InterestGrid;
@@ -381,9 +382,9 @@ struct Player {
 pub struct WorldEngine {
     config: EngineConfig,
     map: WorldMap,
-    players: HashMap<u32, Player>,
+    players: FxHashMap<u32, Player>,
     by_user: HashMap<String, u32>,
-    by_session: HashMap<SessionId, u32>,
+    by_session: FxHashMap<SessionId, u32>,
     next_slot: u32,
     proximity: ProximityGroups,
     interest: InterestGrid,
@@ -399,9 +400,9 @@ impl WorldEngine {
         WorldEngine {
             config,
             map,
-            players: HashMap::new(),
+            players: FxHashMap::default(),
             by_user: HashMap::new(),
-            by_session: HashMap::new(),
+            by_session: FxHashMap::default(),
             next_slot: 0,
             proximity,
             interest,

@@ -9,7 +9,9 @@
 //! (960×540 px by default): everyone a user can see stands in the 3×3 block of cells around
 //! it, so a move looks at those cells only and checks the exact rectangle.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap;
 
 use crate::protocol::Position;
 
@@ -31,8 +33,8 @@ pub struct Sight {
 pub struct InterestGrid {
     half_w: f64,
     half_h: f64,
-    cells: HashMap<Cell, BTreeSet<u32>>,
-    at: HashMap<u32, (Cell, Position)>,
+    cells: FxHashMap<Cell, BTreeSet<u32>>,
+    at: FxHashMap<u32, (Cell, Position)>,
 }
 
 impl InterestGrid {
@@ -41,8 +43,8 @@ impl InterestGrid {
         InterestGrid {
             half_w: (area_w / 2.0).max(1.0),
             half_h: (area_h / 2.0).max(1.0),
-            cells: HashMap::new(),
-            at: HashMap::new(),
+            cells: FxHashMap::default(),
+            at: FxHashMap::default(),
         }
     }
 

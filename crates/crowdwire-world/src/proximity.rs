@@ -19,7 +19,9 @@
 //! edges are settled by looking at the neighbours of the members involved. Nothing walks a
 //! whole component, so a dense crowd costs the same per move as a small one.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 
 use crate::protocol::Position;
 
@@ -69,10 +71,10 @@ impl Default for ProximityConfig {
 #[derive(Debug, Default)]
 pub struct ProximityGroups {
     config: ProximityConfig,
-    positions: HashMap<Member, Position>,
-    cells: HashMap<(i64, i64), BTreeSet<Member>>,
-    near: HashMap<Member, BTreeSet<Member>>,
-    group_of: HashMap<Member, GroupId>,
+    positions: FxHashMap<Member, Position>,
+    cells: FxHashMap<(i64, i64), BTreeSet<Member>>,
+    near: FxHashMap<Member, BTreeSet<Member>>,
+    group_of: FxHashMap<Member, GroupId>,
     groups: BTreeMap<GroupId, BTreeSet<Member>>,
     next_id: GroupId,
 }
