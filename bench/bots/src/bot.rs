@@ -100,6 +100,9 @@ pub struct Counters {
     pub pongs: AtomicU64,
 }
 
+/// Movers by their user id (a UUID), per receiving bot.
+type Names = HashMap<u128, u32>;
+
 /// A recorded send.
 #[derive(Clone, Copy)]
 struct Sent {
@@ -107,35 +110,59 @@ struct Sent {
     measured: bool,
 }
 
-/// `(mover, exact position) → send time`, sharded by mover (one lock per mover, so
-/// receivers rarely contend).
+/// `(mover, exact position) → send time`, without locks or hashing: each position carries
+/// its sequence number modulo [`RING`] in its fractions ([`frac`]), which picks the slot of
+/// the mover's ring; the slot also keeps the position's bits, so only an exact match counts.
 pub struct Sends {
-    shards: Vec<Mutex<HashMap<(u64, u64), Sent>>>,
+    /// Per mover and slot: send time in ns, with [`MEASURED`] set for moves in the window.
+    at: Vec<AtomicU64>,
+    /// Per mover and slot: `x.to_bits() ^ y.to_bits().rotate_left(32)` of the position.
+    pos: Vec<AtomicU64>,
 }
 
-/// How long a send is remembered, ns.
-const KEEP_NS: u64 = 30_000_000_000;
+/// Sends remembered per mover: 1,024 moves, 200 s at 5 Hz (receipts come within seconds).
+const RING: usize = 1024;
+/// Marks a send inside the measurement window.
+const MEASURED: u64 = 1 << 63;
 
 impl Sends {
-    /// One shard per bot.
+    /// Rings for `bots` movers.
     pub fn new(bots: usize) -> Sends {
+        let n = bots * RING;
         Sends {
-            shards: (0..bots).map(|_| Mutex::new(HashMap::default())).collect(),
+            at: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            pos: (0..n).map(|_| AtomicU64::new(u64::MAX)).collect(),
         }
+    }
+
+    fn slot(mover: u32, x: f64, y: f64) -> usize {
+        let fx = ((x - x.floor()) * 64.0) as usize;
+        let fy = ((y - y.floor()) * 64.0) as usize;
+        mover as usize * RING + (fx + 64 * fy) % RING
+    }
+
+    fn key(x: f64, y: f64) -> u64 {
+        x.to_bits() ^ y.to_bits().rotate_left(32)
     }
 
     fn record(&self, mover: u32, x: f64, y: f64, sent: Sent) {
-        let mut m = self.shards[mover as usize].lock().unwrap_or_else(|p| p.into_inner());
-        if m.len() >= 1024 {
-            let horizon = sent.at_ns.saturating_sub(KEEP_NS);
-            m.retain(|_, s| s.at_ns >= horizon);
-        }
-        m.insert((x.to_bits(), y.to_bits()), sent);
+        let i = Self::slot(mover, x, y);
+        let at = sent.at_ns | if sent.measured { MEASURED } else { 0 };
+        self.at[i].store(at, Ordering::Relaxed);
+        // Release: a receiver that sees the position also sees its time.
+        self.pos[i].store(Self::key(x, y), Ordering::Release);
     }
 
     fn find(&self, mover: u32, x: f64, y: f64) -> Option<Sent> {
-        let m = self.shards[mover as usize].lock().unwrap_or_else(|p| p.into_inner());
-        m.get(&(x.to_bits(), y.to_bits())).copied()
+        let i = Self::slot(mover, x, y);
+        if self.pos[i].load(Ordering::Acquire) != Self::key(x, y) {
+            return None;
+        }
+        let at = self.at[i].load(Ordering::Relaxed);
+        Some(Sent {
+            at_ns: at & !MEASURED,
+            measured: at & MEASURED != 0,
+        })
     }
 }
 
@@ -317,7 +344,7 @@ pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
     let end_moves = TInstant::from_std(sh.origin + sh.end);
     let stop = tokio::time::sleep_until(TInstant::from_std(sh.origin + sh.stop));
     tokio::pin!(stop);
-    let mut names: HashMap<String, u32> = HashMap::default();
+    let mut names: Names = HashMap::default();
     let mut open = true;
     while open {
         tokio::select! {
@@ -444,7 +471,7 @@ fn scan_move(s: &str) -> Option<((&str, XY, XY), &str)> {
     Some(((id, XY { x: vx, y: vy }, XY { x: px, y: py }), s))
 }
 
-fn on_text(sh: &Shared, report: &mut BotReport, names: &mut HashMap<String, u32>, text: &str) {
+fn on_text(sh: &Shared, report: &mut BotReport, names: &mut Names, text: &str) {
     if let Some(rest) = text.strip_prefix(MOVE) {
         let now = sh.now_ns();
         if let Some(((id, v, p), _)) = scan_move(rest) {
@@ -520,7 +547,7 @@ fn server_error(sh: &Shared, text: &str) {
 fn on_move(
     sh: &Shared,
     report: &mut BotReport,
-    names: &mut HashMap<String, u32>,
+    names: &mut Names,
     now: u64,
     user_id: &str,
     velocity: &XY,
@@ -531,16 +558,19 @@ fn on_move(
         report.notices += 1;
         return;
     }
-    let mover = match names.get(user_id) {
+    // Bots are guests, whose ids are UUIDs: a 128-bit key is cheaper than the string.
+    let key = uuid::Uuid::try_parse(user_id).map(|u| u.as_u128()).ok();
+    let mover = match key.and_then(|k| names.get(&k)) {
         Some(&b) => b,
         None => {
             let found = sh.ids.read().unwrap_or_else(|p| p.into_inner()).get(user_id).copied();
-            match found {
-                Some(b) => {
-                    names.insert(user_id.to_owned(), b);
+            match (found, key) {
+                (Some(b), Some(k)) => {
+                    names.insert(k, b);
                     b
                 }
-                None => {
+                (Some(b), None) => b,
+                (None, _) => {
                     report.unmatched += 1;
                     return;
                 }

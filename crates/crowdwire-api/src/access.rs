@@ -5,12 +5,13 @@
 use rand::seq::IndexedRandom;
 
 use crowdwire_store::Db;
+use crowdwire_store::guests::Guest;
 use crowdwire_store::members::{self, Member};
-use crowdwire_store::roles::Role;
+use crowdwire_store::roles::{ADMIN_ROLE, Role};
 use crowdwire_store::users::User;
 use crowdwire_store::worlds::{self, World};
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 /// The 28 avatar names (sprite sheet `avatars_<sheet>.png`, slot `<n>`).
 pub const AVATARS: [&str; 28] = [
@@ -118,4 +119,63 @@ pub async fn live_world(db: &Db, world_id: i64) -> ApiResult<Option<World>> {
         .world_by_id(world_id)
         .await?
         .filter(|w| w.status != worlds::status::DELETED))
+}
+
+/// The role a newcomer gets on entering a world: its creator gets the Admin role (while the
+/// world still has one), everyone else the world's default role.
+async fn entry_role(db: &Db, world: &World, user_id: Option<i64>) -> ApiResult<Role> {
+    let admin = match user_id {
+        Some(id) if world.creator == Some(id) => db.role_by_name(world.world_id, ADMIN_ROLE).await?,
+        _ => None,
+    };
+    let role = match admin {
+        Some(r) => Some(r),
+        None => db.default_role(world.world_id).await?,
+    };
+    role.ok_or_else(|| ApiError::Internal(format!("world {} has no default role", world.world_id)))
+}
+
+/// The role with `role_id`, reusing `known` when it is that role.
+async fn role_by_id(db: &Db, world_id: i64, role_id: i64, known: Role) -> ApiResult<Role> {
+    if known.role_id == role_id {
+        return Ok(known);
+    }
+    Ok(db.role_in_world(world_id, role_id).await?.unwrap_or(known))
+}
+
+/// Records that a registered user enters `world` (a new member gets [`entry_role`]; a
+/// known one keeps its role and counts one more join) and returns the membership and role.
+/// The caller has checked that the user may enter.
+pub async fn enter_as_member(db: &Db, world: &World, user: &User) -> ApiResult<(Member, Role)> {
+    let role = match db.member(world.world_id, user.user_id).await? {
+        Some(m) => db.role_in_world(world.world_id, m.role_id).await?,
+        None => None,
+    };
+    let role = match role {
+        Some(r) => r,
+        None => entry_role(db, world, Some(user.user_id)).await?,
+    };
+    let member = db
+        .record_join(world.world_id, user.user_id, role.role_id, random_avatar(), &user.name)
+        .await?;
+    let role = role_by_id(db, world.world_id, member.role_id, role).await?;
+    Ok((member, role))
+}
+
+/// Records that a guest enters `world` (refreshing its 24 h profile; a new guest gets the
+/// default role and a generated name) and returns the profile and role. The caller has
+/// checked that guests may enter.
+pub async fn enter_as_guest(db: &Db, world: &World, guest: &uuid::Uuid) -> ApiResult<(Guest, Role)> {
+    let role = entry_role(db, world, None).await?;
+    let g = db
+        .upsert_guest(
+            world.world_id,
+            &guest.hyphenated().to_string(),
+            role.role_id,
+            random_avatar(),
+            &guest_name(guest),
+        )
+        .await?;
+    let role = role_by_id(db, world.world_id, g.role_id, role).await?;
+    Ok((g, role))
 }

@@ -17,6 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
+use crowdwire_api::access::{enter_as_guest, enter_as_member};
 use crowdwire_auth::{Principal, Purpose};
 use crowdwire_store::{members, users, worlds};
 use crowdwire_world::engine::Profile;
@@ -93,29 +94,24 @@ async fn authorise(hub: &Hub, world_id: &str, token: Option<&str>) -> Result<(i6
             if user.status != users::status::NORMAL {
                 return Err("User is Inactive or the account has been banned.");
             }
-            let member = match db.member(world_id, id).await.map_err(|_| "database unavailable")? {
-                Some(m) => m,
-                None if world.public => {
+            // Connecting without the REST join first enters a public world as a newcomer.
+            let (member, role) = match db.member(world_id, id).await.map_err(|_| "database unavailable")? {
+                Some(m) => {
                     let role = db
-                        .default_role(world_id)
+                        .role_in_world(world_id, m.role_id)
                         .await
                         .map_err(|_| "database unavailable")?
-                        .ok_or("world has no default role")?;
-                    let avatar = crowdwire_api::access::random_avatar();
-                    db.record_join(world_id, id, role.role_id, avatar, &user.name)
-                        .await
-                        .map_err(|_| "database unavailable")?
+                        .ok_or("role missing")?;
+                    (m, role)
                 }
+                None if world.public => enter_as_member(db, &world, &user)
+                    .await
+                    .map_err(|_| "could not enter the world; try again")?,
                 None => return Err("World Not Found or is not currently available."),
             };
             if member.status == members::status::BANNED {
                 return Err("World Not Found or is not currently available.");
             }
-            let role = db
-                .role_in_world(world_id, member.role_id)
-                .await
-                .map_err(|_| "database unavailable")?
-                .ok_or("role missing")?;
             Profile {
                 user_id: wire_id(principal),
                 member_id: Some(id),
@@ -132,32 +128,20 @@ async fn authorise(hub: &Hub, world_id: &str, token: Option<&str>) -> Result<(i6
                 return Err("World Not Found or is not currently available.");
             }
             let gid = g.hyphenated().to_string();
-            let guest = match db.guest(world_id, &gid).await.map_err(|_| "database unavailable")? {
-                Some(p) => p,
-                None if world.public => {
+            let (guest, role) = match db.guest(world_id, &gid).await.map_err(|_| "database unavailable")? {
+                Some(p) => {
                     let role = db
-                        .default_role(world_id)
+                        .role_in_world(world_id, p.role_id)
                         .await
                         .map_err(|_| "database unavailable")?
-                        .ok_or("world has no default role")?;
-                    let name = crowdwire_api::access::guest_name(&g);
-                    db.upsert_guest(
-                        world_id,
-                        &gid,
-                        role.role_id,
-                        crowdwire_api::access::random_avatar(),
-                        &name,
-                    )
-                    .await
-                    .map_err(|_| "database unavailable")?
+                        .ok_or("role missing")?;
+                    (p, role)
                 }
+                None if world.public => enter_as_guest(db, &world, &g)
+                    .await
+                    .map_err(|_| "could not enter the world; try again")?,
                 None => return Err("World Not Found or is not currently available."),
             };
-            let role = db
-                .role_in_world(world_id, guest.role_id)
-                .await
-                .map_err(|_| "database unavailable")?
-                .ok_or("role missing")?;
             Profile {
                 user_id: gid,
                 member_id: None,

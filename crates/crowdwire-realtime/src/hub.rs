@@ -29,6 +29,7 @@ use crate::bus::{Control, ReplicaBus};
 use crate::media::MediaBackend;
 use crate::outbound::{Outbound, PushError, WireFrame};
 use crate::presence::{Presence, PresenceEntry};
+use rustc_hash::FxHashMap;
 
 /// Settings of the realtime layer.
 #[derive(Clone, Debug)]
@@ -311,25 +312,16 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
             persist(&db, world, r).await;
         }
     });
-    let mut sockets: rustc_hash::FxHashMap<SessionId, Arc<Outbound>> = Default::default();
+    let mut sockets = Sockets::default();
     let mut online: HashSet<String> = HashSet::new();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut empty_since: Option<Instant> = Some(Instant::now());
     loop {
-        let input = tokio::select! {
+        let mut input = tokio::select! {
             msg = rx.recv() => match msg {
                 None => break,
-                Some(ActorMsg::Connect { session, profile, outbound }) => {
-                    sockets.insert(session, outbound);
-                    vec![Input::Connect { session, profile }]
-                }
-                Some(ActorMsg::Frame { session, message }) => vec![Input::Frame { session, message }],
-                Some(ActorMsg::Closed { session, clean }) => {
-                    sockets.remove(&session);
-                    vec![Input::Closed { session, clean }]
-                }
-                Some(ActorMsg::Control(c)) => control_inputs(&hub, world, c).await,
+                Some(msg) => mailbox_inputs(&hub, world, msg, &mut sockets).await,
             },
             Some((peer, message)) = media_rx.recv() => vec![Input::MediaMessage { peer, message }],
             _ = tick.tick() => {
@@ -339,6 +331,14 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
                 vec![Input::Tick]
             }
         };
+        // Take what else waits (up to a bound) in the same turn: under load a turn then
+        // covers many moves, and each socket gets their frames in one hand-over.
+        while input.len() < TURN_INPUTS {
+            match rx.try_recv() {
+                Ok(msg) => input.extend(mailbox_inputs(&hub, world, msg, &mut sockets).await),
+                Err(_) => break,
+            }
+        }
         if input.is_empty() {
             continue;
         }
@@ -348,62 +348,53 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
         let mut pending: Vec<Input> = input.into_iter().rev().collect();
         let mut any_close = false;
         let mut crashed = false;
-        while let Some(input) = pending.pop() {
-            let clock = hub.clock();
-            // A bug in the engine must not strand the world's sessions: catch it, close every
-            // socket so clients reconnect to a fresh actor, and clear presence below.
-            let outputs = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.handle(clock, input))) {
-                Ok(o) => o,
-                Err(_) => {
-                    tracing::error!(world, "world engine panicked; restarting the world");
-                    crashed = true;
-                    break;
-                }
-            };
-            for out in outputs {
-                match out {
-                    Output::Send { to, frame } => {
-                        if let Some(q) = sockets.get(&to)
-                            && q.push(frame.into()) == Err(PushError::Overflow)
-                        {
-                            sockets.remove(&to);
-                            pending.push(Input::Closed {
-                                session: to,
-                                clean: true,
-                            });
+        'turn: loop {
+            while let Some(input) = pending.pop() {
+                let clock = hub.clock();
+                // A bug in the engine must not strand the world's sessions: catch it, close
+                // every socket so clients reconnect to a fresh actor, and clear presence below.
+                let outputs =
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.handle(clock, input))) {
+                        Ok(o) => o,
+                        Err(_) => {
+                            tracing::error!(world, "world engine panicked; restarting the world");
+                            crashed = true;
+                            break 'turn;
                         }
-                    }
-                    Output::Fanout { to, frame } => {
-                        let frame = WireFrame::from(frame);
-                        for s in to {
-                            if let Some(q) = sockets.get(&s)
-                                && q.push(frame.clone()) == Err(PushError::Overflow)
-                            {
-                                sockets.remove(&s);
-                                pending.push(Input::Closed {
-                                    session: s,
-                                    clean: true,
-                                });
+                    };
+                for out in outputs {
+                    match out {
+                        Output::Send { to, frame } => sockets.stage(to, frame.into()),
+                        Output::Fanout { to, frame } => {
+                            let frame = WireFrame::from(frame);
+                            for s in to {
+                                sockets.stage(s, frame.clone());
                             }
                         }
-                    }
-                    Output::Close { session, code, reason } => {
-                        any_close = true;
-                        if let Some(q) = sockets.remove(&session) {
-                            q.close(code, reason);
+                        Output::Close { session, code, reason } => {
+                            any_close = true;
+                            sockets.close(session, code, reason);
                         }
-                    }
-                    Output::Media(cmd) => hub.media.command(world, cmd),
-                    Output::Record(r) => {
-                        let _ = rec_tx.send(r);
+                        Output::Media(cmd) => hub.media.command(world, cmd),
+                        Output::Record(r) => {
+                            let _ = rec_tx.send(r);
+                        }
                     }
                 }
             }
+            // Readers too slow for their queue's bound are cut off, and leave the world.
+            let overflowed = sockets.flush();
+            if overflowed.is_empty() {
+                break;
+            }
+            pending.extend(
+                overflowed
+                    .into_iter()
+                    .map(|session| Input::Closed { session, clean: true }),
+            );
         }
         if crashed {
-            for (_, q) in sockets.drain() {
-                q.close(1011, "internal error; please reconnect".into());
-            }
+            sockets.close_all(1011, "internal error; please reconnect");
             break;
         }
         if presence_may_change || any_close {
@@ -416,9 +407,7 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
         };
     }
     // Stopping: nobody is left (or the hub is gone).
-    for (_, q) in sockets.drain() {
-        q.close(1001, "world closing".into());
-    }
+    sockets.close_all(1001, "world closing");
     for u in online.drain() {
         hub.presence.leave(world, &u).await;
     }
@@ -427,15 +416,112 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
     let _ = recorder.await;
 }
 
+/// Most mailbox messages one actor turn takes.
+const TURN_INPUTS: usize = 256;
+
+/// The engine inputs of one mailbox message (keeping `sockets` in step).
+async fn mailbox_inputs(hub: &Hub, world: i64, msg: ActorMsg, sockets: &mut Sockets) -> Vec<Input> {
+    match msg {
+        ActorMsg::Connect {
+            session,
+            profile,
+            outbound,
+        } => {
+            sockets.insert(session, outbound);
+            vec![Input::Connect { session, profile }]
+        }
+        ActorMsg::Frame { session, message } => vec![Input::Frame { session, message }],
+        ActorMsg::Closed { session, clean } => {
+            sockets.remove(session);
+            vec![Input::Closed { session, clean }]
+        }
+        ActorMsg::Control(c) => control_inputs(hub, world, c).await,
+    }
+}
+
+/// The sockets of a world's sessions, and the frames the current turn has produced for
+/// each. The frames are handed to a socket's queue together at the end of the turn: one
+/// lock and at most one wake-up per socket per turn, however many frames it gets.
+#[derive(Default)]
+struct Sockets {
+    by_session: FxHashMap<SessionId, Socket>,
+    /// Sessions with staged frames.
+    dirty: Vec<SessionId>,
+}
+
+struct Socket {
+    queue: Arc<Outbound>,
+    staged: Vec<WireFrame>,
+}
+
+impl Sockets {
+    fn insert(&mut self, session: SessionId, queue: Arc<Outbound>) {
+        self.by_session.insert(
+            session,
+            Socket {
+                queue,
+                staged: Vec::new(),
+            },
+        );
+    }
+
+    fn remove(&mut self, session: SessionId) {
+        self.by_session.remove(&session);
+    }
+
+    fn stage(&mut self, session: SessionId, frame: WireFrame) {
+        if let Some(s) = self.by_session.get_mut(&session) {
+            if s.staged.is_empty() {
+                self.dirty.push(session);
+            }
+            s.staged.push(frame);
+        }
+    }
+
+    /// Hands every staged frame to its queue; returns (and forgets) the sessions whose
+    /// queue overflowed.
+    fn flush(&mut self) -> Vec<SessionId> {
+        let mut overflowed = Vec::new();
+        for session in std::mem::take(&mut self.dirty) {
+            if let Some(s) = self.by_session.get_mut(&session)
+                && !s.staged.is_empty()
+                && s.queue.push_many(s.staged.drain(..)) == Err(PushError::Overflow)
+            {
+                overflowed.push(session);
+            }
+        }
+        for session in &overflowed {
+            self.by_session.remove(session);
+        }
+        overflowed
+    }
+
+    /// Sends what is staged for `session`, then a close frame.
+    fn close(&mut self, session: SessionId, code: u16, reason: String) {
+        if let Some(mut s) = self.by_session.remove(&session) {
+            let _ = s.queue.push_many(s.staged.drain(..));
+            s.queue.close(code, reason);
+        }
+    }
+
+    fn close_all(&mut self, code: u16, reason: &str) {
+        for (_, s) in self.by_session.drain() {
+            s.queue.close(code, reason.to_owned());
+        }
+        self.dirty.clear();
+    }
+}
+
 async fn sync_presence(hub: &Hub, world: i64, engine: &WorldEngine, online: &mut HashSet<String>) {
     let now: HashSet<String> = engine.user_ids().map(str::to_owned).collect();
     for gone in online.difference(&now) {
         hub.presence.leave(world, gone).await;
     }
     for new in now.difference(online) {
+        let profile = engine.profile_of(new);
         let entry = PresenceEntry {
-            username: String::new(),
-            avatar: String::new(),
+            username: profile.map(|p| p.username.clone()).unwrap_or_default(),
+            avatar: profile.map(|p| p.avatar.clone()).unwrap_or_default(),
             position: engine.position_of(new),
         };
         hub.presence.join(world, new, entry).await;

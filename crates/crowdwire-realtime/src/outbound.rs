@@ -75,40 +75,49 @@ impl Outbound {
 
     /// Queues a frame, replacing a queued position of the same mover.
     pub fn push(&self, frame: WireFrame) -> Result<(), PushError> {
+        self.push_many(std::iter::once(frame))
+    }
+
+    /// Queues frames in order under one lock, each replacing a queued position of the same
+    /// mover, and wakes the writer at most once.
+    pub fn push_many(&self, frames: impl IntoIterator<Item = WireFrame>) -> Result<(), PushError> {
         let mut guard = self.lock();
         let q = &mut *guard;
         if q.closed.is_some() {
             return Err(PushError::Closed);
         }
-        let slot = match frame.coalesce {
-            Some(key) => match q.coalesced.entry(key) {
-                Entry::Occupied(e) => {
-                    q.frames[*e.get()] = frame;
-                    return Ok(());
-                }
-                Entry::Vacant(e) => Some(e),
-            },
-            None => None,
-        };
-        if q.frames.len() >= self.bound {
-            q.overflowed = true;
-            q.closed = Some((1008, "too slow: outgoing queue overflow".into()));
-            drop(guard);
-            self.notify.notify_one();
-            return Err(PushError::Overflow);
-        }
-        if let Some(e) = slot {
-            e.insert(q.frames.len());
-        }
         let was_empty = q.frames.is_empty();
-        q.frames.push_back(frame);
+        let mut result = Ok(());
+        for frame in frames {
+            let slot = match frame.coalesce {
+                Some(key) => match q.coalesced.entry(key) {
+                    Entry::Occupied(e) => {
+                        q.frames[*e.get()] = frame;
+                        continue;
+                    }
+                    Entry::Vacant(e) => Some(e),
+                },
+                None => None,
+            };
+            if q.frames.len() >= self.bound {
+                q.overflowed = true;
+                q.closed = Some((1008, "too slow: outgoing queue overflow".into()));
+                result = Err(PushError::Overflow);
+                break;
+            }
+            if let Some(e) = slot {
+                e.insert(q.frames.len());
+            }
+            q.frames.push_back(frame);
+        }
+        let wake = result.is_err() || (was_empty && !q.frames.is_empty());
         drop(guard);
-        // The writer drains everything it finds, so only the first frame after a drain
-        // needs to wake it.
-        if was_empty {
+        // The writer drains everything it finds, so only the first frames after a drain
+        // (or a close) need to wake it.
+        if wake {
             self.notify.notify_one();
         }
-        Ok(())
+        result
     }
 
     /// Asks the writer to send a close frame after what is queued.
@@ -205,5 +214,20 @@ mod tests {
         assert!(frames.is_empty());
         assert_eq!(closed.unwrap().0, 1008);
         assert_eq!(q.push(f("4", None)), Err(PushError::Closed));
+    }
+
+    #[test]
+    fn a_batch_coalesces_within_itself_and_stops_at_the_bound() {
+        let q = Outbound::new(3);
+        q.push(f("a1", Some(1))).unwrap();
+        q.push_many([f("b1", Some(2)), f("a2", Some(1)), f("b2", Some(2)), f("chat", None)])
+            .unwrap();
+        let (frames, _) = q.drain();
+        let texts: Vec<&str> = frames.iter().map(|f| &*f.text).collect();
+        assert_eq!(texts, ["a2", "b2", "chat"]);
+        // Four distinct frames against a bound of three: the reader is cut off.
+        let batch = [f("1", None), f("2", None), f("3", None), f("4", None)];
+        assert_eq!(q.push_many(batch), Err(PushError::Overflow));
+        assert!(q.drain().0.is_empty());
     }
 }

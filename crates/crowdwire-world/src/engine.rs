@@ -431,6 +431,11 @@ impl WorldEngine {
         self.by_user.get(user_id).map(|s| self.rooms(*s)).unwrap_or_default()
     }
 
+    /// A present user's profile (name, avatar, role).
+    pub fn profile_of(&self, user_id: &str) -> Option<&Profile> {
+        self.by_user.get(user_id).map(|s| &self.players[s].profile)
+    }
+
     /// A user's position, if spawned.
     pub fn position_of(&self, user_id: &str) -> Option<Position> {
         self.by_user.get(user_id).and_then(|s| self.players[s].position)

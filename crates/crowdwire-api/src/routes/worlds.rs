@@ -11,11 +11,10 @@ use utoipa_axum::routes;
 use crowdwire_auth::Principal;
 use crowdwire_store::members::{self, MemberChanges};
 use crowdwire_store::reports::WorldReportQuery;
-use crowdwire_store::roles::ADMIN_ROLE;
 use crowdwire_store::users::User;
 use crowdwire_store::worlds::{self, NewWorld, Scope, World, WorldChanges, WorldQuery};
 
-use crate::access::{AVATARS, Standing, guest_name, live_world, random_avatar};
+use crate::access::{AVATARS, Standing, enter_as_guest, enter_as_member, live_world, random_avatar};
 use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
 use crate::extract::{Caller, JsonBody, Path, Query, Registered};
 use crate::live::Eviction;
@@ -450,53 +449,13 @@ fn full(world: &World, online: u64, guest: bool) -> Option<ApiError> {
 /// Joins a registered user: keeps an existing membership (counting the join), or creates one
 /// with the default role (`Admin` for the creator).
 async fn join_registered(state: &AppState, world: &World, user: &User) -> ApiResult<WorldUserWithRoleAndMap> {
-    let role = match state.db.member(world.world_id, user.user_id).await? {
-        Some(m) => state.db.role_in_world(world.world_id, m.role_id).await?,
-        None if world.creator == Some(user.user_id) => match state.db.role_by_name(world.world_id, ADMIN_ROLE).await? {
-            Some(r) => Some(r),
-            None => state.db.default_role(world.world_id).await?,
-        },
-        None => state.db.default_role(world.world_id).await?,
-    }
-    .ok_or_else(|| ApiError::Internal(format!("world {} has no default role", world.world_id)))?;
-    let member = state
-        .db
-        .record_join(world.world_id, user.user_id, role.role_id, random_avatar(), &user.name)
-        .await?;
-    let role = if member.role_id == role.role_id {
-        role
-    } else {
-        state
-            .db
-            .role_in_world(world.world_id, member.role_id)
-            .await?
-            .unwrap_or(role)
-    };
+    let (member, role) = enter_as_member(&state.db, world, user).await?;
     let map = state.db.world_map(world.world_id).await?.unwrap_or_default();
     Ok(WorldUserWithRoleAndMap::member(member, role, map))
 }
 
 async fn join_guest(state: &AppState, world: &World, guest: &uuid::Uuid) -> ApiResult<WorldUserWithRoleAndMap> {
-    let role = state
-        .db
-        .default_role(world.world_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(format!("world {} has no default role", world.world_id)))?;
-    let g = state
-        .db
-        .upsert_guest(
-            world.world_id,
-            &guest.to_string(),
-            role.role_id,
-            random_avatar(),
-            &guest_name(guest),
-        )
-        .await?;
-    let role = if g.role_id == role.role_id {
-        role
-    } else {
-        state.db.role_in_world(world.world_id, g.role_id).await?.unwrap_or(role)
-    };
+    let (g, role) = enter_as_guest(&state.db, world, guest).await?;
     let map = state.db.world_map(world.world_id).await?.unwrap_or_default();
     Ok(WorldUserWithRoleAndMap::guest(g, role, map))
 }
@@ -844,7 +803,7 @@ async fn world_reports(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::access::guest_name;
 
     #[test]
     fn guest_names_use_eight_digits_of_the_node() {
