@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crowdwire_api::access::{enter_as_guest, enter_as_member};
 use crowdwire_auth::{Principal, Purpose};
 use crowdwire_store::{members, users, worlds};
-use crowdwire_world::engine::Profile;
+use crowdwire_world::engine::{Clock, Profile};
 use crowdwire_world::protocol::{ClientMessage, ParseError};
 
 use crate::hub::{ActorMsg, Hub, permissions, wire_id};
@@ -237,13 +237,13 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
     // When the world's mailbox is full, the newest unsent move waits here and replaces the
     // one before it, so an overloaded world sheds stale positions instead of letting them
     // pile up (and age) in the socket buffers; every other message waits its turn.
-    let mut pending_move: Option<ClientMessage> = None;
+    let mut pending_move: Option<(ClientMessage, Clock)> = None;
     let clean = loop {
         let next = tokio::select! {
             permit = actor.reserve(), if pending_move.is_some() => {
                 let Ok(permit) = permit else { break false };
-                let message = Ok(pending_move.take().expect("guarded"));
-                permit.send(ActorMsg::Frame { session, message });
+                let (m, at) = pending_move.take().expect("guarded");
+                permit.send(ActorMsg::Frame { session, message: Ok(m), at });
                 continue;
             }
             next = tokio::time::timeout(idle, stream.next()) => next,
@@ -253,6 +253,7 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
             Ok(None) | Ok(Some(Err(_))) => break false,
             Ok(Some(Ok(m))) => m,
         };
+        let at = hub.clock();
         let message = match msg {
             Message::Text(t) => ClientMessage::parse(t.as_str()),
             Message::Binary(_) => Err(ParseError {
@@ -269,24 +270,26 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
                     permit.send(ActorMsg::Frame {
                         session,
                         message: Ok(m),
+                        at,
                     });
                 }
-                Err(mpsc::error::TrySendError::Full(())) => pending_move = Some(m),
+                Err(mpsc::error::TrySendError::Full(())) => pending_move = Some((m, at)),
                 Err(mpsc::error::TrySendError::Closed(())) => break false,
             }
         } else {
-            if let Some(m) = pending_move.take()
+            if let Some((m, moved_at)) = pending_move.take()
                 && actor
                     .send(ActorMsg::Frame {
                         session,
                         message: Ok(m),
+                        at: moved_at,
                     })
                     .await
                     .is_err()
             {
                 break false;
             }
-            if actor.send(ActorMsg::Frame { session, message }).await.is_err() {
+            if actor.send(ActorMsg::Frame { session, message, at }).await.is_err() {
                 break false;
             }
         }

@@ -86,6 +86,9 @@ pub(crate) enum ActorMsg {
     Frame {
         session: SessionId,
         message: Result<ClientMessage, ParseError>,
+        /// When the socket received it: moves are checked against the time between their
+        /// arrivals, not between their (possibly delayed) processing.
+        at: Clock,
     },
     Closed {
         session: SessionId,
@@ -207,7 +210,7 @@ impl Hub {
         tx
     }
 
-    fn clock(&self) -> Clock {
+    pub(crate) fn clock(&self) -> Clock {
         Clock {
             ms: self.started.elapsed().as_millis() as u64,
             unix_ms: Timestamp::now().0 / 1000,
@@ -323,12 +326,12 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
                 None => break,
                 Some(msg) => mailbox_inputs(&hub, world, msg, &mut sockets).await,
             },
-            Some((peer, message)) = media_rx.recv() => vec![Input::MediaMessage { peer, message }],
+            Some((peer, message)) = media_rx.recv() => vec![(Input::MediaMessage { peer, message }, hub.clock())],
             _ = tick.tick() => {
                 if engine.population() == 0 && empty_since.is_some_and(|t| t.elapsed() >= IDLE_STOP) {
                     break;
                 }
-                vec![Input::Tick]
+                vec![(Input::Tick, hub.clock())]
             }
         };
         // Take what else waits (up to a bound) in the same turn: under load a turn then
@@ -344,13 +347,12 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
         }
         let presence_may_change = input
             .iter()
-            .any(|i| !matches!(i, Input::Frame { .. } | Input::MediaMessage { .. }));
-        let mut pending: Vec<Input> = input.into_iter().rev().collect();
+            .any(|(i, _)| !matches!(i, Input::Frame { .. } | Input::MediaMessage { .. }));
+        let mut pending: Vec<(Input, Clock)> = input.into_iter().rev().collect();
         let mut any_close = false;
         let mut crashed = false;
         'turn: loop {
-            while let Some(input) = pending.pop() {
-                let clock = hub.clock();
+            while let Some((input, clock)) = pending.pop() {
                 // A bug in the engine must not strand the world's sessions: catch it, close
                 // every socket so clients reconnect to a fresh actor, and clear presence below.
                 let outputs =
@@ -390,7 +392,7 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
             pending.extend(
                 overflowed
                     .into_iter()
-                    .map(|session| Input::Closed { session, clean: true }),
+                    .map(|session| (Input::Closed { session, clean: true }, hub.clock())),
             );
         }
         if crashed {
@@ -420,7 +422,8 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
 const TURN_INPUTS: usize = 256;
 
 /// The engine inputs of one mailbox message (keeping `sockets` in step).
-async fn mailbox_inputs(hub: &Hub, world: i64, msg: ActorMsg, sockets: &mut Sockets) -> Vec<Input> {
+async fn mailbox_inputs(hub: &Hub, world: i64, msg: ActorMsg, sockets: &mut Sockets) -> Vec<(Input, Clock)> {
+    let now = hub.clock();
     match msg {
         ActorMsg::Connect {
             session,
@@ -428,14 +431,18 @@ async fn mailbox_inputs(hub: &Hub, world: i64, msg: ActorMsg, sockets: &mut Sock
             outbound,
         } => {
             sockets.insert(session, outbound);
-            vec![Input::Connect { session, profile }]
+            vec![(Input::Connect { session, profile }, now)]
         }
-        ActorMsg::Frame { session, message } => vec![Input::Frame { session, message }],
+        ActorMsg::Frame { session, message, at } => vec![(Input::Frame { session, message }, at)],
         ActorMsg::Closed { session, clean } => {
             sockets.remove(session);
-            vec![Input::Closed { session, clean }]
+            vec![(Input::Closed { session, clean }, now)]
         }
-        ActorMsg::Control(c) => control_inputs(hub, world, c).await,
+        ActorMsg::Control(c) => control_inputs(hub, world, c)
+            .await
+            .into_iter()
+            .map(|i| (i, now))
+            .collect(),
     }
 }
 
