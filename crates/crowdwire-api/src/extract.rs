@@ -52,11 +52,42 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(ApiError::invalid(&["body"], "field required", "value_error.missing"));
         }
+        if json_has_nul(&bytes) {
+            return Err(nul_error("body"));
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(de)
             .map(JsonBody)
             .map_err(|e| serde_field_error("body", e.path().to_string(), e.inner().to_string()))
     }
+}
+
+/// Text may not hold NUL characters: PostgreSQL cannot store them, and no field needs them.
+fn nul_error(place: &'static str) -> ApiError {
+    ApiError::invalid(&[place], "text must not contain NUL characters", "value_error.str.nul")
+}
+
+/// True when a JSON document has a `\u0000` escape (a raw NUL byte is not valid JSON text
+/// and the parser rejects it anyway). Escapes are skipped in pairs, so `\\u0000` (an
+/// escaped backslash, then `u0000`) is not one.
+fn json_has_nul(b: &[u8]) -> bool {
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            if b.get(i + 1) == Some(&b'u') && b.get(i + 2..i + 6) == Some(&b"0000"[..]) {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// True when a form or query string decodes to text holding a NUL (`%00`, or a raw one).
+fn form_has_nul(b: &[u8]) -> bool {
+    b.contains(&0) || b.windows(3).any(|w| w == b"%00")
 }
 
 /// An `application/x-www-form-urlencoded` body (the OAuth2 password form).
@@ -67,6 +98,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for FormBody<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
+        if form_has_nul(&bytes) {
+            return Err(nul_error("body"));
+        }
         serde_html_form::from_bytes(&bytes)
             .map(FormBody)
             .map_err(|e| serde_field_error("body", String::new(), e.to_string()))
@@ -81,6 +115,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let q = parts.uri.query().unwrap_or("");
+        if form_has_nul(q.as_bytes()) {
+            return Err(nul_error("query"));
+        }
         serde_html_form::from_str(q)
             .map(Query)
             .map_err(|e| serde_field_error("query", String::new(), e.to_string()))
@@ -173,5 +210,22 @@ impl FromRequestParts<AppState> for Superuser {
         } else {
             Err(ApiError::forbidden(msg::ACCESS_FORBIDDEN))
         }
+    }
+}
+
+#[cfg(test)]
+mod nul_tests {
+    use super::*;
+
+    #[test]
+    fn nul_characters_are_found_in_json_forms_and_queries() {
+        assert!(json_has_nul(br#"{"name":"a\u0000b"}"#));
+        assert!(
+            !json_has_nul(br#"{"name":"a\\u0000b"}"#),
+            "an escaped backslash, then text"
+        );
+        assert!(!json_has_nul(br#"{"name":"a\u0041"}"#));
+        assert!(form_has_nul(b"username=%00x&password=y"));
+        assert!(!form_has_nul(b"username=%200&password=y"));
     }
 }
