@@ -19,7 +19,8 @@ use tokio::sync::mpsc;
 
 use crowdwire_api::access::{enter_as_guest, enter_as_member};
 use crowdwire_auth::{Principal, Purpose};
-use crowdwire_store::{members, users, worlds};
+use crowdwire_store::roles::Role;
+use crowdwire_store::{Db, members, users, worlds};
 use crowdwire_world::engine::{Clock, Profile};
 use crowdwire_world::protocol::{ClientMessage, ParseError};
 
@@ -69,6 +70,14 @@ async fn refuse(mut socket: WebSocket, reason: &str) {
         .await;
 }
 
+/// The role a member or guest holds in the world.
+async fn role_of(db: &Db, world_id: i64, role_id: i64) -> Result<Role, &'static str> {
+    db.role_in_world(world_id, role_id)
+        .await
+        .map_err(|_| "database unavailable")?
+        .ok_or("role missing")
+}
+
 /// Who may connect, and as whom.
 async fn authorise(hub: &Hub, world_id: &str, token: Option<&str>) -> Result<(i64, Profile), &'static str> {
     let world_id: i64 = world_id.parse().map_err(|_| "invalid world id")?;
@@ -97,11 +106,7 @@ async fn authorise(hub: &Hub, world_id: &str, token: Option<&str>) -> Result<(i6
             // Connecting without the REST join first enters a public world as a newcomer.
             let (member, role) = match db.member(world_id, id).await.map_err(|_| "database unavailable")? {
                 Some(m) => {
-                    let role = db
-                        .role_in_world(world_id, m.role_id)
-                        .await
-                        .map_err(|_| "database unavailable")?
-                        .ok_or("role missing")?;
+                    let role = role_of(db, world_id, m.role_id).await?;
                     (m, role)
                 }
                 None if world.public => enter_as_member(db, &world, &user)
@@ -130,11 +135,7 @@ async fn authorise(hub: &Hub, world_id: &str, token: Option<&str>) -> Result<(i6
             let gid = g.hyphenated().to_string();
             let (guest, role) = match db.guest(world_id, &gid).await.map_err(|_| "database unavailable")? {
                 Some(p) => {
-                    let role = db
-                        .role_in_world(world_id, p.role_id)
-                        .await
-                        .map_err(|_| "database unavailable")?
-                        .ok_or("role missing")?;
+                    let role = role_of(db, world_id, p.role_id).await?;
                     (p, role)
                 }
                 None if world.public => enter_as_guest(db, &world, &g)
