@@ -3,7 +3,7 @@
 //! [`MediaSink`]. The SFU is its own crate; until it is wired in, [`UnavailableMedia`]
 //! answers every client signalling request with an error, so no client waits in silence.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crowdwire_world::engine::MediaCommand;
@@ -33,28 +33,29 @@ pub struct UnavailableMedia {
 pub const MEDIA_UNAVAILABLE: &str = "Audio and video are not available on this server.";
 
 impl UnavailableMedia {
-    /// The replies to a signalling request when there is no media server: the `-done`
-    /// reply the client awaits, carrying `error`, and an `error` message.
+    /// The replies to a signalling request when there is no media server.
     pub fn replies(topic: &str, room: &str, peer: &str, d: &Value) -> Vec<Value> {
-        let done = match topic {
-            "@connect-transport" => {
-                let direction = d.get("direction").and_then(|v| v.as_str()).unwrap_or("send");
-                Some(format!(
-                    "@connect-transport-{}-done",
-                    if direction == "recv" { "recv" } else { "send" }
-                ))
-            }
-            "@send-track" => Some("@send-track-send-done".to_owned()),
-            "@send-file" => Some("@send-file-send-done".to_owned()),
-            "@get-recv-tracks" => Some("@get-recv-tracks-done".to_owned()),
-            _ => None,
-        };
-        let mut out = Vec::new();
-        if let Some(t) = done {
-            out.push(json!({"topic": t, "d": {"error": MEDIA_UNAVAILABLE, "roomId": room, "peerId": peer}}));
-        }
-        out.push(json!({"topic": "error", "d": {"topic": topic, "message": MEDIA_UNAVAILABLE}}));
-        out
+        let direction = d.get("direction").and_then(|v| v.as_str());
+        crowdwire_media::error_replies(topic, room, peer, direction, MEDIA_UNAVAILABLE)
+    }
+}
+
+/// The embedded SFU.
+impl MediaBackend for crowdwire_media::MediaNode {
+    fn attach(&self, world: i64, sink: MediaSink) {
+        crowdwire_media::MediaNode::attach(self, world, sink);
+    }
+
+    fn detach(&self, world: i64) {
+        crowdwire_media::MediaNode::detach(self, world);
+    }
+
+    fn command(&self, world: i64, command: MediaCommand) {
+        crowdwire_media::MediaNode::command(self, world, command);
+    }
+
+    fn backend(&self) -> &'static str {
+        "str0m"
     }
 }
 

@@ -213,6 +213,16 @@ pub enum MediaCommand {
         /// Pause.
         pause: bool,
     },
+    /// Route a peer's file data producers in these rooms to one downloader only (sent
+    /// when the downloader starts a download the owner accepted).
+    FileTarget {
+        /// Rooms the two share.
+        rooms: Vec<String>,
+        /// The file's owner.
+        owner: String,
+        /// The peer that receives the file.
+        downloader: String,
+    },
     /// Client signalling to relay (`d` has `peerId` set to the sender).
     Signal {
         /// Room.
@@ -374,6 +384,8 @@ struct Player {
     conference: Option<String>,
     speaker: bool,
     files: Vec<Value>,
+    /// Users whose download request this player accepted and who have not started it.
+    accepted_downloads: Vec<u32>,
     bucket: Bucket,
 }
 
@@ -720,6 +732,7 @@ impl WorldEngine {
                 conference: None,
                 speaker: false,
                 files: Vec::new(),
+                accepted_downloads: Vec::new(),
                 bucket,
             },
         );
@@ -1258,6 +1271,10 @@ impl WorldEngine {
                         "that user is not in a room with you",
                     );
                 };
+                let grants = &mut self.players.get_mut(&slot).expect("present").accepted_downloads;
+                if !grants.contains(&target) {
+                    grants.push(target);
+                }
                 self.send_to_slot(
                     target,
                     &ServerMessage::AcceptDownloadRequest {
@@ -1269,6 +1286,25 @@ impl WorldEngine {
                 let Some(target) = self.nearby(slot, &d.user_id) else {
                     return self.error(session, "START_DOWNLOAD", "that user is not in a room with you");
                 };
+                // The file's bytes go to this user only once its owner accepted.
+                let grants = &mut self.players.get_mut(&target).expect("present").accepted_downloads;
+                let Some(at) = grants.iter().position(|s| *s == slot) else {
+                    return self.error(
+                        session,
+                        "START_DOWNLOAD",
+                        "that user has not accepted your download request",
+                    );
+                };
+                grants.swap_remove(at);
+                let shared: Vec<String> = {
+                    let theirs = self.rooms(target);
+                    self.rooms(slot).into_iter().filter(|r| theirs.contains(r)).collect()
+                };
+                self.out.push(Output::Media(MediaCommand::FileTarget {
+                    rooms: shared,
+                    owner: self.uid(target),
+                    downloader: self.uid(slot),
+                }));
                 self.send_to_slot(target, &ServerMessage::StartDownload);
             }
             ClientMessage::KickPlayer { user_id, ban } => {

@@ -102,6 +102,19 @@ pub struct ServeArgs {
     /// A dropped connection keeps its place and groups this many seconds.
     #[arg(long, env = "CROWDWIRE_RECONNECT_GRACE_SECONDS")]
     pub reconnect_grace_seconds: Option<u64>,
+    /// Media (SFU) UDP address of the first worker; worker i uses port + i. Port 0 picks
+    /// free ports. Default: the HTTP bind IP, port 40000.
+    #[arg(long, env = "CROWDWIRE_MEDIA_BIND")]
+    pub media_bind: Option<SocketAddr>,
+    /// The IP browsers are told to send media to (default: the media bind IP).
+    #[arg(long, env = "CROWDWIRE_MEDIA_ANNOUNCE_IP")]
+    pub media_announce_ip: Option<std::net::IpAddr>,
+    /// SFU workers, one core and one UDP port each (default: the number of cores).
+    #[arg(long, env = "CROWDWIRE_MEDIA_WORKERS")]
+    pub media_workers: Option<usize>,
+    /// Run without audio and video (signalling gets error replies).
+    #[arg(long, env = "CROWDWIRE_MEDIA_DISABLED")]
+    pub media_disabled: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -127,6 +140,8 @@ pub struct Config {
     pub google_client_id: Option<String>,
     /// Google JWKS URL.
     pub google_jwks_url: String,
+    /// The SFU, unless media is disabled.
+    pub media: Option<crowdwire_media::MediaConfig>,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -198,6 +213,17 @@ impl Config {
             trust_forwarded_for: pick!(trust_forwarded_for).unwrap_or(false),
             access_token_minutes: pick!(access_token_minutes).unwrap_or(720),
             guest_token_hours: pick!(guest_token_hours).unwrap_or(12),
+            media: if pick!(media_disabled).unwrap_or(false) {
+                None
+            } else {
+                Some(crowdwire_media::MediaConfig {
+                    bind: pick!(media_bind).unwrap_or_else(|| SocketAddr::new(bind.ip(), 40000)),
+                    announce_ip: pick!(media_announce_ip),
+                    workers: pick!(media_workers)
+                        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+                        .max(1),
+                })
+            },
             realtime: {
                 let d = crowdwire_realtime::RealtimeSettings::default();
                 let area = match pick!(interest_area) {
@@ -234,6 +260,10 @@ impl Config {
         })
         .expect("defaults resolve");
         c.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        if let Some(m) = c.media.as_mut() {
+            m.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+            m.workers = 1;
+        }
         c
     }
 }

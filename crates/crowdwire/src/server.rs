@@ -87,13 +87,21 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         trust_forwarded_for: config.trust_forwarded_for,
         ..ApiSettings::default()
     };
+    let media: Arc<dyn crowdwire_realtime::media::MediaBackend> = match &config.media {
+        Some(m) => Arc::new(
+            crowdwire_media::MediaNode::start(m.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("starting the SFU: {e}"))?,
+        ),
+        None => Arc::new(UnavailableMedia::default()),
+    };
     let hub = Hub::new(
         db.clone(),
         keys.clone(),
         config.realtime.clone(),
         Arc::new(LocalPresence::default()),
         Arc::new(LocalBus::default()),
-        Arc::new(UnavailableMedia::default()),
+        media,
     );
     let (presence, bus, media) = hub.backends();
     let backends = Backends {
