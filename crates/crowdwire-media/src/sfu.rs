@@ -1500,11 +1500,7 @@ impl Sfu {
         if p.paused {
             return;
         }
-        let Some(router_pt) = p
-            .pts
-            .get(&*pkt.header.payload_type)
-            .map(|idx| ROUTER_CODECS[*idx].pt)
-        else {
+        let Some(router_pt) = p.pts.get(&*pkt.header.payload_type).map(|idx| ROUTER_CODECS[*idx].pt) else {
             return;
         };
         let out_ext = ExtensionValues {

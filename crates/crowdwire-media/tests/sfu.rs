@@ -1,0 +1,618 @@
+//! The SFU core against str0m peers that play the browser's part of mediasoup-client,
+//! over a simulated network, faster than real time: forwarding with SSRC, payload-type
+//! and sequence rewriting, keyframe requests, NACK repair, data channels, file data
+//! only to the accepted downloader, and no resource left after peers leave.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use str0m::channel::{ChannelConfig, ChannelId};
+use str0m::format::Codec;
+use str0m::media::{Frequency, KeyframeRequestKind, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{Extension, ExtensionMap, RtpWrite, SeqNo, Ssrc};
+use str0m::{Candidate, Event, IceCreds, Input, Output, Rtc, RtcConfig};
+
+use crowdwire_media::{Counts, Out, Sfu, SfuConfig};
+use crowdwire_world::engine::{MediaCommand, MediaRole};
+
+const WORLD: i64 = 7;
+const ROOM: &str = "12";
+
+fn server_addr() -> SocketAddr {
+    "127.0.0.1:40000".parse().expect("addr")
+}
+
+/// One browser transport: a str0m `Rtc` as ICE-controlling DTLS client.
+struct ClientTransport {
+    rtc: Rtc,
+    addr: SocketAddr,
+    id: String,
+}
+
+/// Payload types and extension ids the simulated browser uses on its send transport:
+/// deliberately not the router's, so the SFU must rewrite them.
+const SEND_VP8: u8 = 120;
+const SEND_RTX: u8 = 121;
+const SEND_MID_ID: u8 = 9;
+const SEND_TWCC_ID: u8 = 5;
+
+impl ClientTransport {
+    fn new(now: Instant, options: &Value, addr: SocketAddr, send: bool) -> Self {
+        let mut config = RtcConfig::new().set_rtp_mode(true).clear_codecs();
+        let mut exts = ExtensionMap::empty();
+        if send {
+            config.codec_config().add_config(
+                SEND_VP8.into(),
+                Some(SEND_RTX.into()),
+                Codec::Vp8,
+                Frequency::NINETY_KHZ,
+                None,
+                Default::default(),
+            );
+            exts.set(SEND_MID_ID, Extension::RtpMid);
+            exts.set(SEND_TWCC_ID, Extension::TransportSequenceNumber);
+        } else {
+            crowdwire_media::caps::recv_codec_config(config.codec_config());
+            exts = crowdwire_media::caps::recv_extension_map();
+        }
+        let mut rtc = config.set_extension_map(exts).build(now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
+        let ice = &options["iceParameters"];
+        let cand = &options["iceCandidates"][0];
+        let remote: SocketAddr = format!("{}:{}", cand["address"].as_str().expect("address"), cand["port"])
+            .parse()
+            .expect("addr");
+        rtc.add_remote_candidate(Candidate::host(remote, "udp").expect("candidate"));
+        let fp = &options["dtlsParameters"]["fingerprints"][0];
+        let mut api = rtc.direct_api();
+        api.set_remote_ice_credentials(IceCreds {
+            ufrag: ice["usernameFragment"].as_str().expect("ufrag").into(),
+            pass: ice["password"].as_str().expect("pass").into(),
+        });
+        api.set_ice_controlling(true);
+        api.set_remote_fingerprint(
+            format!("sha-256 {}", fp["value"].as_str().expect("fp"))
+                .parse()
+                .expect("fingerprint"),
+        );
+        api.start_dtls(true).expect("dtls");
+        api.start_sctp(true);
+        api.enable_twcc_feedback();
+        ClientTransport {
+            rtc,
+            addr,
+            id: options["id"].as_str().expect("id").into(),
+        }
+    }
+
+    fn connect_message(&mut self, direction: &str) -> Value {
+        let fp = self.rtc.direct_api().local_dtls_fingerprint().clone();
+        let value = fp
+            .bytes
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        json!({"roomId": ROOM, "transportId": self.id, "direction": direction,
+               "dtlsParameters": {"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": value}]}})
+    }
+}
+
+/// A simulated peer: its messages from the SFU and its transports.
+#[derive(Default)]
+struct Client {
+    inbox: Vec<Value>,
+    send: Option<ClientTransport>,
+    recv: Option<ClientTransport>,
+    /// Received RTP: (ssrc, pt, seq).
+    rtp: Vec<(u32, u8, u64)>,
+    keyframe_requests: usize,
+    data: Vec<u8>,
+    channels: HashMap<u16, ChannelId>,
+}
+
+struct Net {
+    sfu: Sfu,
+    now: Instant,
+    clients: HashMap<String, Client>,
+    /// Drop every n-th datagram from the SFU to this peer's receive transport.
+    lossy: Option<(String, usize)>,
+    sent_to_lossy: usize,
+}
+
+impl Net {
+    fn new() -> Net {
+        let now = Instant::now();
+        Net {
+            sfu: Sfu::new(SfuConfig::new(server_addr()), now).expect("sfu"),
+            now,
+            clients: HashMap::new(),
+            lossy: None,
+            sent_to_lossy: 0,
+        }
+    }
+
+    fn command(&mut self, c: MediaCommand) {
+        self.sfu.command(self.now, WORLD, c);
+        self.pump();
+    }
+
+    fn signal(&mut self, peer: &str, topic: &str, d: Value) -> Value {
+        let mut d = d;
+        d["peerId"] = json!(peer);
+        self.command(MediaCommand::Signal {
+            room: ROOM.into(),
+            peer: peer.into(),
+            topic: topic.into(),
+            d,
+        });
+        let done = format!("{topic}-");
+        let c = self.clients.get_mut(peer).expect("client");
+        let at = c
+            .inbox
+            .iter()
+            .rposition(|m| m["topic"].as_str().is_some_and(|t| t.starts_with(&done)))
+            .unwrap_or_else(|| panic!("no reply to {topic}: {:?}", c.inbox));
+        c.inbox.remove(at)
+    }
+
+    fn take(&mut self, peer: &str, topic: &str) -> Value {
+        let c = self.clients.get_mut(peer).expect("client");
+        let at = c
+            .inbox
+            .iter()
+            .position(|m| m["topic"] == topic)
+            .unwrap_or_else(|| panic!("{peer} has no {topic}: {:?}", c.inbox));
+        c.inbox.remove(at)
+    }
+
+    /// Moves datagrams and messages until nothing is left, without advancing time.
+    fn pump(&mut self) {
+        for _ in 0..10_000 {
+            let mut moved = false;
+            let outs: Vec<Out> = self.sfu.drain().collect();
+            for o in outs {
+                moved = true;
+                match o {
+                    Out::Message { peer, message, .. } => self.clients.entry(peer).or_default().inbox.push(message),
+                    Out::Transmit { to, data } => self.deliver_to_client(to, &data),
+                }
+            }
+            let mut to_sfu = Vec::new();
+            let now = self.now;
+            for c in self.clients.values_mut() {
+                for t in [c.send.as_mut(), c.recv.as_mut()].into_iter().flatten() {
+                    loop {
+                        match t.rtc.poll_output() {
+                            Ok(Output::Transmit(tx)) => to_sfu.push((tx.source, tx.contents.to_vec())),
+                            Ok(Output::Timeout(_)) | Err(_) => break,
+                            Ok(Output::Event(e)) => match e {
+                                Event::RtpPacket(p) => {
+                                    c.rtp.push((*p.header.ssrc, *p.header.payload_type, *p.seq_no));
+                                }
+                                Event::KeyframeRequest(_) => c.keyframe_requests += 1,
+                                Event::ChannelData(d) => c.data.extend_from_slice(&d.data),
+                                _ => {}
+                            },
+                        }
+                    }
+                }
+                let _ = now;
+            }
+            for (from, data) in to_sfu {
+                moved = true;
+                self.sfu.datagram(self.now, from, &data);
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the network never settled");
+    }
+
+    fn deliver_to_client(&mut self, to: SocketAddr, data: &[u8]) {
+        let now = self.now;
+        if let Some((peer, n)) = &self.lossy {
+            let target = self.clients.get(peer).and_then(|c| c.recv.as_ref()).map(|t| t.addr);
+            if target == Some(to) {
+                self.sent_to_lossy += 1;
+                if self.sent_to_lossy.is_multiple_of(*n) {
+                    return;
+                }
+            }
+        }
+        for c in self.clients.values_mut() {
+            for t in [c.send.as_mut(), c.recv.as_mut()].into_iter().flatten() {
+                if t.addr == to {
+                    let input = Input::Receive(
+                        now,
+                        Receive {
+                            proto: Protocol::Udp,
+                            source: server_addr(),
+                            destination: to,
+                            contents: data.try_into().expect("datagram"),
+                        },
+                    );
+                    let _ = t.rtc.handle_input(input);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Advances simulated time by `d` in small steps, feeding timeouts everywhere.
+    fn run(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.now += Duration::from_millis(5);
+            let now = self.now;
+            self.sfu.timeout(now);
+            for c in self.clients.values_mut() {
+                for t in [c.send.as_mut(), c.recv.as_mut()].into_iter().flatten() {
+                    let _ = t.rtc.handle_input(Input::Timeout(now));
+                }
+            }
+            self.pump();
+        }
+    }
+
+    /// Joins `peer` as a speaker and connects both its transports.
+    fn join(&mut self, peer: &str, port: u16) {
+        self.command(MediaCommand::Join {
+            room: ROOM.into(),
+            peer: peer.into(),
+            role: MediaRole::Speaker,
+        });
+        let joined = self.take(peer, "you-joined-as-speaker");
+        let d = &joined["d"];
+        assert_eq!(d["routerRtpCapabilities"]["codecs"][0]["mimeType"], "audio/opus");
+        let now = self.now;
+        let ip = "127.0.0.1";
+        let send = ClientTransport::new(
+            now,
+            &d["sendTransportOptions"],
+            format!("{ip}:{port}").parse().expect("a"),
+            true,
+        );
+        let recv = ClientTransport::new(
+            now,
+            &d["recvTransportOptions"],
+            format!("{ip}:{}", port + 1).parse().expect("a"),
+            false,
+        );
+        let c = self.clients.get_mut(peer).expect("client");
+        c.send = Some(send);
+        c.recv = Some(recv);
+        let m = c.recv.as_mut().expect("recv").connect_message("recv");
+        let r = self.signal(peer, "@connect-transport", m);
+        assert_eq!(r["topic"], "@connect-transport-recv-done", "{r}");
+        assert!(r["d"]["error"].is_null(), "{r}");
+        let m = self
+            .clients
+            .get_mut(peer)
+            .expect("c")
+            .send
+            .as_mut()
+            .expect("send")
+            .connect_message("send");
+        let r = self.signal(peer, "@connect-transport", m);
+        assert!(r["d"]["error"].is_null(), "{r}");
+    }
+
+    fn recv_caps() -> Value {
+        let caps = crowdwire_media::caps::router_rtp_capabilities();
+        json!({"codecs": caps["codecs"], "headerExtensions": caps["headerExtensions"]})
+    }
+
+    /// Produces VP8 from `peer` with the browser's own numbers; returns the producer id.
+    fn produce_video(&mut self, peer: &str, ssrc: u32, rtx: u32) -> String {
+        let c = self.clients.get_mut(peer).expect("client");
+        let t = c.send.as_mut().expect("send");
+        let mid: Mid = "0".into();
+        let mut api = t.rtc.direct_api();
+        api.declare_media(mid, MediaKind::Video);
+        api.declare_stream_tx(Ssrc::from(ssrc), Some(Ssrc::from(rtx)), mid, None);
+        let id = t.id.clone();
+        let r = self.signal(
+            peer,
+            "@send-track",
+            json!({"roomId": ROOM, "transportId": id, "kind": "video", "direction": "send", "paused": false,
+                   "appData": {"mediaTag": "video"},
+                   "rtpParameters": {"mid": "0",
+                     "codecs": [{"mimeType": "video/VP8", "payloadType": SEND_VP8, "clockRate": 90000, "parameters": {}},
+                                {"mimeType": "video/rtx", "payloadType": SEND_RTX, "clockRate": 90000, "parameters": {"apt": SEND_VP8}}],
+                     "headerExtensions": [{"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": SEND_MID_ID},
+                                          {"uri": "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01", "id": SEND_TWCC_ID}],
+                     "encodings": [{"ssrc": ssrc, "rtx": {"ssrc": rtx}}],
+                     "rtcp": {"cname": "sim"}}}),
+        );
+        assert_eq!(r["topic"], "@send-track-send-done", "{r}");
+        assert!(r["d"]["error"].is_null(), "{r}");
+        r["d"]["id"].as_str().expect("producer id").to_owned()
+    }
+
+    /// Applies consumer parameters to a peer's receive transport, as mediasoup-client does.
+    fn consume(&mut self, peer: &str, params: &Value) -> u32 {
+        let rp = &params["rtpParameters"];
+        let mid: Mid = rp["mid"].as_str().expect("mid").into();
+        let ssrc = rp["encodings"][0]["ssrc"].as_u64().expect("ssrc") as u32;
+        let rtx = rp["encodings"][0]["rtx"]["ssrc"].as_u64().map(|s| Ssrc::from(s as u32));
+        let t = self.clients.get_mut(peer).expect("c").recv.as_mut().expect("recv");
+        let mut api = t.rtc.direct_api();
+        api.declare_media(mid, MediaKind::Video);
+        api.expect_stream_rx(Ssrc::from(ssrc), rtx, mid, None);
+        ssrc
+    }
+
+    /// Writes `n` VP8 packets from `peer`, starting at sequence `first`, 10 ms apart.
+    fn send_video(&mut self, peer: &str, ssrc: u32, first: u64, n: u64) {
+        for i in 0..n {
+            let now = self.now;
+            let t = self.clients.get_mut(peer).expect("c").send.as_mut().expect("send");
+            let mut api = t.rtc.direct_api();
+            let tx = api.stream_tx(&Ssrc::from(ssrc)).expect("stream");
+            tx.write_rtp(
+                RtpWrite::new(
+                    SEND_VP8.into(),
+                    SeqNo::from(first + i),
+                    (i * 900) as u32,
+                    now,
+                    vec![0x90, 0x80, (i % 128) as u8, 1, 2, 3],
+                )
+                .marker(true)
+                .nackable(true),
+            );
+            self.run(Duration::from_millis(10));
+        }
+    }
+}
+
+fn connected_pair() -> (Net, u32, u32) {
+    let mut net = Net::new();
+    net.join("a", 50_000);
+    net.join("b", 50_010);
+    net.run(Duration::from_millis(1500));
+    let r = net.signal(
+        "b",
+        "@get-recv-tracks",
+        json!({"roomId": ROOM, "rtpCapabilities": Net::recv_caps()}),
+    );
+    assert_eq!(r["d"]["consumerParametersArr"], json!([]), "{r}");
+    net.produce_video("a", 0x1111, 0x2222);
+    let np = net.take("b", "new-peer-producer");
+    assert_eq!(np["uid"], "b");
+    assert_eq!(np["d"]["peerId"], "a");
+    let params = np["d"]["consumerParameters"].clone();
+    assert_eq!(
+        params["rtpParameters"]["codecs"][0]["payloadType"], 96,
+        "router PT, not the producer's"
+    );
+    let consumer_ssrc = net.consume("b", &params);
+    assert_ne!(consumer_ssrc, 0x1111, "the consumer has its own SSRC");
+    net.run(Duration::from_millis(500));
+    (net, 0x1111, consumer_ssrc)
+}
+
+#[test]
+fn rtp_is_forwarded_with_the_consumers_ssrc_payload_type_and_sequence() {
+    let (mut net, producer_ssrc, consumer_ssrc) = connected_pair();
+    // A producer that has already sent 60,000 packets: the consumer still starts small.
+    net.send_video("a", producer_ssrc, 60_000, 50);
+    let got = &net.clients["b"].rtp;
+    assert!(got.len() >= 45, "b received {} of 50 packets", got.len());
+    assert!(got.iter().all(|(s, pt, _)| *s == consumer_ssrc && *pt == 96), "{got:?}");
+    let seqs: Vec<u64> = got.iter().map(|(_, _, q)| *q).collect();
+    assert!(seqs[0] < 2000, "sequence numbers are rebased: {}", seqs[0]);
+    assert!(seqs.windows(2).all(|w| w[1] > w[0]), "in order");
+    assert!(net.sfu.traffic().rtp_out >= 45);
+}
+
+#[test]
+fn a_consumers_keyframe_request_reaches_the_producer() {
+    let (mut net, ssrc, consumer_ssrc) = connected_pair();
+    net.send_video("a", ssrc, 1, 5);
+    let before = net.clients["a"].keyframe_requests;
+    net.run(Duration::from_millis(400));
+    let t = net.clients.get_mut("b").expect("b").recv.as_mut().expect("recv");
+    t.rtc
+        .direct_api()
+        .stream_rx(&Ssrc::from(consumer_ssrc))
+        .expect("rx")
+        .request_keyframe(KeyframeRequestKind::Pli);
+    net.run(Duration::from_millis(300));
+    assert!(
+        net.clients["a"].keyframe_requests > before,
+        "PLI relayed to the producer"
+    );
+}
+
+#[test]
+fn lost_packets_towards_a_consumer_are_repaired_by_nack_and_rtx() {
+    let (mut net, ssrc, _) = connected_pair();
+    net.lossy = Some(("b".into(), 7));
+    net.send_video("a", ssrc, 100, 120);
+    net.lossy = None;
+    net.run(Duration::from_millis(1000));
+    let seqs: HashSet<u64> = net.clients["b"].rtp.iter().map(|(_, _, q)| *q).collect();
+    assert!(net.sent_to_lossy > 100);
+    assert!(
+        seqs.len() >= 118,
+        "only {} of 120 packets arrived after repair",
+        seqs.len()
+    );
+}
+
+#[test]
+fn file_data_goes_only_to_the_downloader() {
+    let mut net = Net::new();
+    net.join("a", 50_000);
+    net.join("b", 50_010);
+    net.join("c", 50_020);
+    net.run(Duration::from_millis(1500));
+    for p in ["b", "c"] {
+        net.signal(
+            p,
+            "@get-recv-tracks",
+            json!({"roomId": ROOM, "rtpCapabilities": Net::recv_caps()}),
+        );
+    }
+    let tid = net.clients["a"].send.as_ref().expect("send").id.clone();
+    let r = net.signal(
+        "a",
+        "@send-file",
+        json!({"roomId": ROOM, "transportId": tid, "direction": "send", "label": "file", "protocol": "",
+               "sctpStreamParameters": {"streamId": 3, "ordered": true}, "appData": {"mediaTag": "file"}}),
+    );
+    assert!(r["d"]["error"].is_null(), "{r}");
+    let cid = {
+        let t = net.clients.get_mut("a").expect("a").send.as_mut().expect("send");
+        t.rtc.direct_api().create_data_channel(ChannelConfig {
+            label: "file".into(),
+            negotiated: Some(3),
+            ..Default::default()
+        })
+    };
+    for p in ["b", "c"] {
+        let m = net.take(p, "new-peer-data-producer");
+        let stream = m["d"]["consumerParameters"]["sctpStreamParameters"]["streamId"]
+            .as_u64()
+            .expect("id") as u16;
+        let c = net.clients.get_mut(p).expect("c");
+        let id = c
+            .recv
+            .as_mut()
+            .expect("recv")
+            .rtc
+            .direct_api()
+            .create_data_channel(ChannelConfig {
+                label: "file".into(),
+                negotiated: Some(stream),
+                ..Default::default()
+            });
+        c.channels.insert(stream, id);
+    }
+    net.run(Duration::from_millis(1500));
+    // Before any download starts, the owner's bytes reach nobody.
+    let write = |net: &mut Net, bytes: &[u8]| {
+        let t = net.clients.get_mut("a").expect("a").send.as_mut().expect("send");
+        let ok = t
+            .rtc
+            .channel(cid)
+            .expect("open channel")
+            .write(true, bytes)
+            .expect("write");
+        assert!(ok);
+        net.run(Duration::from_millis(200));
+    };
+    write(&mut net, b"early");
+    assert!(net.clients["b"].data.is_empty() && net.clients["c"].data.is_empty());
+    net.command(MediaCommand::FileTarget {
+        rooms: vec![ROOM.into()],
+        owner: "a".into(),
+        downloader: "b".into(),
+    });
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    for chunk in payload.chunks(16_000) {
+        write(&mut net, chunk);
+    }
+    net.run(Duration::from_millis(1000));
+    assert_eq!(net.clients["b"].data, payload, "b gets the whole file, byte for byte");
+    assert!(net.clients["c"].data.is_empty(), "c, in the same room, gets nothing");
+}
+
+#[test]
+fn bad_signalling_gets_error_replies_and_changes_nothing() {
+    let mut net = Net::new();
+    net.join("a", 50_000);
+    let before = net.sfu.counts();
+    for (topic, d) in [
+        (
+            "@send-track",
+            json!({"transportId": "nope", "kind": "video", "rtpParameters": {"codecs": []}}),
+        ),
+        ("@send-track", json!({"transportId": 5})),
+        (
+            "@connect-transport",
+            json!({"transportId": "nope", "dtlsParameters": {"fingerprints": []}}),
+        ),
+        (
+            "@send-file",
+            json!({"transportId": "nope", "sctpStreamParameters": {"streamId": 1}}),
+        ),
+        ("@get-recv-tracks", json!({"rtpCapabilities": "x"})),
+    ] {
+        let r = net.signal("a", topic, d);
+        assert!(r["d"]["error"].is_string(), "{topic}: {r}");
+        net.take("a", "error");
+    }
+    // A produce on a real transport with a mid of 10 kB, a simulcast encoding list, or
+    // an unknown codec is refused without touching str0m.
+    let tid = net.clients["a"].send.as_ref().expect("send").id.clone();
+    for rp in [
+        json!({"mid": "x".repeat(10_000), "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000}], "encodings": [{"ssrc": 1}]}),
+        json!({"mid": "0", "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000}], "encodings": [{"rid": "h"}, {"rid": "l"}]}),
+        json!({"mid": "0", "codecs": [{"mimeType": "video/AV2", "payloadType": 96, "clockRate": 90000}], "encodings": [{"ssrc": 1}]}),
+    ] {
+        let r = net.signal(
+            "a",
+            "@send-track",
+            json!({"transportId": tid, "kind": "video", "rtpParameters": rp}),
+        );
+        assert!(r["d"]["error"].is_string(), "{r}");
+    }
+    assert_eq!(net.sfu.counts().producers, before.producers);
+}
+
+#[test]
+fn a_thousand_join_leave_cycles_leave_nothing_behind() {
+    let mut net = Net::new();
+    let mut port = 20_000u16;
+    for i in 0..1000 {
+        let peer = format!("p{}", i % 3);
+        // Every 100th cycle connects and produces for real; the rest join and leave.
+        if i % 100 == 0 {
+            net.join("a", port);
+            net.join("b", port + 4);
+            port += 8;
+            net.run(Duration::from_millis(600));
+            net.signal(
+                "b",
+                "@get-recv-tracks",
+                json!({"roomId": ROOM, "rtpCapabilities": Net::recv_caps()}),
+            );
+            net.produce_video("a", 0x1000 + i, 0x5000 + i);
+            net.run(Duration::from_millis(50));
+            assert!(net.sfu.counts().consumers >= 1);
+            for p in ["a", "b"] {
+                net.command(MediaCommand::Leave {
+                    rooms: vec![ROOM.into()],
+                    peer: p.into(),
+                });
+                net.clients.remove(p);
+            }
+        } else {
+            net.command(MediaCommand::Join {
+                room: ROOM.into(),
+                peer: peer.clone(),
+                role: if i % 2 == 0 {
+                    MediaRole::Speaker
+                } else {
+                    MediaRole::Listener
+                },
+            });
+            if i % 7 == 0 {
+                net.command(MediaCommand::Destroy { room: ROOM.into() });
+            } else {
+                net.command(MediaCommand::Leave {
+                    rooms: vec![ROOM.into()],
+                    peer,
+                });
+            }
+        }
+    }
+    net.run(Duration::from_millis(100));
+    assert_eq!(net.sfu.counts(), Counts::default());
+}
