@@ -1076,8 +1076,27 @@ fn file_transfers_flow_only_between_co_members_of_this_world() {
         w.take(2),
         vec![json!({"topic": "ACCEPT_DOWNLOAD_REQUEST", "d": {"file": f}})]
     );
+    // User 3 never got an acceptance: its start is refused and routes no file data.
+    w.take_media();
+    w.frame(3, json!({"topic": "START_DOWNLOAD", "d": {"user_id": 1}}));
+    assert_error(&w.take(3), "START_DOWNLOAD");
+    assert!(w.take(1).is_empty());
+    assert!(w.take_media().is_empty());
     w.frame(2, json!({"topic": "START_DOWNLOAD", "d": {"user_id": 1}}));
     assert_eq!(w.take(1), vec![json!({"topic": "START_DOWNLOAD"})]);
+    // The SFU is told to send the owner's file data to user 2 only.
+    let g = w.group_of("1").expect("grouped");
+    assert_eq!(
+        w.take_media(),
+        vec![MediaCommand::FileTarget {
+            rooms: vec![g],
+            owner: "1".into(),
+            downloader: "2".into()
+        }]
+    );
+    // One acceptance, one start.
+    w.frame(2, json!({"topic": "START_DOWNLOAD", "d": {"user_id": 1}}));
+    assert_error(&w.take(2), "START_DOWNLOAD");
     w.frame(
         1,
         json!({"topic": "DENY_DOWNLOAD_REQUEST", "d": {"user_id": "3", "reason": "User declined the file transfer!"}}),
