@@ -248,7 +248,7 @@ async fn ping_gets_pong_and_bad_frames_get_errors(b: Backend) {
 }
 
 async fn media_signalling_without_a_media_server_gets_error_replies(b: Backend) {
-    let s = TestServer::start(b).await;
+    let s = TestServer::start_with(b, |c| c.media = None).await;
     let (_, a) = s.user("Med").await;
     let (_, bt) = s.user("Ia").await;
     let w = s.world(&a, "Quiet", true, true).await;
