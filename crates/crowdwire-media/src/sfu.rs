@@ -143,6 +143,11 @@ const KEYFRAME_THROTTLE: Duration = Duration::from_millis(300);
 const TICK: Duration = Duration::from_millis(200);
 /// An audio level (−dBov) at or under this counts as voice.
 const VOICE_LEVEL: i8 = 50;
+/// str0m's egress estimate towards a consumer starts here; only a lower estimate is
+/// measured congestion (without probing it never rises above it).
+const INITIAL_ESTIMATE_KBPS: u64 = 800;
+/// The REMB sent to lift a cap once every consumer's link has recovered.
+const UNCAPPED_KBPS: u64 = 10_000;
 /// Datagrams kept for a send transport whose `Rtc` is built at its first produce.
 const PENDING_DATAGRAMS: usize = 32;
 
@@ -203,6 +208,8 @@ struct Producer {
     consumers: Vec<String>,
     last_keyframe_request: Option<Instant>,
     voice: VoiceMeter,
+    /// A REMB cap is in force.
+    capped: bool,
 }
 
 #[derive(Default)]
@@ -634,7 +641,7 @@ impl Sfu {
             let mut config = self
                 .base_config(&creds)
                 .set_extension_map(caps::recv_extension_map())
-                .enable_bwe(Some(Bitrate::kbps(800)));
+                .enable_bwe(Some(Bitrate::kbps(INITIAL_ESTIMATE_KBPS)));
             caps::recv_codec_config(config.codec_config());
             Some(self.finish_rtc(config, now))
         };
@@ -933,6 +940,7 @@ impl Sfu {
                 consumers: Vec::new(),
                 last_keyframe_request: None,
                 voice: VoiceMeter::default(),
+                capped: false,
             },
         );
         if let Some(p) = self.rooms.get_mut(key).and_then(|r| r.peers.get_mut(peer)) {
@@ -1635,11 +1643,13 @@ impl Sfu {
         }
     }
 
-    /// Caps each video producer's bitrate at what its slowest consumer's link carries.
+    /// Caps each video producer's bitrate at what its slowest consumer's link carries,
+    /// when a consumer's link is congested; lifts the cap when all have recovered.
     fn remb_tick(&mut self) {
+        let initial = Bitrate::kbps(INITIAL_ESTIMATE_KBPS).as_f64();
         let mut caps_ = Vec::new();
-        for p in self.producers.values() {
-            if p.kind != MediaKind::Video || p.consumers.is_empty() {
+        for p in self.producers.values_mut() {
+            if p.kind != MediaKind::Video {
                 continue;
             }
             let min = p
@@ -1647,9 +1657,14 @@ impl Sfu {
                 .iter()
                 .filter_map(|c| self.consumers.get(c))
                 .filter_map(|c| self.transports.get(&c.transport)?.estimate)
-                .min_by(|a, b| a.as_f64().total_cmp(&b.as_f64()));
-            if let Some(b) = min {
-                caps_.push((p.transport.clone(), p.ssrc, b));
+                .map(|b| b.as_f64())
+                .fold(f64::INFINITY, f64::min);
+            if min < initial {
+                p.capped = true;
+                caps_.push((p.transport.clone(), p.ssrc, Bitrate::from(min)));
+            } else if p.capped {
+                p.capped = false;
+                caps_.push((p.transport.clone(), p.ssrc, Bitrate::kbps(UNCAPPED_KBPS)));
             }
         }
         for (tid, ssrc, b) in caps_ {

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# End-to-end media test in headless Chromium (Playwright + mediasoup-client v3) against a real
+# `crowdwire serve`: two users 50 px apart exchange audio and video, a 1 MiB file moves over a
+# data channel, and the media stops once they walk apart. See e2e/src/run-media-test.ts.
+#
+# Usage: scripts/e2e-media.sh [--quiet]
+#   --quiet (or E2E_QUIET=1)  don't print every WebSocket message (they are still kept for the
+#                             failure report and in e2e/artifacts/{a,b}-messages.jsonl)
+#   E2E_BUILD=1               rebuild the server (cargo build -p crowdwire) even if the binary exists
+#   E2E_SERVER_LOG_FILTER     the server's --log filter (default: info,crowdwire_media=debug)
+#   E2E_SERVER_ARGS           extra arguments for `crowdwire serve` (e.g. "--media-workers 1")
+#   CHROMIUM                  browser binary (default /usr/bin/chromium)
+#
+# Everything (server and browsers) runs inside a loopback-only network namespace
+# (`unshare -n`), so no test traffic can leave the machine. Needs: node + npm, chromium
+# (installed with apt-get when missing), unshare and ip. Fails loudly when one is missing.
+# Screenshots, full message logs and the server log go to e2e/artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+E2E=$ROOT/e2e
+BIN=$ROOT/target/debug/crowdwire
+ARTIFACTS=$E2E/artifacts
+export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+HTTP_PORT=18080
+MEDIA_PORT=40000
+TOTAL_SECONDS=300
+
+die() { echo "e2e-media: $*" >&2; exit 1; }
+
+for arg in "$@"; do
+  case "$arg" in
+    --quiet) export E2E_QUIET=1 ;;
+    --inside) ;;
+    *) die "unknown argument $arg" ;;
+  esac
+done
+
+# ------------------------------------------------------------------------------------------
+# Second half: inside the network namespace (the script re-runs itself with --inside).
+if [ "${1:-}" = "--inside" ] || [ "${2:-}" = "--inside" ]; then
+  ip link set lo up
+  DATA=$(mktemp -d /tmp/crowdwire-e2e-media.XXXXXX)
+  LOG=$DATA/server.log
+  SERVER=
+  DRIVER=
+  cleanup() {
+    [ -n "$DRIVER" ] && kill "$DRIVER" 2>/dev/null || true
+    if [ -n "$SERVER" ]; then
+      kill "$SERVER" 2>/dev/null || true
+      wait "$SERVER" 2>/dev/null || true
+    fi
+    cp "$LOG" "$ARTIFACTS/server.log" 2>/dev/null || true
+    rm -rf "$DATA"
+  }
+  trap cleanup EXIT
+  trap 'echo "e2e-media: interrupted (time limit?)" >&2; exit 124' TERM INT
+
+  MEDIA_ARGS=()
+  HELP=$("$BIN" serve --help)
+  if grep -q -- '--media-bind' <<<"$HELP"; then MEDIA_ARGS+=(--media-bind "127.0.0.1:$MEDIA_PORT"); fi
+  if grep -q -- '--media-announce-ip' <<<"$HELP"; then MEDIA_ARGS+=(--media-announce-ip 127.0.0.1); fi
+  if [ ${#MEDIA_ARGS[@]} -eq 0 ]; then
+    echo "e2e-media: WARNING: 'crowdwire serve --help' lists no --media-* flags: this server has no SFU yet, the media steps will fail" >&2
+  fi
+  read -r -a EXTRA_ARGS <<<"${E2E_SERVER_ARGS:-}"
+  echo "e2e-media: starting: crowdwire serve --bind 127.0.0.1:$HTTP_PORT --data-dir $DATA ${MEDIA_ARGS[*]} ${EXTRA_ARGS[*]}"
+  NO_COLOR=1 "$BIN" serve --bind "127.0.0.1:$HTTP_PORT" --data-dir "$DATA" --log "${E2E_SERVER_LOG_FILTER:-info,crowdwire_media=debug}" \
+    "${MEDIA_ARGS[@]}" "${EXTRA_ARGS[@]}" > "$LOG" 2>&1 &
+  SERVER=$!
+  up=
+  for _ in $(seq 1 150); do
+    if curl -fs "http://127.0.0.1:$HTTP_PORT/api/v1/health" > /dev/null; then up=1; break; fi
+    kill -0 "$SERVER" 2>/dev/null || break
+    sleep 0.2
+  done
+  if [ -z "$up" ]; then
+    echo "e2e-media: the server did not become healthy (GET /api/v1/health); its output:" >&2
+    tail -n 80 "$LOG" >&2
+    exit 1
+  fi
+
+  status=0
+  E2E_BASE_URL="http://127.0.0.1:$HTTP_PORT" E2E_SERVER_LOG="$LOG" E2E_ARTIFACTS="$ARTIFACTS" \
+    E2E_BUNDLE="$E2E/dist/media-page.js" node "$E2E/dist/run-media-test.mjs" &
+  DRIVER=$!
+  wait "$DRIVER" || status=$?
+  DRIVER=
+  if ! kill -0 "$SERVER" 2>/dev/null; then
+    echo "e2e-media: the server exited during the test; its output:" >&2
+    tail -n 80 "$LOG" >&2
+    status=1
+  fi
+  if grep -q "panicked" "$LOG"; then
+    echo "e2e-media: the server panicked during the test:" >&2
+    grep -A8 panicked "$LOG" >&2
+    status=1
+  fi
+  exit $status
+fi
+
+# ------------------------------------------------------------------------------------------
+# First half: tools, builds, then the namespace.
+command -v node > /dev/null || die "node is required (apt-get install -y nodejs npm)"
+command -v npm > /dev/null || die "npm is required (apt-get install -y npm)"
+command -v unshare > /dev/null || die "unshare is required (util-linux)"
+command -v ip > /dev/null || die "ip is required (apt-get install -y iproute2)"
+command -v curl > /dev/null || die "curl is required (apt-get install -y curl)"
+command -v timeout > /dev/null || die "timeout is required (coreutils)"
+if [ ! -x "$CHROMIUM" ]; then
+  echo "e2e-media: no browser at $CHROMIUM; installing Debian's chromium"
+  [ "$(id -u)" = 0 ] || die "chromium is missing and we are not root: apt-get install -y chromium"
+  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; } || die "could not install chromium"
+  [ -x "$CHROMIUM" ] || die "chromium installed, but not at $CHROMIUM"
+fi
+
+echo "e2e-media: building the test page and driver (npm ci, tsc, esbuild)"
+(cd "$E2E" && npm ci --no-audit --no-fund --loglevel=error && npx tsc --noEmit -p . && node build.mjs) || die "building e2e/ failed"
+
+if [ ! -x "$BIN" ] || [ "${E2E_BUILD:-0}" = 1 ]; then
+  echo "e2e-media: building the server (cargo build -p crowdwire)"
+  cargo build -p crowdwire || die "cargo build -p crowdwire failed"
+fi
+
+mkdir -p "$ARTIFACTS"
+rm -f "$ARTIFACTS"/*.png "$ARTIFACTS"/*.jsonl "$ARTIFACTS"/server.log
+# As root, a plain network namespace; otherwise inside a user namespace where we are root.
+NS=(unshare -n)
+[ "$(id -u)" = 0 ] || NS=(unshare -r -n)
+status=0
+timeout --kill-after=15 "$TOTAL_SECONDS" "${NS[@]}" "$0" --inside "$@" || status=$?
+if [ $status -eq 124 ]; then echo "e2e-media: FAILED: the test exceeded ${TOTAL_SECONDS} s" >&2; fi
+if [ $status -ne 0 ]; then echo "e2e-media: FAILED (exit $status); artifacts in $ARTIFACTS" >&2; else echo "e2e-media: PASSED; artifacts in $ARTIFACTS"; fi
+exit $status
