@@ -38,6 +38,10 @@ const SEND_VP8: u8 = 120;
 const SEND_RTX: u8 = 121;
 const SEND_MID_ID: u8 = 9;
 const SEND_TWCC_ID: u8 = 5;
+/// Audio comes second, at Chrome's opus PT (the router default, as the transport has not
+/// seen audio yet), with the audio level at an id the video produce never named.
+const SEND_OPUS: u8 = 111;
+const SEND_LEVEL_ID: u8 = 14;
 
 impl ClientTransport {
     fn new(now: Instant, options: &Value, addr: SocketAddr, send: bool) -> Self {
@@ -52,8 +56,17 @@ impl ClientTransport {
                 None,
                 Default::default(),
             );
+            config.codec_config().add_config(
+                SEND_OPUS.into(),
+                None,
+                Codec::Opus,
+                Frequency::FORTY_EIGHT_KHZ,
+                Some(2),
+                Default::default(),
+            );
             exts.set(SEND_MID_ID, Extension::RtpMid);
             exts.set(SEND_TWCC_ID, Extension::TransportSequenceNumber);
+            exts.set(SEND_LEVEL_ID, Extension::AudioLevel);
         } else {
             crowdwire_media::caps::recv_codec_config(config.codec_config());
             exts = crowdwire_media::caps::recv_extension_map();
@@ -368,6 +381,129 @@ impl Net {
             self.run(Duration::from_millis(10));
         }
     }
+}
+
+impl Net {
+    /// Produces Opus from `peer` after its video, naming the audio level at a new id.
+    fn produce_audio(&mut self, peer: &str, ssrc: u32) -> String {
+        let c = self.clients.get_mut(peer).expect("client");
+        let t = c.send.as_mut().expect("send");
+        let mid: Mid = "1".into();
+        let mut api = t.rtc.direct_api();
+        api.declare_media(mid, MediaKind::Audio);
+        api.declare_stream_tx(Ssrc::from(ssrc), None, mid, None);
+        let id = t.id.clone();
+        let r = self.signal(
+            peer,
+            "@send-track",
+            json!({"roomId": ROOM, "transportId": id, "kind": "audio", "direction": "send", "paused": false,
+                   "appData": {"mediaTag": "audio"},
+                   "rtpParameters": {"mid": "1",
+                     "codecs": [{"mimeType": "audio/opus", "payloadType": SEND_OPUS, "clockRate": 48000, "channels": 2, "parameters": {}}],
+                     "headerExtensions": [{"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": SEND_MID_ID},
+                                          {"uri": "urn:ietf:params:rtp-hdrext:ssrc-audio-level", "id": SEND_LEVEL_ID}],
+                     "encodings": [{"ssrc": ssrc}], "rtcp": {"cname": "sim"}}}),
+        );
+        assert!(r["d"]["error"].is_null(), "{r}");
+        r["d"]["id"].as_str().expect("producer id").to_owned()
+    }
+
+    /// Writes `n` Opus packets 20 ms apart at an audio level (−dBov).
+    fn send_audio(&mut self, peer: &str, ssrc: u32, first: u64, n: u64, level: i8) {
+        for i in 0..n {
+            let now = self.now;
+            let t = self.clients.get_mut(peer).expect("c").send.as_mut().expect("send");
+            let mut api = t.rtc.direct_api();
+            let tx = api.stream_tx(&Ssrc::from(ssrc)).expect("stream");
+            let ext = str0m::rtp::ExtensionValues {
+                audio_level: Some(level),
+                voice_activity: Some(level > -50),
+                ..Default::default()
+            };
+            tx.write_rtp(
+                RtpWrite::new(
+                    SEND_OPUS.into(),
+                    SeqNo::from(first + i),
+                    (i * 960) as u32,
+                    now,
+                    vec![0xfc, 1, 2, 3],
+                )
+                .ext_vals(ext),
+            );
+            self.run(Duration::from_millis(20));
+        }
+    }
+
+    fn count(&self, peer: &str, topic: &str) -> Vec<Value> {
+        self.clients[peer]
+            .inbox
+            .iter()
+            .filter(|m| m["topic"] == topic)
+            .cloned()
+            .collect()
+    }
+}
+
+#[test]
+fn a_paused_producer_forwards_nothing_until_resumed() {
+    let (mut net, ssrc, _) = connected_pair();
+    net.send_video("a", ssrc, 1, 10);
+    let before = net.clients["b"].rtp.len();
+    assert!(before >= 8);
+    net.command(MediaCommand::Toggle {
+        room: ROOM.into(),
+        peer: "a".into(),
+        kind: "video".into(),
+        pause: true,
+    });
+    net.send_video("a", ssrc, 11, 20);
+    assert_eq!(net.clients["b"].rtp.len(), before, "nothing while paused");
+    let kf = net.clients["a"].keyframe_requests;
+    net.command(MediaCommand::Toggle {
+        room: ROOM.into(),
+        peer: "a".into(),
+        kind: "video".into(),
+        pause: false,
+    });
+    net.send_video("a", ssrc, 31, 10);
+    assert!(net.clients["b"].rtp.len() >= before + 8, "forwarding resumes");
+    assert!(
+        net.clients["a"].keyframe_requests > kf,
+        "a resumed stream starts on a keyframe"
+    );
+}
+
+#[test]
+fn the_active_speaker_is_detected_from_a_late_learnt_audio_level_id() {
+    let (mut net, _, _) = connected_pair();
+    net.produce_audio("a", 0x3333);
+    let np = net.take("b", "new-peer-producer");
+    assert_eq!(np["d"]["kind"], "audio");
+    let audio_ssrc = net.consume("b", &np["d"]["consumerParameters"]);
+    // Silence, then speech, then silence: one "speaking" and one "silent", both spellings.
+    net.send_audio("a", 0x3333, 1, 30, -127);
+    assert!(net.count("b", "active-speaker").is_empty());
+    net.send_audio("a", 0x3333, 31, 40, -20);
+    let on = net.count("b", "active-speaker");
+    assert_eq!(on.len(), 1, "{on:?}");
+    assert_eq!(on[0]["peerId"], "a");
+    assert_eq!(on[0]["value"], true);
+    assert_eq!(net.count("b", "active_speaker").len(), 1);
+    net.send_audio("a", 0x3333, 71, 40, -127);
+    let all = net.count("b", "active-speaker");
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1]["value"], false);
+    assert!(
+        net.count("a", "active-speaker").is_empty(),
+        "the speaker is not told about itself"
+    );
+    assert!(
+        net.clients["b"]
+            .rtp
+            .iter()
+            .any(|(s, pt, _)| *s == audio_ssrc && *pt == 111),
+        "audio forwarded at the router's PT"
+    );
 }
 
 fn connected_pair() -> (Net, u32, u32) {
