@@ -9,12 +9,14 @@
 //! - [`params`]: the mediasoup parameter shapes the browser sends, parsed at the edge.
 //! - [`sfu`]: the sans-IO core (rooms, transports, producers, consumers, forwarding).
 //! - [`node`]: the IO loop, one task and one socket per worker.
+//! - [`sim`]: the browser side played by str0m, for tests and the load tool.
 //! - [`spare`]: raw capture of header extensions a send transport learns late.
 
 pub mod caps;
 pub mod node;
 pub mod params;
 pub mod sfu;
+pub mod sim;
 pub mod spare;
 
 pub use node::{MediaConfig, MediaNode, PeerSink};

@@ -252,6 +252,16 @@ pub fn parse<T: serde::de::DeserializeOwned>(d: &Value) -> Result<T, String> {
     T::deserialize(d).map_err(|e| format!("invalid parameters: {e}"))
 }
 
+/// A DTLS fingerprint's bytes as `dtlsParameters` carry them: upper-case hex pairs
+/// joined by colons.
+pub fn fingerprint_value(fp: &str0m::config::Fingerprint) -> String {
+    fp.bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

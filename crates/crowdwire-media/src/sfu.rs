@@ -150,6 +150,8 @@ const INITIAL_ESTIMATE_KBPS: u64 = 800;
 const UNCAPPED_KBPS: u64 = 10_000;
 /// Datagrams kept for a send transport whose `Rtc` is built at its first produce.
 const PENDING_DATAGRAMS: usize = 32;
+/// IP, UDP and SRTP bytes a packet carries besides its RTP header and payload.
+const RTP_OVERHEAD: usize = 20 + 8 + 10;
 
 struct Peer {
     send: Option<String>,
@@ -191,6 +193,8 @@ struct Transport {
     consumers_by_mid: HashMap<String, String>,
     data_producers_by_stream: HashMap<u16, String>,
     estimate: Option<Bitrate>,
+    /// The bitrate last asked of this receive transport's estimator (bit/s).
+    desired: u64,
 }
 
 struct Producer {
@@ -210,6 +214,9 @@ struct Producer {
     voice: VoiceMeter,
     /// A REMB cap is in force.
     capped: bool,
+    /// Bytes received since the last bitrate tick, and the rate measured then (bit/s).
+    bytes: u64,
+    rate: u64,
 }
 
 #[derive(Default)]
@@ -226,7 +233,6 @@ struct Consumer {
     peer: String,
     mid: String,
     ssrc: u32,
-    kind: MediaKind,
     /// Added to the producer's extended sequence numbers (gotcha 5: start small, so a
     /// late joiner's SRTP rollover counter is right).
     seq_offset: Option<i64>,
@@ -293,12 +299,7 @@ impl Sfu {
         let probe = RtcConfig::new().set_dtls_cert(cert.clone()).build(now);
         let mut probe = probe;
         let fp = probe.direct_api().local_dtls_fingerprint().clone();
-        let value = fp
-            .bytes
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect::<Vec<_>>()
-            .join(":");
+        let value = params::fingerprint_value(&fp);
         let candidate_priority = Candidate::host(config.candidate, "udp")
             .map_err(|e| e.to_string())?
             .prio();
@@ -381,6 +382,7 @@ impl Sfu {
         if now >= self.next_remb {
             self.next_remb = now + Duration::from_secs(1);
             self.remb_tick();
+            self.desired_bitrate_tick();
         }
         self.settle(now);
     }
@@ -668,6 +670,7 @@ impl Sfu {
                 consumers_by_mid: HashMap::new(),
                 data_producers_by_stream: HashMap::new(),
                 estimate: None,
+                desired: 0,
             },
         );
         self.dirty.push(id.clone());
@@ -941,6 +944,8 @@ impl Sfu {
                 last_keyframe_request: None,
                 voice: VoiceMeter::default(),
                 capped: false,
+                bytes: 0,
+                rate: 0,
             },
         );
         if let Some(p) = self.rooms.get_mut(key).and_then(|r| r.peers.get_mut(peer)) {
@@ -1053,7 +1058,6 @@ impl Sfu {
                 peer: peer.to_owned(),
                 mid,
                 ssrc: *ssrc,
-                kind,
                 seq_offset: None,
             },
         );
@@ -1492,7 +1496,9 @@ impl Sfu {
         };
         let level_id = t.spare_ids.get(uri::AUDIO_LEVEL).copied();
         let orientation_id = t.spare_ids.get(uri::VIDEO_ORIENTATION).copied();
-        let Some(p) = self.producers.get_mut(pid) else { return };
+        let pid = pid.clone();
+        let Some(p) = self.producers.get_mut(&pid) else { return };
+        p.bytes += (pkt.header.header_len + pkt.payload.len() + RTP_OVERHEAD) as u64;
         let ext = &pkt.header.ext_vals;
         let level = ext.audio_level.or_else(|| {
             level_id
@@ -1523,8 +1529,10 @@ impl Sfu {
         };
         let video = p.kind == MediaKind::Video;
         let seq = *pkt.seq_no as i64;
-        for cid in p.consumers.clone() {
-            let Some(c) = self.consumers.get_mut(&cid) else {
+        // Taken for the loop (it touches other maps only) and put back after.
+        let consumers = std::mem::take(&mut p.consumers);
+        for cid in &consumers {
+            let Some(c) = self.consumers.get_mut(cid) else {
                 continue;
             };
             let offset = *c.seq_offset.get_or_insert(1000 - seq);
@@ -1551,9 +1559,11 @@ impl Sfu {
                 .ext_vals(out_ext.clone())
                 .nackable(video),
             );
-            let _ = c.kind;
             self.traffic.rtp_out += 1;
             self.dirty.push(c.transport.clone());
+        }
+        if let Some(p) = self.producers.get_mut(&pid) {
+            p.consumers = consumers;
         }
     }
 
@@ -1639,6 +1649,46 @@ impl Sfu {
                     &o,
                     json!({"topic": topic, "peerId": peer, "value": value, "roomId": room.1}),
                 );
+            }
+        }
+    }
+
+    /// Asks each receive transport's estimator to find room for what it forwards: the
+    /// measured rates of its consumers' producers, with headroom. Without this, str0m
+    /// paces a consumer at its initial estimate and a group of several cameras queues up
+    /// seconds of delay; raising the desired rate makes it probe the link.
+    fn desired_bitrate_tick(&mut self) {
+        for p in self.producers.values_mut() {
+            p.rate = p.bytes * 8;
+            p.bytes = 0;
+        }
+        let mut wanted: HashMap<&str, u64> = HashMap::new();
+        for c in self.consumers.values() {
+            if let Some(p) = self.producers.get(&c.producer)
+                && !p.paused
+            {
+                *wanted.entry(c.transport.as_str()).or_default() += p.rate;
+            }
+        }
+        for (tid, t) in self.transports.iter_mut() {
+            if t.send {
+                continue;
+            }
+            let rate = wanted.get(tid.as_str()).copied().unwrap_or(0);
+            let desired = (rate + rate / 4).max(INITIAL_ESTIMATE_KBPS * 1000);
+            // An increase starts a probe, which costs padding towards that consumer: raise
+            // only past what the link is known to carry and by a clear step (rates swing
+            // with keyframes); lower only when the need has halved.
+            let known = (t.estimate.map_or(0.0, |b| b.as_f64()) as u64).max(t.desired);
+            let raise = desired > known + known / 10;
+            let lower = desired < t.desired / 2;
+            if !raise && !lower {
+                continue;
+            }
+            t.desired = desired;
+            if let Some(rtc) = t.rtc.as_mut() {
+                rtc.bwe().set_bitrate(Bitrate::ZERO, Bitrate::from(desired));
+                self.dirty.push(tid.clone());
             }
         }
     }

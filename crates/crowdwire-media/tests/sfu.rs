@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use str0m::channel::{ChannelConfig, ChannelId};
-use str0m::format::Codec;
-use str0m::media::{Frequency, KeyframeRequestKind, MediaKind, Mid};
+use str0m::media::KeyframeRequestKind;
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{Extension, ExtensionMap, RtpWrite, SeqNo, Ssrc};
-use str0m::{Candidate, Event, IceCreds, Input, Output, Rtc, RtcConfig};
+use str0m::rtp::{RtpWrite, SeqNo, Ssrc};
+use str0m::{Event, Input, Output};
 
+use crowdwire_media::sim::{BrowserTransport, SEND_OPUS, SEND_VP8, recv_capabilities};
 use crowdwire_media::{Counts, Out, Sfu, SfuConfig};
 use crowdwire_world::engine::{MediaCommand, MediaRole};
 
@@ -25,101 +25,12 @@ fn server_addr() -> SocketAddr {
     "127.0.0.1:40000".parse().expect("addr")
 }
 
-/// One browser transport: a str0m `Rtc` as ICE-controlling DTLS client.
-struct ClientTransport {
-    rtc: Rtc,
-    addr: SocketAddr,
-    id: String,
-}
-
-/// Payload types and extension ids the simulated browser uses on its send transport:
-/// deliberately not the router's, so the SFU must rewrite them.
-const SEND_VP8: u8 = 120;
-const SEND_RTX: u8 = 121;
-const SEND_MID_ID: u8 = 9;
-const SEND_TWCC_ID: u8 = 5;
-/// Audio comes second, at Chrome's opus PT (the router default, as the transport has not
-/// seen audio yet), with the audio level at an id the video produce never named.
-const SEND_OPUS: u8 = 111;
-const SEND_LEVEL_ID: u8 = 14;
-
-impl ClientTransport {
-    fn new(now: Instant, options: &Value, addr: SocketAddr, send: bool) -> Self {
-        let mut config = RtcConfig::new().set_rtp_mode(true).clear_codecs();
-        let mut exts = ExtensionMap::empty();
-        if send {
-            config.codec_config().add_config(
-                SEND_VP8.into(),
-                Some(SEND_RTX.into()),
-                Codec::Vp8,
-                Frequency::NINETY_KHZ,
-                None,
-                Default::default(),
-            );
-            config.codec_config().add_config(
-                SEND_OPUS.into(),
-                None,
-                Codec::Opus,
-                Frequency::FORTY_EIGHT_KHZ,
-                Some(2),
-                Default::default(),
-            );
-            exts.set(SEND_MID_ID, Extension::RtpMid);
-            exts.set(SEND_TWCC_ID, Extension::TransportSequenceNumber);
-            exts.set(SEND_LEVEL_ID, Extension::AudioLevel);
-        } else {
-            crowdwire_media::caps::recv_codec_config(config.codec_config());
-            exts = crowdwire_media::caps::recv_extension_map();
-        }
-        let mut rtc = config.set_extension_map(exts).build(now);
-        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
-        let ice = &options["iceParameters"];
-        let cand = &options["iceCandidates"][0];
-        let remote: SocketAddr = format!("{}:{}", cand["address"].as_str().expect("address"), cand["port"])
-            .parse()
-            .expect("addr");
-        rtc.add_remote_candidate(Candidate::host(remote, "udp").expect("candidate"));
-        let fp = &options["dtlsParameters"]["fingerprints"][0];
-        let mut api = rtc.direct_api();
-        api.set_remote_ice_credentials(IceCreds {
-            ufrag: ice["usernameFragment"].as_str().expect("ufrag").into(),
-            pass: ice["password"].as_str().expect("pass").into(),
-        });
-        api.set_ice_controlling(true);
-        api.set_remote_fingerprint(
-            format!("sha-256 {}", fp["value"].as_str().expect("fp"))
-                .parse()
-                .expect("fingerprint"),
-        );
-        api.start_dtls(true).expect("dtls");
-        api.start_sctp(true);
-        api.enable_twcc_feedback();
-        ClientTransport {
-            rtc,
-            addr,
-            id: options["id"].as_str().expect("id").into(),
-        }
-    }
-
-    fn connect_message(&mut self, direction: &str) -> Value {
-        let fp = self.rtc.direct_api().local_dtls_fingerprint().clone();
-        let value = fp
-            .bytes
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect::<Vec<_>>()
-            .join(":");
-        json!({"roomId": ROOM, "transportId": self.id, "direction": direction,
-               "dtlsParameters": {"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": value}]}})
-    }
-}
-
 /// A simulated peer: its messages from the SFU and its transports.
 #[derive(Default)]
 struct Client {
     inbox: Vec<Value>,
-    send: Option<ClientTransport>,
-    recv: Option<ClientTransport>,
+    send: Option<BrowserTransport>,
+    recv: Option<BrowserTransport>,
     /// Received RTP: (ssrc, pt, seq).
     rtp: Vec<(u32, u8, u64)>,
     keyframe_requests: usize,
@@ -185,48 +96,28 @@ impl Net {
     /// Moves datagrams and messages until nothing is left, without advancing time.
     fn pump(&mut self) {
         for _ in 0..10_000 {
-            let mut moved = false;
+            let mut to_sfu = Vec::new();
             let outs: Vec<Out> = self.sfu.drain().collect();
             for o in outs {
-                moved = true;
                 match o {
                     Out::Message { peer, message, .. } => self.clients.entry(peer).or_default().inbox.push(message),
-                    Out::Transmit { to, data } => self.deliver_to_client(to, &data),
+                    Out::Transmit { to, data } => self.deliver_to_client(to, &data, &mut to_sfu),
                 }
             }
-            let mut to_sfu = Vec::new();
-            let now = self.now;
             for c in self.clients.values_mut() {
-                for t in [c.send.as_mut(), c.recv.as_mut()].into_iter().flatten() {
-                    loop {
-                        match t.rtc.poll_output() {
-                            Ok(Output::Transmit(tx)) => to_sfu.push((tx.source, tx.contents.to_vec())),
-                            Ok(Output::Timeout(_)) | Err(_) => break,
-                            Ok(Output::Event(e)) => match e {
-                                Event::RtpPacket(p) => {
-                                    c.rtp.push((*p.header.ssrc, *p.header.payload_type, *p.seq_no));
-                                }
-                                Event::KeyframeRequest(_) => c.keyframe_requests += 1,
-                                Event::ChannelData(d) => c.data.extend_from_slice(&d.data),
-                                _ => {}
-                            },
-                        }
-                    }
-                }
-                let _ = now;
+                poll_client(c, &mut to_sfu);
+            }
+            if to_sfu.is_empty() {
+                return;
             }
             for (from, data) in to_sfu {
-                moved = true;
                 self.sfu.datagram(self.now, from, &data);
-            }
-            if !moved {
-                return;
             }
         }
         panic!("the network never settled");
     }
 
-    fn deliver_to_client(&mut self, to: SocketAddr, data: &[u8]) {
+    fn deliver_to_client(&mut self, to: SocketAddr, data: &[u8], to_sfu: &mut Vec<(SocketAddr, Vec<u8>)>) {
         let now = self.now;
         if let Some((peer, n)) = &self.lossy {
             let target = self.clients.get(peer).and_then(|c| c.recv.as_ref()).map(|t| t.addr);
@@ -237,23 +128,31 @@ impl Net {
                 }
             }
         }
-        for c in self.clients.values_mut() {
-            for t in [c.send.as_mut(), c.recv.as_mut()].into_iter().flatten() {
-                if t.addr == to {
-                    let input = Input::Receive(
-                        now,
-                        Receive {
-                            proto: Protocol::Udp,
-                            source: server_addr(),
-                            destination: to,
-                            contents: data.try_into().expect("datagram"),
-                        },
-                    );
-                    let _ = t.rtc.handle_input(input);
-                    return;
-                }
+        let Some(c) = self.clients.values_mut().find(|c| {
+            [c.send.as_ref(), c.recv.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|t| t.addr == to)
+        }) else {
+            return;
+        };
+        for t in [c.send.as_mut(), c.recv.as_mut()].into_iter().flatten() {
+            if t.addr == to {
+                let input = Input::Receive(
+                    now,
+                    Receive {
+                        proto: Protocol::Udp,
+                        source: server_addr(),
+                        destination: to,
+                        contents: data.try_into().expect("datagram"),
+                    },
+                );
+                let _ = t.rtc.handle_input(input);
             }
         }
+        // In RTP mode str0m holds one received packet until the next poll: poll before
+        // the next datagram arrives, as a browser would.
+        poll_client(c, to_sfu);
     }
 
     /// Advances simulated time by `d` in small steps, feeding timeouts everywhere.
@@ -284,22 +183,24 @@ impl Net {
         assert_eq!(d["routerRtpCapabilities"]["codecs"][0]["mimeType"], "audio/opus");
         let now = self.now;
         let ip = "127.0.0.1";
-        let send = ClientTransport::new(
+        let send = BrowserTransport::new(
             now,
             &d["sendTransportOptions"],
             format!("{ip}:{port}").parse().expect("a"),
             true,
-        );
-        let recv = ClientTransport::new(
+        )
+        .expect("send transport");
+        let recv = BrowserTransport::new(
             now,
             &d["recvTransportOptions"],
             format!("{ip}:{}", port + 1).parse().expect("a"),
             false,
-        );
+        )
+        .expect("recv transport");
         let c = self.clients.get_mut(peer).expect("client");
         c.send = Some(send);
         c.recv = Some(recv);
-        let m = c.recv.as_mut().expect("recv").connect_message("recv");
+        let m = c.recv.as_mut().expect("recv").connect_message(ROOM, "recv");
         let r = self.signal(peer, "@connect-transport", m);
         assert_eq!(r["topic"], "@connect-transport-recv-done", "{r}");
         assert!(r["d"]["error"].is_null(), "{r}");
@@ -310,38 +211,16 @@ impl Net {
             .send
             .as_mut()
             .expect("send")
-            .connect_message("send");
+            .connect_message(ROOM, "send");
         let r = self.signal(peer, "@connect-transport", m);
         assert!(r["d"]["error"].is_null(), "{r}");
     }
 
-    fn recv_caps() -> Value {
-        let caps = crowdwire_media::caps::router_rtp_capabilities();
-        json!({"codecs": caps["codecs"], "headerExtensions": caps["headerExtensions"]})
-    }
-
     /// Produces VP8 from `peer` with the browser's own numbers; returns the producer id.
     fn produce_video(&mut self, peer: &str, ssrc: u32, rtx: u32) -> String {
-        let c = self.clients.get_mut(peer).expect("client");
-        let t = c.send.as_mut().expect("send");
-        let mid: Mid = "0".into();
-        let mut api = t.rtc.direct_api();
-        api.declare_media(mid, MediaKind::Video);
-        api.declare_stream_tx(Ssrc::from(ssrc), Some(Ssrc::from(rtx)), mid, None);
-        let id = t.id.clone();
-        let r = self.signal(
-            peer,
-            "@send-track",
-            json!({"roomId": ROOM, "transportId": id, "kind": "video", "direction": "send", "paused": false,
-                   "appData": {"mediaTag": "video"},
-                   "rtpParameters": {"mid": "0",
-                     "codecs": [{"mimeType": "video/VP8", "payloadType": SEND_VP8, "clockRate": 90000, "parameters": {}},
-                                {"mimeType": "video/rtx", "payloadType": SEND_RTX, "clockRate": 90000, "parameters": {"apt": SEND_VP8}}],
-                     "headerExtensions": [{"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": SEND_MID_ID},
-                                          {"uri": "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01", "id": SEND_TWCC_ID}],
-                     "encodings": [{"ssrc": ssrc, "rtx": {"ssrc": rtx}}],
-                     "rtcp": {"cname": "sim"}}}),
-        );
+        let t = self.clients.get_mut(peer).expect("client").send.as_mut().expect("send");
+        let body = t.produce_video(ROOM, ssrc, rtx);
+        let r = self.signal(peer, "@send-track", body);
         assert_eq!(r["topic"], "@send-track-send-done", "{r}");
         assert!(r["d"]["error"].is_null(), "{r}");
         r["d"]["id"].as_str().expect("producer id").to_owned()
@@ -349,15 +228,8 @@ impl Net {
 
     /// Applies consumer parameters to a peer's receive transport, as mediasoup-client does.
     fn consume(&mut self, peer: &str, params: &Value) -> u32 {
-        let rp = &params["rtpParameters"];
-        let mid: Mid = rp["mid"].as_str().expect("mid").into();
-        let ssrc = rp["encodings"][0]["ssrc"].as_u64().expect("ssrc") as u32;
-        let rtx = rp["encodings"][0]["rtx"]["ssrc"].as_u64().map(|s| Ssrc::from(s as u32));
         let t = self.clients.get_mut(peer).expect("c").recv.as_mut().expect("recv");
-        let mut api = t.rtc.direct_api();
-        api.declare_media(mid, MediaKind::Video);
-        api.expect_stream_rx(Ssrc::from(ssrc), rtx, mid, None);
-        ssrc
+        t.consume(params).expect("consumer parameters")
     }
 
     /// Writes `n` VP8 packets from `peer`, starting at sequence `first`, 10 ms apart.
@@ -386,24 +258,9 @@ impl Net {
 impl Net {
     /// Produces Opus from `peer` after its video, naming the audio level at a new id.
     fn produce_audio(&mut self, peer: &str, ssrc: u32) -> String {
-        let c = self.clients.get_mut(peer).expect("client");
-        let t = c.send.as_mut().expect("send");
-        let mid: Mid = "1".into();
-        let mut api = t.rtc.direct_api();
-        api.declare_media(mid, MediaKind::Audio);
-        api.declare_stream_tx(Ssrc::from(ssrc), None, mid, None);
-        let id = t.id.clone();
-        let r = self.signal(
-            peer,
-            "@send-track",
-            json!({"roomId": ROOM, "transportId": id, "kind": "audio", "direction": "send", "paused": false,
-                   "appData": {"mediaTag": "audio"},
-                   "rtpParameters": {"mid": "1",
-                     "codecs": [{"mimeType": "audio/opus", "payloadType": SEND_OPUS, "clockRate": 48000, "channels": 2, "parameters": {}}],
-                     "headerExtensions": [{"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": SEND_MID_ID},
-                                          {"uri": "urn:ietf:params:rtp-hdrext:ssrc-audio-level", "id": SEND_LEVEL_ID}],
-                     "encodings": [{"ssrc": ssrc}], "rtcp": {"cname": "sim"}}}),
-        );
+        let t = self.clients.get_mut(peer).expect("client").send.as_mut().expect("send");
+        let body = t.produce_audio(ROOM, ssrc);
+        let r = self.signal(peer, "@send-track", body);
         assert!(r["d"]["error"].is_null(), "{r}");
         r["d"]["id"].as_str().expect("producer id").to_owned()
     }
@@ -449,7 +306,7 @@ fn a_paused_producer_forwards_nothing_until_resumed() {
     let (mut net, ssrc, _) = connected_pair();
     net.send_video("a", ssrc, 1, 10);
     let before = net.clients["b"].rtp.len();
-    assert!(before >= 8);
+    assert_eq!(before, 10, "every packet before the pause");
     net.command(MediaCommand::Toggle {
         room: ROOM.into(),
         peer: "a".into(),
@@ -466,7 +323,7 @@ fn a_paused_producer_forwards_nothing_until_resumed() {
         pause: false,
     });
     net.send_video("a", ssrc, 31, 10);
-    assert!(net.clients["b"].rtp.len() >= before + 8, "forwarding resumes");
+    assert_eq!(net.clients["b"].rtp.len(), before + 10, "forwarding resumes");
     assert!(
         net.clients["a"].keyframe_requests > kf,
         "a resumed stream starts on a keyframe"
@@ -506,6 +363,25 @@ fn the_active_speaker_is_detected_from_a_late_learnt_audio_level_id() {
     );
 }
 
+/// Takes everything a client's transports have to say: datagrams for the SFU, and the
+/// RTP, keyframe requests and data they received.
+fn poll_client(c: &mut Client, to_sfu: &mut Vec<(SocketAddr, Vec<u8>)>) {
+    for t in [c.send.as_mut(), c.recv.as_mut()].into_iter().flatten() {
+        loop {
+            match t.rtc.poll_output() {
+                Ok(Output::Transmit(tx)) => to_sfu.push((tx.source, tx.contents.to_vec())),
+                Ok(Output::Timeout(_)) | Err(_) => break,
+                Ok(Output::Event(e)) => match e {
+                    Event::RtpPacket(p) => c.rtp.push((*p.header.ssrc, *p.header.payload_type, *p.seq_no)),
+                    Event::KeyframeRequest(_) => c.keyframe_requests += 1,
+                    Event::ChannelData(d) => c.data.extend_from_slice(&d.data),
+                    _ => {}
+                },
+            }
+        }
+    }
+}
+
 fn connected_pair() -> (Net, u32, u32) {
     let mut net = Net::new();
     net.join("a", 50_000);
@@ -514,7 +390,7 @@ fn connected_pair() -> (Net, u32, u32) {
     let r = net.signal(
         "b",
         "@get-recv-tracks",
-        json!({"roomId": ROOM, "rtpCapabilities": Net::recv_caps()}),
+        json!({"roomId": ROOM, "rtpCapabilities": recv_capabilities()}),
     );
     assert_eq!(r["d"]["consumerParametersArr"], json!([]), "{r}");
     net.produce_video("a", 0x1111, 0x2222);
@@ -538,12 +414,12 @@ fn rtp_is_forwarded_with_the_consumers_ssrc_payload_type_and_sequence() {
     // A producer that has already sent 60,000 packets: the consumer still starts small.
     net.send_video("a", producer_ssrc, 60_000, 50);
     let got = &net.clients["b"].rtp;
-    assert!(got.len() >= 45, "b received {} of 50 packets", got.len());
+    assert_eq!(got.len(), 50, "b received {} of 50 packets", got.len());
     assert!(got.iter().all(|(s, pt, _)| *s == consumer_ssrc && *pt == 96), "{got:?}");
     let seqs: Vec<u64> = got.iter().map(|(_, _, q)| *q).collect();
     assert!(seqs[0] < 2000, "sequence numbers are rebased: {}", seqs[0]);
     assert!(seqs.windows(2).all(|w| w[1] > w[0]), "in order");
-    assert!(net.sfu.traffic().rtp_out >= 45);
+    assert_eq!(net.sfu.traffic().rtp_out, 50);
 }
 
 #[test]
@@ -568,17 +444,17 @@ fn a_consumers_keyframe_request_reaches_the_producer() {
 #[test]
 fn lost_packets_towards_a_consumer_are_repaired_by_nack_and_rtx() {
     let (mut net, ssrc, _) = connected_pair();
-    net.lossy = Some(("b".into(), 7));
+    // One datagram in ten lost. At one in seven, a packet now and then stayed unrepaired:
+    // str0m caps resends by default (RTX ratio 0.15) rather than flood a lossy link.
+    net.lossy = Some(("b".into(), 10));
     net.send_video("a", ssrc, 100, 120);
     net.lossy = None;
+    // A lost last packet shows as a gap only once a later one arrives.
+    net.send_video("a", ssrc, 220, 5);
     net.run(Duration::from_millis(1000));
     let seqs: HashSet<u64> = net.clients["b"].rtp.iter().map(|(_, _, q)| *q).collect();
     assert!(net.sent_to_lossy > 100);
-    assert!(
-        seqs.len() >= 118,
-        "only {} of 120 packets arrived after repair",
-        seqs.len()
-    );
+    assert_eq!(seqs.len(), 125, "{} of 125 packets arrived after repair", seqs.len());
 }
 
 #[test]
@@ -592,7 +468,7 @@ fn file_data_goes_only_to_the_downloader() {
         net.signal(
             p,
             "@get-recv-tracks",
-            json!({"roomId": ROOM, "rtpCapabilities": Net::recv_caps()}),
+            json!({"roomId": ROOM, "rtpCapabilities": recv_capabilities()}),
         );
     }
     let tid = net.clients["a"].send.as_ref().expect("send").id.clone();
@@ -717,7 +593,7 @@ fn a_thousand_join_leave_cycles_leave_nothing_behind() {
             net.signal(
                 "b",
                 "@get-recv-tracks",
-                json!({"roomId": ROOM, "rtpCapabilities": Net::recv_caps()}),
+                json!({"roomId": ROOM, "rtpCapabilities": recv_capabilities()}),
             );
             net.produce_video("a", 0x1000 + i, 0x5000 + i);
             net.run(Duration::from_millis(50));
