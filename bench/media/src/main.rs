@@ -697,42 +697,6 @@ fn run_one(args: &Args, consumers: usize) -> Result<Figures> {
             }
         }
     }
-    if std::env::var_os("MEDIA_BENCH_DEBUG").is_some() {
-        eprintln!(
-            "datagram calls {} min {} max {} mean {} timeout calls {}",
-            sim.meter.datagram_ns.len(),
-            sim.meter.datagram_ns.min(),
-            sim.meter.datagram_ns.max(),
-            sim.meter.datagram_ns.mean(),
-            sim.meter.timeout_ns.len()
-        );
-        let sent: usize = sim.peers.iter().flat_map(|p| p.streams.iter().map(|s| s.next)).sum();
-        eprintln!("sent {sent} traffic {:?}", sim.sfu.traffic());
-        for ((e, p, s), r) in &sim.received {
-            let range = first[*p][*s]..last[*p][*s];
-            let missing: Vec<usize> = range.clone().filter(|i| r.count_in(*i..*i + 1) == 0).take(40).collect();
-            eprintln!(
-                "endpoint {e} stream {p}/{s}: {} of {} missing {:?}",
-                r.count_in(range.clone()),
-                range.len(),
-                missing
-            );
-            let tr = &sim.peers[*p].streams[*s].trace;
-            for i in missing.iter().take(6) {
-                let t = tr[*i];
-                eprintln!(
-                    "  {i}: size {} marker {} key {} ts {} at {:?}; prev size {} next size {}",
-                    t.size,
-                    t.marker,
-                    t.keyframe,
-                    t.timestamp,
-                    t.at,
-                    tr[i - 1].size,
-                    tr[i + 1].size
-                );
-            }
-        }
-    }
     f.wall = wall.elapsed();
     Ok(f)
 }
