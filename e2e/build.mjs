@@ -24,4 +24,16 @@ await build({
   logLevel: 'warning',
 });
 
-console.log('built dist/media-page.js and dist/run-media-test.mjs');
+await build({
+  entryPoints: ['src/run-web-test.ts'],
+  outfile: 'dist/run-web-test.mjs',
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'inline',
+  logLevel: 'warning',
+});
+
+console.log('built dist/media-page.js, dist/run-media-test.mjs and dist/run-web-test.mjs');

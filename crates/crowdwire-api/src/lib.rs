@@ -18,6 +18,7 @@ pub mod routes;
 pub mod schemas;
 pub mod state;
 pub mod validate;
+pub mod web;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -122,6 +123,7 @@ pub fn app(state: AppState, extra: Router<AppState>) -> Router {
         .merge(api)
         .route("/api/v1/static/{*path}", get(assets::serve))
         .route("/metrics", get(routes::ops::metrics_text))
+        .merge(web::routes())
         .merge(extra)
         .fallback(not_found)
         .layer(axum::middleware::from_fn(routes::ops::track))

@@ -1000,6 +1000,7 @@ impl Sfu {
         let exts = caps::consumer_extensions(p.kind, caps_);
         let kind = p.kind;
         let paused = p.paused;
+        let tag = p.tag.clone();
         let t = self.transports.get_mut(&tid).ok_or("no receive transport")?;
         let rtc = t.rtc.as_mut().ok_or("receive transport not built")?;
         let mid = t.next_mid.to_string();
@@ -1049,6 +1050,8 @@ impl Sfu {
             },
             "type": "simple",
             "producerPaused": paused,
+            // Not in mediasoup's shape: lets a client tell a screen share ("media") from a camera.
+            "appData": {"mediaTag": tag},
         });
         self.consumers.insert(
             id.clone(),

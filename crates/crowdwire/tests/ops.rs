@@ -17,6 +17,7 @@ db_tests!(
     openapi_document_covers_every_endpoint,
     docs_page_is_served_offline,
     default_map_and_art_are_served,
+    web_client_is_served_at_the_root,
     a_fresh_install_has_no_account_with_a_known_password,
 );
 
@@ -312,4 +313,71 @@ async fn binary_starts_on_a_fresh_data_dir_and_stops_on_sigterm() {
     assert!(parsed["fields"]["message"].is_string() || parsed["message"].is_string());
     assert!(logs.contains("stopped"), "{logs}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The page at `/`, its script, style sheet and every chunk the script imports, with the
+/// right types; a repeat load with the ETag is a 304; unknown chunks are JSON 404s.
+async fn web_client_is_served_at_the_root(b: Backend) {
+    let s = TestServer::start(b).await;
+    let r = s.http.get(format!("{}/", s.root)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers().contains_key("content-security-policy"));
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r#"src="/app.js""#) && html.contains(r#"href="/style.css""#),
+        "{html}"
+    );
+
+    let r = s.http.get(format!("{}/app.js", s.root)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let app = r.text().await.unwrap();
+    // The world view is a chunk the entry imports by name; each must be served.
+    let chunks: Vec<&str> = app
+        .split('"')
+        .filter(|p| p.starts_with("./chunks/") && p.ends_with(".js"))
+        .collect();
+    assert!(!chunks.is_empty(), "the entry imports its chunks");
+    let mut code = app.clone();
+    for c in chunks {
+        let r = s.http.get(format!("{}/{}", s.root, &c[2..])).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{c}");
+        assert!(r.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+        code.push_str(&r.text().await.unwrap());
+    }
+    assert!(code.contains("/api/v1"), "the client talks to the API");
+
+    // Text is sent gzipped to clients that accept it.
+    let r = s
+        .http
+        .get(format!("{}/app.js", s.root))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let gz = r.bytes().await.unwrap();
+    let mut plain = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
+    assert_eq!(plain, app);
+
+    let r = s
+        .http
+        .get(format!("{}/app.js", s.root))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+
+    let r = s.http.get(format!("{}/style.css", s.root)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+
+    let r = s.http.get(format!("{}/chunks/nope.js", s.root)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["detail"].is_string());
 }

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# End-to-end media test in headless Chromium (Playwright + mediasoup-client v3) against a real
-# `crowdwire serve`: two users 50 px apart exchange audio and video, a 1 MiB file moves over a
-# data channel, and the media stops once they walk apart. See e2e/src/run-media-test.ts.
+# End-to-end tests in headless Chromium (Playwright) against a real `crowdwire serve`:
+#   media  mediasoup-client v3 through the SFU: two users 50 px apart exchange audio and video,
+#          a 1 MiB file moves over a data channel, and the media stops once they walk apart
+#          (e2e/src/run-media-test.ts);
+#   web    the web client served at /: sign-up, world creation, two people who see each other
+#          move, chat everyone/nearby, video tiles with decoded frames that follow proximity, and
+#          a ban from the settings page (e2e/src/run-web-test.ts).
 #
-# Usage: scripts/e2e-media.sh [--quiet]
-#   --quiet (or E2E_QUIET=1)  don't print every WebSocket message (they are still kept for the
-#                             failure report and in e2e/artifacts/{a,b}-messages.jsonl)
+# Usage: scripts/e2e.sh [--quiet] [media] [web]      (no test named: both)
+#   --quiet (or E2E_QUIET=1)  don't print every WebSocket message of the media test (they are
+#                             still kept for the failure report and in e2e/artifacts/)
 #   E2E_BUILD=1               rebuild the server (cargo build -p crowdwire) even if the binary exists
 #   E2E_SERVER_LOG_FILTER     the server's --log filter (default: info,crowdwire_media=debug)
 #   E2E_SERVER_ARGS           extra arguments for `crowdwire serve` (e.g. "--media-workers 1")
@@ -24,23 +28,27 @@ ARTIFACTS=$E2E/artifacts
 export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 HTTP_PORT=18080
 MEDIA_PORT=40000
-TOTAL_SECONDS=300
+TOTAL_SECONDS=540
 
-die() { echo "e2e-media: $*" >&2; exit 1; }
+die() { echo "e2e: $*" >&2; exit 1; }
 
+TESTS=()
+INSIDE=
 for arg in "$@"; do
   case "$arg" in
     --quiet) export E2E_QUIET=1 ;;
-    --inside) ;;
-    *) die "unknown argument $arg" ;;
+    --inside) INSIDE=1 ;;
+    media | web) TESTS+=("$arg") ;;
+    *) die "unknown argument $arg (expected --quiet, media or web)" ;;
   esac
 done
+[ ${#TESTS[@]} -gt 0 ] || TESTS=(media web)
 
 # ------------------------------------------------------------------------------------------
 # Second half: inside the network namespace (the script re-runs itself with --inside).
-if [ "${1:-}" = "--inside" ] || [ "${2:-}" = "--inside" ]; then
+if [ -n "$INSIDE" ]; then
   ip link set lo up
-  DATA=$(mktemp -d /tmp/crowdwire-e2e-media.XXXXXX)
+  DATA=$(mktemp -d /tmp/crowdwire-e2e.XXXXXX)
   LOG=$DATA/server.log
   SERVER=
   DRIVER=
@@ -54,17 +62,17 @@ if [ "${1:-}" = "--inside" ] || [ "${2:-}" = "--inside" ]; then
     rm -rf "$DATA"
   }
   trap cleanup EXIT
-  trap 'echo "e2e-media: interrupted (time limit?)" >&2; exit 124' TERM INT
+  trap 'echo "e2e: interrupted (time limit?)" >&2; exit 124' TERM INT
 
   MEDIA_ARGS=()
   HELP=$("$BIN" serve --help)
   if grep -q -- '--media-bind' <<<"$HELP"; then MEDIA_ARGS+=(--media-bind "127.0.0.1:$MEDIA_PORT"); fi
   if grep -q -- '--media-announce-ip' <<<"$HELP"; then MEDIA_ARGS+=(--media-announce-ip 127.0.0.1); fi
   if [ ${#MEDIA_ARGS[@]} -eq 0 ]; then
-    echo "e2e-media: WARNING: 'crowdwire serve --help' lists no --media-* flags: this server has no SFU yet, the media steps will fail" >&2
+    echo "e2e: WARNING: 'crowdwire serve --help' lists no --media-* flags: this server has no SFU yet, the media steps will fail" >&2
   fi
   read -r -a EXTRA_ARGS <<<"${E2E_SERVER_ARGS:-}"
-  echo "e2e-media: starting: crowdwire serve --bind 127.0.0.1:$HTTP_PORT --data-dir $DATA ${MEDIA_ARGS[*]} ${EXTRA_ARGS[*]}"
+  echo "e2e: starting: crowdwire serve --bind 127.0.0.1:$HTTP_PORT --data-dir $DATA ${MEDIA_ARGS[*]} ${EXTRA_ARGS[*]}"
   NO_COLOR=1 "$BIN" serve --bind "127.0.0.1:$HTTP_PORT" --data-dir "$DATA" --log "${E2E_SERVER_LOG_FILTER:-info,crowdwire_media=debug}" \
     "${MEDIA_ARGS[@]}" "${EXTRA_ARGS[@]}" > "$LOG" 2>&1 &
   SERVER=$!
@@ -75,24 +83,29 @@ if [ "${1:-}" = "--inside" ] || [ "${2:-}" = "--inside" ]; then
     sleep 0.2
   done
   if [ -z "$up" ]; then
-    echo "e2e-media: the server did not become healthy (GET /api/v1/health); its output:" >&2
+    echo "e2e: the server did not become healthy (GET /api/v1/health); its output:" >&2
     tail -n 80 "$LOG" >&2
     exit 1
   fi
 
   status=0
-  E2E_BASE_URL="http://127.0.0.1:$HTTP_PORT" E2E_SERVER_LOG="$LOG" E2E_ARTIFACTS="$ARTIFACTS" \
-    E2E_BUNDLE="$E2E/dist/media-page.js" node "$E2E/dist/run-media-test.mjs" &
-  DRIVER=$!
-  wait "$DRIVER" || status=$?
-  DRIVER=
+  for t in "${TESTS[@]}"; do
+    echo "e2e: ---- $t ----"
+    s=0
+    E2E_BASE_URL="http://127.0.0.1:$HTTP_PORT" E2E_SERVER_LOG="$LOG" E2E_ARTIFACTS="$ARTIFACTS/$t" \
+      E2E_BUNDLE="$E2E/dist/media-page.js" node "$E2E/dist/run-$t-test.mjs" &
+    DRIVER=$!
+    wait "$DRIVER" || s=$?
+    DRIVER=
+    if [ $s -ne 0 ]; then echo "e2e: $t FAILED (exit $s)" >&2; status=$s; else echo "e2e: $t passed"; fi
+  done
   if ! kill -0 "$SERVER" 2>/dev/null; then
-    echo "e2e-media: the server exited during the test; its output:" >&2
+    echo "e2e: the server exited during the test; its output:" >&2
     tail -n 80 "$LOG" >&2
     status=1
   fi
   if grep -q "panicked" "$LOG"; then
-    echo "e2e-media: the server panicked during the test:" >&2
+    echo "e2e: the server panicked during the test:" >&2
     grep -A8 panicked "$LOG" >&2
     status=1
   fi
@@ -108,27 +121,27 @@ command -v ip > /dev/null || die "ip is required (apt-get install -y iproute2)"
 command -v curl > /dev/null || die "curl is required (apt-get install -y curl)"
 command -v timeout > /dev/null || die "timeout is required (coreutils)"
 if [ ! -x "$CHROMIUM" ]; then
-  echo "e2e-media: no browser at $CHROMIUM; installing Debian's chromium"
+  echo "e2e: no browser at $CHROMIUM; installing Debian's chromium"
   [ "$(id -u)" = 0 ] || die "chromium is missing and we are not root: apt-get install -y chromium"
   apt-get install -y chromium || { apt-get update && apt-get install -y chromium; } || die "could not install chromium"
   [ -x "$CHROMIUM" ] || die "chromium installed, but not at $CHROMIUM"
 fi
 
-echo "e2e-media: building the test page and driver (npm ci, tsc, esbuild)"
+echo "e2e: building the test page and driver (npm ci, tsc, esbuild)"
 (cd "$E2E" && npm ci --no-audit --no-fund --loglevel=error && npx tsc --noEmit -p . && node build.mjs) || die "building e2e/ failed"
 
 if [ ! -x "$BIN" ] || [ "${E2E_BUILD:-0}" = 1 ]; then
-  echo "e2e-media: building the server (cargo build -p crowdwire)"
+  echo "e2e: building the server (cargo build -p crowdwire)"
   cargo build -p crowdwire || die "cargo build -p crowdwire failed"
 fi
 
-mkdir -p "$ARTIFACTS"
-rm -f "$ARTIFACTS"/*.png "$ARTIFACTS"/*.jsonl "$ARTIFACTS"/server.log
+rm -rf "$ARTIFACTS"
+mkdir -p "$ARTIFACTS"/media "$ARTIFACTS"/web
 # As root, a plain network namespace; otherwise inside a user namespace where we are root.
 NS=(unshare -n)
 [ "$(id -u)" = 0 ] || NS=(unshare -r -n)
 status=0
 timeout --kill-after=15 "$TOTAL_SECONDS" "${NS[@]}" "$0" --inside "$@" || status=$?
-if [ $status -eq 124 ]; then echo "e2e-media: FAILED: the test exceeded ${TOTAL_SECONDS} s" >&2; fi
-if [ $status -ne 0 ]; then echo "e2e-media: FAILED (exit $status); artifacts in $ARTIFACTS" >&2; else echo "e2e-media: PASSED; artifacts in $ARTIFACTS"; fi
+if [ $status -eq 124 ]; then echo "e2e: FAILED: the test exceeded ${TOTAL_SECONDS} s" >&2; fi
+if [ $status -ne 0 ]; then echo "e2e: FAILED (exit $status); artifacts in $ARTIFACTS" >&2; else echo "e2e: PASSED; artifacts in $ARTIFACTS"; fi
 exit $status

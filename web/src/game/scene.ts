@@ -1,0 +1,385 @@
+// The world as Phaser draws it: the Tiled map with its walls, the user's avatar (keyboard and
+// touch), other avatars moving smoothly between the server's updates, conference areas and
+// interactive objects. It knows nothing of the network: the `hooks` report what the user does.
+
+import Phaser from "phaser";
+import { STATIC, type AvatarManifest } from "../api";
+import {
+  conferenceGrid, flatLayers, gidOf, interactives, isAboveLayer, isCollisionLayer, isHiddenLayer, prop, tilesetOf,
+  type Conference, type Interactive, type TiledMap,
+} from "./tiled";
+
+export const SPEED = 200;
+/** How close (px) the avatar must be to use an interactive object. */
+export const INTERACT_RADIUS = 50;
+const DIRECTIONS = ["down", "left", "right", "up"] as const;
+type Dir = (typeof DIRECTIONS)[number];
+
+export interface Vec {
+  x: number;
+  y: number;
+}
+
+export interface SceneHooks {
+  /** The avatar's velocity changed, or it moved for a while at the same velocity. */
+  moved(position: Vec, velocity: Vec): void;
+  /** The avatar entered (or, with null, left) a conference area. */
+  conference(c: Conference | null): void;
+  /** The user used an interactive object (key X, or a click on it). */
+  interact(o: Interactive): void;
+  /** Which interactive object is in reach now, for the hint. */
+  reach(o: Interactive | null): void;
+  /** The scene is drawn and the avatar placed. */
+  ready(): void;
+}
+
+interface Remote {
+  sprite: Phaser.GameObjects.Sprite;
+  label: Phaser.GameObjects.Text;
+  avatar: string;
+  /** Last reported position and velocity, and when it arrived. */
+  at: Vec;
+  vel: Vec;
+  t: number;
+  dir: Dir;
+}
+
+export interface SceneInput {
+  map: TiledMap;
+  manifest: AvatarManifest;
+  me: { id: string; name: string; avatar: string; spawn: Vec };
+  hooks: SceneHooks;
+}
+
+/** Frame of avatar `name` facing `dir` (step 0, 1 = standing, 2) in its sheet. */
+function frameOf(m: AvatarManifest, name: string, dir: Dir, step: number): { sheet: string; frame: number } | null {
+  const a = m.avatars.find((x) => x.name === name) ?? m.avatars[0];
+  if (!a) return null;
+  const col = a.x / m.frameWidth + step;
+  const row = a.y / m.frameHeight + DIRECTIONS.indexOf(dir);
+  return { sheet: `avatar:${a.sheet}`, frame: row * m.sheetColumns + col };
+}
+
+export class WorldScene extends Phaser.Scene {
+  private player!: Phaser.Types.Physics.Arcade.SpriteWithDynamicBody;
+  private label!: Phaser.GameObjects.Text;
+  private readonly remotes = new Map<string, Remote>();
+  private keys!: Record<string, Phaser.Input.Keyboard.Key>;
+  private dir: Dir = "down";
+  private lastSent = { vx: 0, vy: 0, t: 0 };
+  private conferences!: ReturnType<typeof conferenceGrid>;
+  private currentConference: Conference | null = null;
+  private objects: Interactive[] = [];
+  private inReach: Interactive | null = null;
+  private touchTarget: Vec | null = null;
+  /** While a text field has focus, the keyboard belongs to it. */
+  typing = false;
+  /** False while the role forbids walking. */
+  canWalk = true;
+
+  constructor(private readonly input0: SceneInput) {
+    super("world");
+  }
+
+  preload(): void {
+    const { map, manifest } = this.input0;
+    for (const t of map.tilesets) {
+      if (t.name.startsWith("__CONFERENCE")) continue;
+      if (t.image) {
+        this.load.spritesheet(`ts:${t.name}`, `${STATIC}/maps/${t.image}`, {
+          frameWidth: t.tilewidth, frameHeight: t.tileheight, margin: t.margin ?? 0, spacing: t.spacing ?? 0,
+        });
+      } else {
+        for (const tile of t.tiles ?? []) if (tile.image) this.load.image(`tile:${t.firstgid + tile.id}`, `${STATIC}/maps/${tile.image}`);
+      }
+    }
+    for (const sheet of new Set(manifest.avatars.map((a) => a.sheet))) {
+      this.load.spritesheet(`avatar:${sheet}`, `${STATIC}/characters/${sheet}`, { frameWidth: manifest.frameWidth, frameHeight: manifest.frameHeight });
+    }
+    this.load.tilemapTiledJSON("map", map);
+    this.load.on("loaderror", (f: Phaser.Loader.File) => console.warn(`could not load ${f.src}`));
+  }
+
+  create(): void {
+    const { map: tm, me, hooks } = this.input0;
+    const map = this.make.tilemap({ key: "map" });
+    const tilesets = tm.tilesets
+      .filter((t) => t.image && !t.name.startsWith("__CONFERENCE") && this.textures.exists(`ts:${t.name}`))
+      .map((t) => map.addTilesetImage(t.name, `ts:${t.name}`, t.tilewidth, t.tileheight, t.margin ?? 0, t.spacing ?? 0))
+      .filter((t): t is Phaser.Tilemaps.Tileset => !!t);
+    const walls: Phaser.Tilemaps.TilemapLayer[] = [];
+    const byName = new Map(flatLayers(tm.layers).map((l) => [l.name, l]));
+    for (const ld of map.layers) {
+      const tl = byName.get(ld.name.split("/").pop() ?? ld.name);
+      if (!tl || isHiddenLayer(tl) && !isCollisionLayer(tl)) continue;
+      const layer = map.createLayer(ld.name, tilesets);
+      if (!layer) continue;
+      layer.setDepth(isAboveLayer(tl) ? 1_000_000 : 0).setAlpha(tl.opacity ?? 1).setVisible(!isHiddenLayer(tl));
+      if (isCollisionLayer(tl)) {
+        layer.setCollisionByExclusion([-1]);
+        walls.push(layer);
+      }
+    }
+    const colliders = this.physics.add.staticGroup();
+    for (const l of flatLayers(tm.layers)) {
+      if (l.type !== "objectgroup" || isHiddenLayer(l)) continue;
+      for (const o of l.objects ?? []) {
+        if (!o.gid || o.visible === false) continue;
+        const gid = gidOf(o.gid);
+        const ts = tilesetOf(tm, gid);
+        if (!ts) continue;
+        const img = ts.image
+          ? this.add.image(o.x, o.y, `ts:${ts.name}`, gid - ts.firstgid)
+          : this.add.image(o.x, o.y, `tile:${gid}`);
+        img.setOrigin(0, 1).setDisplaySize(o.width, o.height).setDepth(o.y);
+        if (l.name === "ObjectCollision") colliders.add(this.add.zone(o.x + o.width / 2, o.y - o.height / 2, o.width, o.height));
+      }
+    }
+    this.conferences = conferenceGrid(tm);
+    this.objects = interactives(tm);
+    for (const o of this.objects) {
+      const zone = this.add.zone(o.x + o.width / 2, o.y + o.height / 2, Math.max(o.width, 32), Math.max(o.height, 32)).setInteractive({ useHandCursor: true });
+      zone.on("pointerdown", () => {
+        if (this.distanceTo(o) <= INTERACT_RADIUS) hooks.interact(o);
+      });
+    }
+    this.drawConferenceNames(tm.tilewidth, tm.tileheight);
+
+    this.makeAnimations();
+    const f = frameOf(this.input0.manifest, me.avatar, "down", 1);
+    this.player = this.physics.add.sprite(me.spawn.x, me.spawn.y, f?.sheet ?? "", f?.frame);
+    this.player.body.setSize(26, 10).setOffset(10, 34);
+    this.player.setCollideWorldBounds(true);
+    this.label = this.nameLabel(me.name, true);
+    this.physics.world.setBounds(0, 0, map.widthInPixels, map.heightInPixels);
+    for (const w of walls) this.physics.add.collider(this.player, w);
+    this.physics.add.collider(this.player, colliders);
+
+    const cam = this.cameras.main;
+    cam.setBounds(0, 0, map.widthInPixels, map.heightInPixels);
+    cam.startFollow(this.player, true, 0.2, 0.2);
+    cam.setZoom(this.scale.width < 600 ? 1 : 1.5);
+    cam.setBackgroundColor("#1f2430");
+
+    const kb = this.input.keyboard!;
+    this.keys = kb.addKeys("UP,DOWN,LEFT,RIGHT,W,A,S,D,X") as Record<string, Phaser.Input.Keyboard.Key>;
+    kb.disableGlobalCapture();
+    this.input.on("pointerdown", (p: Phaser.Input.Pointer) => {
+      if (p.wasTouch) this.touchTarget = { x: p.worldX, y: p.worldY };
+    });
+    this.input.on("pointermove", (p: Phaser.Input.Pointer) => {
+      if (p.isDown && this.touchTarget) this.touchTarget = { x: p.worldX, y: p.worldY };
+    });
+    this.input.on("pointerup", () => (this.touchTarget = null));
+    this.scale.on("resize", () => cam.setZoom(this.scale.width < 600 ? 1 : 1.5));
+    hooks.ready();
+  }
+
+  private drawConferenceNames(tw: number, th: number): void {
+    const first = new Map<string, Vec>();
+    const tm = this.input0.map;
+    for (let ty = 0; ty < tm.height; ty++)
+      for (let tx = 0; tx < tm.width; tx++) {
+        const c = this.conferences.at(tx, ty);
+        if (c && !first.has(c.id)) first.set(c.id, { x: tx * tw, y: ty * th });
+      }
+    for (const c of this.conferences.all) {
+      const p = first.get(c.id)!;
+      this.add.text(p.x + 4, p.y + 2, c.name, { fontSize: "11px", color: "#fff", backgroundColor: "#3b5bdbcc", padding: { x: 4, y: 1 } }).setDepth(1_000_001);
+    }
+  }
+
+  private makeAnimations(): void {
+    const m = this.input0.manifest;
+    for (const a of m.avatars) {
+      for (const d of DIRECTIONS) {
+        const frames = [0, 1, 2, 1].map((s) => frameOf(m, a.name, d, s)!);
+        if (!this.textures.exists(frames[0].sheet)) continue;
+        this.anims.create({
+          key: `${a.name}:${d}`,
+          frames: frames.map((f) => ({ key: f.sheet, frame: f.frame })),
+          frameRate: 8,
+          repeat: -1,
+        });
+      }
+    }
+  }
+
+  private nameLabel(text: string, mine: boolean): Phaser.GameObjects.Text {
+    return this.add
+      .text(0, 0, text, { fontSize: "11px", fontFamily: "system-ui, sans-serif", color: mine ? "#fff3bf" : "#ffffff", backgroundColor: "#00000099", padding: { x: 3, y: 1 } })
+      .setOrigin(0.5, 1)
+      .setResolution(2);
+  }
+
+  private distanceTo(o: Interactive): number {
+    const cx = Phaser.Math.Clamp(this.player.x, o.x, o.x + o.width);
+    const cy = Phaser.Math.Clamp(this.player.y, o.y, o.y + o.height);
+    return Math.hypot(this.player.x - cx, this.player.y - cy);
+  }
+
+  /**
+   * Where the avatar stands now (the wire position: the sprite's centre). Read from the physics
+   * body, which is a step ahead of the sprite during update(); the body's centre is 1 px left
+   * of and 15 px below the sprite's (spec §9.5).
+   */
+  position(): Vec {
+    const c = this.player.body.center;
+    return { x: Math.round((c.x + 1) * 100) / 100, y: Math.round((c.y - 15) * 100) / 100 };
+  }
+
+  /** Puts the avatar at `p` (the server corrected or restored its position). */
+  teleport(p: Vec): void {
+    this.player.setPosition(p.x, p.y);
+    this.player.body.reset(p.x, p.y);
+  }
+
+  update(time: number, delta: number): void {
+    if (!this.player) return;
+    const { hooks } = this.input0;
+    let vx = 0;
+    let vy = 0;
+    if (!this.typing && this.canWalk) {
+      const k = this.keys;
+      vx = (k.LEFT.isDown || k.A.isDown ? -1 : 0) + (k.RIGHT.isDown || k.D.isDown ? 1 : 0);
+      vy = (k.UP.isDown || k.W.isDown ? -1 : 0) + (k.DOWN.isDown || k.S.isDown ? 1 : 0);
+      if (!vx && !vy && this.touchTarget) {
+        const dx = this.touchTarget.x - this.player.x;
+        const dy = this.touchTarget.y - this.player.y;
+        if (Math.hypot(dx, dy) > 8) {
+          vx = dx;
+          vy = dy;
+        }
+      }
+    }
+    const len = Math.hypot(vx, vy);
+    if (len) {
+      vx = (vx / len) * SPEED;
+      vy = (vy / len) * SPEED;
+      this.dir = Math.abs(vx) > Math.abs(vy) ? (vx < 0 ? "left" : "right") : vy < 0 ? "up" : "down";
+    }
+    this.player.setVelocity(vx, vy);
+    this.animate(this.player, this.input0.me.avatar, this.dir, !!len);
+    this.player.setDepth(this.player.y + 24);
+    this.label.setPosition(this.player.x, this.player.y - 22).setDepth(1_000_002);
+
+    // Report a change of velocity at once, and a steady walk five times a second.
+    const actual = this.player.body.velocity;
+    const rvx = Math.round(actual.x);
+    const rvy = Math.round(actual.y);
+    if (rvx !== this.lastSent.vx || rvy !== this.lastSent.vy || ((rvx || rvy) && time - this.lastSent.t >= 200)) {
+      this.lastSent = { vx: rvx, vy: rvy, t: time };
+      hooks.moved(this.position(), { x: rvx, y: rvy });
+    }
+
+    const tm = this.input0.map;
+    const centre = this.player.body.center;
+    const c = this.conferences.at(Math.floor(centre.x / tm.tilewidth), Math.floor(centre.y / tm.tileheight));
+    if (c?.id !== this.currentConference?.id) {
+      this.currentConference = c;
+      hooks.conference(c);
+    }
+    let near: Interactive | null = null;
+    for (const o of this.objects) if (this.distanceTo(o) <= INTERACT_RADIUS) near = o;
+    if (near !== this.inReach) {
+      this.inReach = near;
+      hooks.reach(near);
+    }
+    if (near && !this.typing && Phaser.Input.Keyboard.JustDown(this.keys.X)) hooks.interact(near);
+
+    // Others: carry each along its last velocity (for at most 300 ms), then ease the sprite there.
+    const now = performance.now();
+    const ease = Math.min(1, delta / 80);
+    for (const r of this.remotes.values()) {
+      const ahead = Math.min(now - r.t, 300) / 1000;
+      const tx = r.at.x + r.vel.x * ahead;
+      const ty = r.at.y + r.vel.y * ahead;
+      const s = r.sprite;
+      if (Math.hypot(tx - s.x, ty - s.y) > 160) s.setPosition(tx, ty);
+      else s.setPosition(s.x + (tx - s.x) * ease, s.y + (ty - s.y) * ease);
+      const moving = (r.vel.x || r.vel.y) && now - r.t < 1000;
+      this.animate(s, r.avatar, r.dir, !!moving);
+      s.setDepth(s.y + 24);
+      r.label.setPosition(s.x, s.y - 22).setDepth(1_000_002);
+    }
+  }
+
+  private animate(s: Phaser.GameObjects.Sprite, avatar: string, dir: Dir, moving: boolean): void {
+    const key = `${avatar}:${dir}`;
+    if (moving) {
+      if (s.anims.currentAnim?.key !== key || !s.anims.isPlaying) s.play(key, true);
+    } else {
+      s.anims.stop();
+      const f = frameOf(this.input0.manifest, avatar, dir, 1);
+      if (f && (s.texture.key !== f.sheet || Number(s.frame.name) !== f.frame)) s.setTexture(f.sheet, f.frame);
+    }
+  }
+
+  /** Adds or updates another user's avatar. */
+  upsertRemote(id: string, name: string, avatar: string, at: Vec | null): void {
+    let r = this.remotes.get(id);
+    if (!r) {
+      const p = at ?? { x: -1000, y: -1000 };
+      const f = frameOf(this.input0.manifest, avatar, "down", 1);
+      const sprite = this.add.sprite(p.x, p.y, f?.sheet ?? "", f?.frame);
+      r = { sprite, label: this.nameLabel(name, false), avatar, at: p, vel: { x: 0, y: 0 }, t: performance.now(), dir: "down" };
+      sprite.setVisible(!!at);
+      r.label.setVisible(!!at);
+      this.remotes.set(id, r);
+    } else {
+      r.label.setText(name);
+      r.avatar = avatar;
+      if (at) this.moveRemote(id, at, { x: 0, y: 0 });
+    }
+  }
+
+  moveRemote(id: string, at: Vec, vel: Vec): void {
+    const r = this.remotes.get(id);
+    if (!r) return;
+    if (!r.sprite.visible) {
+      r.sprite.setVisible(true).setPosition(at.x, at.y);
+      r.label.setVisible(true);
+    }
+    r.at = at;
+    r.vel = vel;
+    r.t = performance.now();
+    if (vel.x || vel.y) r.dir = Math.abs(vel.x) > Math.abs(vel.y) ? (vel.x < 0 ? "left" : "right") : vel.y < 0 ? "up" : "down";
+  }
+
+  removeRemote(id: string): void {
+    const r = this.remotes.get(id);
+    if (!r) return;
+    r.sprite.destroy();
+    r.label.destroy();
+    this.remotes.delete(id);
+  }
+
+  /** Where another avatar is drawn now (null if unknown). */
+  remotePosition(id: string): Vec | null {
+    const r = this.remotes.get(id);
+    return r && r.sprite.visible ? { x: r.sprite.x, y: r.sprite.y } : null;
+  }
+}
+
+/** Starts Phaser in `parent` with the world scene. */
+export function startGame(parent: HTMLElement, input: SceneInput): { game: Phaser.Game; scene: WorldScene } {
+  const scene = new WorldScene(input);
+  const game = new Phaser.Game({
+    type: Phaser.AUTO,
+    parent,
+    backgroundColor: "#1f2430",
+    pixelArt: true,
+    scale: { mode: Phaser.Scale.RESIZE, width: parent.clientWidth || 800, height: parent.clientHeight || 600 },
+    // Movement follows real time even when frames are slow (a busy laptop, a phone): variable
+    // physics steps and no delta smoothing.
+    physics: { default: "arcade", arcade: { debug: false, fixedStep: false } },
+    fps: { smoothStep: false },
+    scene,
+    banner: false,
+    audio: { noAudio: true },
+    input: { keyboard: { target: window } },
+  });
+  return { game, scene };
+}
+
+export { prop };

@@ -1,0 +1,106 @@
+// The client's entry point: a hash router (so the server serves one page for every screen)
+// and the account bar. Each screen renders itself into <main id="app">.
+
+import { api, saveSession, session } from "./api";
+import { h, show } from "./ui";
+import { loginScreen, registerScreen } from "./screens/auth";
+import { worldsScreen } from "./screens/worlds";
+import { createWorldScreen } from "./screens/create";
+import { settingsScreen } from "./screens/settings";
+import { profileScreen } from "./screens/profile";
+import { adminScreen } from "./screens/admin";
+import { inviteScreen } from "./screens/invite";
+
+// The world view (Phaser, mediasoup-client) is loaded only on entering a world.
+let play: typeof import("./screens/play") | null = null;
+
+type Route = { pattern: RegExp; auth: "any" | "signed-in" | "registered" | "superuser"; render: (m: string[]) => unknown };
+
+const routes: Route[] = [
+  { pattern: /^#\/login$/, auth: "any", render: () => loginScreen() },
+  { pattern: /^#\/register$/, auth: "any", render: () => registerScreen() },
+  { pattern: /^#\/worlds$/, auth: "signed-in", render: () => worldsScreen() },
+  { pattern: /^#\/create$/, auth: "registered", render: () => createWorldScreen() },
+  { pattern: /^#\/world\/(\d+)$/, auth: "signed-in", render: async (m) => (play ??= await import("./screens/play")).playScreen(Number(m[1])) },
+  { pattern: /^#\/world\/(\d+)\/settings$/, auth: "registered", render: (m) => settingsScreen(Number(m[1])) },
+  { pattern: /^#\/profile$/, auth: "registered", render: () => profileScreen() },
+  { pattern: /^#\/admin$/, auth: "superuser", render: () => adminScreen() },
+  { pattern: /^#\/invite\/([^/]+)$/, auth: "signed-in", render: (m) => inviteScreen(decodeURIComponent(m[1])) },
+];
+
+/** Where to go after signing in: the page that asked for it, or the world list. */
+export function afterLogin(): void {
+  const back = sessionStorage.getItem("crowdwire.back");
+  sessionStorage.removeItem("crowdwire.back");
+  location.hash = back && back !== "#/login" && back !== "#/register" ? back : "#/worlds";
+}
+
+export function signOut(): void {
+  saveSession(null);
+  location.hash = "#/login";
+}
+
+function renderNav(): void {
+  const nav = document.getElementById("nav");
+  if (!nav) return;
+  const s = session();
+  if (!s) {
+    nav.replaceChildren(h("a", { href: "#/login" }, "Log in"), h("a", { href: "#/register" }, "Sign up"));
+    return;
+  }
+  const items: Node[] = [h("a", { href: "#/worlds" }, "Worlds")];
+  if (!s.guest_uuid) items.push(h("a", { href: "#/create" }, "New world"), h("a", { href: "#/profile" }, "Profile"));
+  if (s.is_superuser) items.push(h("a", { href: "#/admin" }, "Admin"));
+  items.push(h("button", { class: "secondary", type: "button", onclick: signOut }, s.guest_uuid ? "Leave (guest)" : "Log out"));
+  nav.replaceChildren(...items);
+}
+
+async function route(): Promise<void> {
+  play?.leaveWorld();
+  renderNav();
+  const hash = location.hash || "#/worlds";
+  const s = session();
+  for (const r of routes) {
+    const m = hash.match(r.pattern);
+    if (!m) continue;
+    if (r.auth !== "any" && !s) {
+      sessionStorage.setItem("crowdwire.back", hash);
+      location.hash = "#/login";
+      return;
+    }
+    if ((r.auth === "registered" || r.auth === "superuser") && s?.guest_uuid) {
+      show(h("div", { class: "card narrow" }, h("h1", {}, "Sign up to do this"),
+        h("p", {}, "Guests can visit public worlds. Create an account to make worlds and manage them."),
+        h("a", { href: "#/register" }, "Create an account")));
+      return;
+    }
+    if (r.auth === "superuser" && !s?.is_superuser) {
+      show(h("div", { class: "card narrow" }, h("h1", {}, "Not allowed"), h("p", {}, "This page is for platform administrators.")));
+      return;
+    }
+    await r.render(m);
+    return;
+  }
+  location.hash = s ? "#/worlds" : "#/login";
+}
+
+/** Renews the session token shortly before it expires (registered users only). */
+function keepSessionFresh(): void {
+  setInterval(async () => {
+    const s = session();
+    if (!s || s.guest_uuid) return;
+    const left = Date.parse(s.expire_date.endsWith("Z") ? s.expire_date : s.expire_date + "Z") - Date.now();
+    if (Number.isFinite(left) && left < 10 * 60_000) {
+      try {
+        saveSession(await api.refresh());
+      } catch {
+        /* the next request that fails will send the user to the log-in page */
+      }
+    }
+  }, 60_000);
+}
+
+window.addEventListener("hashchange", () => void route());
+window.addEventListener("crowdwire:session", renderNav);
+keepSessionFresh();
+void route();
