@@ -6,12 +6,16 @@
 //   4. chat: "everyone" reaches B wherever B stands; "nearby" reaches B only while B is near A;
 //   5. standing together, each gets a video tile of the other with decoded frames (fake camera);
 //      after B walks away the tiles disappear, and they come back when B returns;
-//   6. a ban from A's world settings removes B at once, and B's page says so.
+//   7. at a notice board A offers a 1 MiB file, B asks for it, A accepts, and B gets the same bytes;
+//   8. on the Main Stage A speaks, B listens, raises a hand, A allows it, and A then sees B;
+//   6. a ban from A's world settings removes B at once, and B's page says so;
+// and the world list fits a phone-sized screen, with no console error on either page.
 // Screenshots of the main screens go to E2E_ARTIFACTS (CI keeps them).
 //
 // Run by scripts/e2e-web.sh, which starts the server in a loopback-only network namespace.
 // Environment: E2E_BASE_URL (required), E2E_ARTIFACTS, E2E_SERVER_LOG, CHROMIUM.
 
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +45,9 @@ interface Debug {
   people(): string[];
   near(): string[];
   rooms(): string[];
+  conference(): { room: string; speaker: boolean } | null;
+  downloads(): { name: string; size: number; sha256: string; ms: number }[];
+  input(): { typing: boolean | null; canWalk: boolean | null; focus: string | null };
 }
 
 class Person {
@@ -112,19 +119,46 @@ class Person {
   }
 
   /** Holds an arrow key until the avatar has walked to `x` (the page may draw slowly here). */
-  async walkTo(x: number): Promise<Vec> {
+  walkTo(x: number): Promise<Vec> {
+    return this.walk('x', x);
+  }
+
+  /** Holds the arrow key for `axis` until the avatar reaches `target` on it. */
+  async walk(axis: 'x' | 'y', target: number): Promise<Vec> {
     const from = (await this.debug('position'))!;
-    const key = x > from.x ? 'ArrowRight' : 'ArrowLeft';
+    const up = target > from[axis];
+    const key = axis === 'x' ? (up ? 'ArrowRight' : 'ArrowLeft') : up ? 'ArrowDown' : 'ArrowUp';
     await this.page.locator('#game canvas').click({ position: { x: 5, y: 5 } });
     await this.page.keyboard.down(key);
     try {
-      return await waitFor(`${this.label} to walk from x=${from.x.toFixed(0)} to x=${x}`, 15_000, async () => {
-        const p = (await this.debug('position'))!;
-        return (key === 'ArrowRight' ? p.x >= x : p.x <= x) ? p : null;
+      let at = from;
+      return await waitFor(`${this.label} to walk from ${axis}=${from[axis].toFixed(0)} to ${axis}=${target}`, 15_000, async () => {
+        const p = (at = (await this.debug('position'))!);
+        return (up ? p[axis] >= target : p[axis] <= target) ? p : null;
+      }).catch((e: Error) => {
+        throw new Error(`${e.message}: stuck at ${JSON.stringify(at)}`);
+      }).catch(async (e: Error) => {
+        throw new Error(`${e.message}; input state ${JSON.stringify(await this.debug('input'))}`);
       });
     } finally {
       await this.page.keyboard.up(key);
     }
+  }
+
+  /** Walks up until the avatar stands in a conference area. */
+  async walkIntoConference(): Promise<{ room: string; speaker: boolean }> {
+    await this.page.locator('#game canvas').click({ position: { x: 5, y: 5 } });
+    await this.page.keyboard.down('ArrowUp');
+    try {
+      return await waitFor(`${this.label} to enter a conference area`, 15_000, () => this.debug('conference'));
+    } finally {
+      await this.page.keyboard.up('ArrowUp');
+    }
+  }
+
+  /** The access token the page keeps. */
+  token(): Promise<string> {
+    return this.page.evaluate(() => JSON.parse(localStorage.getItem('crowdwire.session') ?? '{}').access_token as string);
   }
 
   /** Frames decoded so far in the video of `peer`'s tile (0 if there is none). */
@@ -187,6 +221,13 @@ async function main(): Promise<void> {
     await step('A opens / and sees the log-in page', async () => {
       await A.open(browser);
       await A.page.getByRole('heading', { name: 'Log in to CrowdWire' }).waitFor();
+      const t = await A.page.evaluate(() => {
+        const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+        const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+        const bytes = performance.getEntriesByType('resource').reduce((n, r) => n + (r as PerformanceResourceTiming).transferSize, nav.transferSize);
+        return { dcl: nav.domContentLoadedEventEnd, fcp: fcp?.startTime ?? -1, now: performance.now(), bytes };
+      });
+      figures['first load of / (log-in form shown)'] = `DOMContentLoaded ${t.dcl.toFixed(0)} ms, first paint ${t.fcp.toFixed(0)} ms, form interactive by ${t.now.toFixed(0)} ms, ${t.bytes} bytes transferred`;
       await A.shot('01-login');
     });
     await step('A signs up', async () => {
@@ -208,7 +249,9 @@ async function main(): Promise<void> {
       return id;
     });
     await step('A enters the world', async () => {
+      const t = Date.now();
       await A.enter(worldId);
+      figures['entering a world (open its link, fill the entry card, until the map is drawn and the socket connected)'] = `${Date.now() - t} ms`;
       await sleep(500);
       await A.shot('05-world-alone');
     });
@@ -290,6 +333,67 @@ async function main(): Promise<void> {
     await step('5c. B walks back; the tiles come back with frames', async () => {
       await B.walkTo(before.x + 20);
       await waitFor('video again both ways', 30_000, async () => (await A.framesFrom(B.id)) > 0 && (await B.framesFrom(A.id)) > 0);
+    });
+
+    await step('A gives B a role that may use boards (interact), as the settings page does', async () => {
+      const token = await A.token();
+      const call = async (path: string, body: unknown) => {
+        const r = await fetch(`${BASE}/api/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        if (!r.ok) throw new Error(`POST ${path} → ${r.status} ${await r.text()}`);
+        return r.json() as Promise<{ role_id: number }>;
+      };
+      const role = await call(`/worlds/${worldId}/roles`, { name: 'Member', world_id: worldId, walk: true, talk: true, chat: true, interact: true });
+      await call(`/worlds/${worldId}/roles/${role.role_id}/users/${B.id}`, {});
+    });
+
+    await step('7. file sharing: at the notice board, A offers a 1 MiB file, B asks, A accepts, B gets the same bytes', async () => {
+      // The "Team notice board" stands at (224, 544); walk down the west path to it.
+      await A.walk('y', 545);
+      await A.walk('x', 230);
+      await B.walk('y', 545);
+      await B.walk('x', 190);
+      await waitFor('A and B grouped again', 15_000, async () => (await A.debug('near')).includes(B.id) && (await A.debug('rooms')).length > 0).catch(async (e: Error) => {
+        const st = async (p: Person) => JSON.stringify({ at: await p.debug('position'), near: await p.debug('near'), rooms: await p.debug('rooms') });
+        throw new Error(`${e.message}: A ${await st(A)}, B ${await st(B)}`);
+      });
+      await A.page.keyboard.press('x');
+      await A.page.getByRole('dialog', { name: 'File sharing' }).waitFor();
+      const bytes = randomBytes(1024 * 1024);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      await A.page.getByLabel('Share files').setInputFiles({ name: 'e2e-notes.bin', mimeType: 'application/octet-stream', buffer: bytes });
+      await A.page.getByText('e2e-notes.bin (1.0 MB)').waitFor();
+      await B.page.keyboard.press('x');
+      const download = B.page.getByRole('button', { name: 'Download e2e-notes.bin' });
+      await download.waitFor({ timeout: 10_000 });
+      await B.shot('11-files-offered');
+      const t = Date.now();
+      await download.click();
+      await A.page.getByRole('button', { name: 'Accept' }).click({ timeout: 10_000 });
+      const got = await waitFor('the download to finish on B', 60_000, async () => (await B.debug('downloads')).find((d) => d.name === 'e2e-notes.bin') ?? null);
+      figures['file transfer (1 MiB)'] = `${Date.now() - t} ms from the request to the last byte, ${got.ms} ms of it from the owner's acceptance`;
+      if (got.size !== bytes.length || got.sha256 !== sha256) throw new Error(`B received ${got.size} bytes with SHA-256 ${got.sha256}; sent ${bytes.length} with ${sha256}`);
+      await B.page.getByRole('link', { name: 'Save e2e-notes.bin' }).waitFor();
+      await B.shot('12-files-received');
+      await A.page.getByRole('dialog', { name: 'File sharing' }).getByRole('button', { name: 'Close' }).click();
+      await B.page.getByRole('dialog', { name: 'File sharing' }).getByRole('button', { name: 'Close' }).click();
+    });
+
+    await step('8. conference: A walks onto the Main Stage as a speaker; B comes in as a listener, raises a hand, A allows it, and A sees B', async () => {
+      // The stage's door is the gap in its south wall at x 384–480.
+      await A.walk('x', 430);
+      const a = await A.walkIntoConference();
+      await waitFor(`A (Admin) to speak in ${a.room}`, 15_000, async () => (await A.debug('conference'))?.speaker === true);
+      await B.walk('x', 430);
+      const b = await B.walkIntoConference();
+      if (b.room !== a.room) throw new Error(`B entered ${b.room}, A is in ${a.room}`);
+      await waitFor(`B to join ${b.room}'s media`, 15_000, async () => (await B.debug('rooms')).includes(b.room));
+      await sleep(500);
+      if ((await B.debug('conference'))?.speaker) throw new Error('B (no talk_conference) entered as a speaker');
+      await B.page.getByRole('button', { name: 'Raise hand' }).click();
+      await A.page.getByRole('button', { name: 'Allow' }).click({ timeout: 10_000 });
+      await waitFor('B to become a speaker', 10_000, async () => (await B.debug('conference'))?.speaker === true);
+      await waitFor('A to see B in the conference', 30_000, async () => (await A.framesFrom(B.id)) > 0);
+      await A.shot('13-conference');
     });
 
     await step('6. A bans B from the world settings; B is removed at once and told so', async () => {

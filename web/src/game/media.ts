@@ -16,6 +16,9 @@ interface Room {
   send: Transport | null;
   producers: Map<string, Producer>;
   consumers: Map<string, { consumer: Consumer; peerId: string; tag: string }>;
+  /** File channels: ours (to send shared files) and the others' (to receive them). */
+  dataProducer: types.DataProducer | null;
+  dataConsumers: Map<string, { dc: types.DataConsumer; peerId: string }>;
   closed: boolean;
 }
 
@@ -29,6 +32,8 @@ export interface TileHost {
   speaking(peerId: string, on: boolean): void;
   /** Which peers have a media tile now, for the user list. */
   changed(): void;
+  /** A chunk of a file arrived from `peerId`. */
+  fileData(peerId: string, data: ArrayBuffer): void;
 }
 
 const REPLY_TIMEOUT_MS = 15_000;
@@ -67,6 +72,7 @@ export class MediaManager {
         this.queue(() => this.consume(String(d.roomId), String(d.peerId), d.consumerParameters as Record<string, unknown>));
         return true;
       case "new-peer-data-producer":
+        this.queue(() => this.consumeData(String(d.roomId), String(d.peerId), d.consumerParameters as Record<string, unknown>));
         return true;
       case "CLOSE_ROOM":
         this.closeRoom(String(m.group));
@@ -148,14 +154,17 @@ export class MediaManager {
     if (!this.device) this.device = new Device();
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: d.routerRtpCapabilities as types.RtpCapabilities });
     this.closeRoom(roomId);
-    const room: Room = { id: roomId, recv: null, send: null, producers: new Map(), consumers: new Map(), closed: false };
+    const room: Room = { id: roomId, recv: null, send: null, producers: new Map(), consumers: new Map(), dataProducer: null, dataConsumers: new Map(), closed: false };
     this.rooms.set(roomId, room);
     room.recv = this.device.createRecvTransport(d.recvTransportOptions as types.TransportOptions);
     this.wire(room, room.recv, "recv");
     this.send({ topic: "@get-recv-tracks", d: { roomId, rtpCapabilities: this.device.rtpCapabilities } });
     const done = await this.reply("@get-recv-tracks-done", roomId);
     for (const e of (done.consumerParametersArr as { consumer: { peerId: string; consumerParameters: Record<string, unknown> }; kind: string }[]) ?? []) {
-      if (e.kind === "file") continue;
+      if (e.kind === "file") {
+        await this.consumeData(roomId, String(e.consumer.peerId), e.consumer.consumerParameters);
+        continue;
+      }
       await this.consume(roomId, String(e.consumer.peerId), e.consumer.consumerParameters);
     }
     if (speaker && d.sendTransportOptions) await this.startSending(room, d.sendTransportOptions as types.TransportOptions);
@@ -184,6 +193,7 @@ export class MediaManager {
       }
     }
     if (this.screen) await this.produceScreen(room, this.screen);
+    if (this.fileChannels) await this.openFileChannel(room);
   }
 
   private wire(room: Room, t: Transport, direction: "send" | "recv"): void {
@@ -203,6 +213,70 @@ export class MediaManager {
       });
       this.reply("@send-track-send-done", roomId).then((r) => ok({ id: String(r.id) }), fail);
     });
+    t.on("producedata", ({ sctpStreamParameters, label, protocol, appData }, ok, fail) => {
+      this.send({ topic: "@send-file", d: { roomId, transportId: t.id, sctpStreamParameters, label, protocol, appData, direction: "send" } });
+      this.reply("@send-file-send-done", roomId).then((r) => ok({ id: String(r.id) }), fail);
+    });
+  }
+
+  private async consumeData(roomId: string, peerId: string, p: Record<string, unknown>): Promise<void> {
+    const room = this.rooms.get(roomId);
+    if (!room?.recv || room.closed || !p) return;
+    const dc = await room.recv.consumeData({
+      id: String(p.id),
+      dataProducerId: String(p.dataProducerId),
+      sctpStreamParameters: p.sctpStreamParameters as types.SctpStreamParameters,
+      label: p.label as string | undefined,
+      protocol: p.protocol as string | undefined,
+    });
+    if (room.closed) return dc.close();
+    dc.binaryType = "arraybuffer";
+    dc.on("message", (data: unknown) => {
+      if (data instanceof ArrayBuffer) this.tiles.fileData(peerId, data);
+    });
+    room.dataConsumers.set(dc.id, { dc, peerId });
+  }
+
+  /** Set once the user shares a file: every room we speak in then gets a file channel. */
+  private fileChannels = false;
+
+  /** Opens a file channel in every room we may send in (for sharing files). */
+  async openFileChannels(): Promise<void> {
+    this.fileChannels = true;
+    for (const r of this.rooms.values()) if (r.send) await this.openFileChannel(r);
+  }
+
+  private async openFileChannel(room: Room): Promise<void> {
+    if (room.dataProducer || !room.send || room.closed) return;
+    const dp = await room.send.produceData({ ordered: true, label: "file", appData: { mediaTag: "file" } });
+    if (room.closed) return dp.close();
+    room.dataProducer = dp;
+  }
+
+  /** Whether we hold an open receiving channel from `peerId` (their file can reach us). */
+  canReceiveFrom(peerId: string): boolean {
+    return [...this.rooms.values()].some((r) => [...r.dataConsumers.values()].some((c) => c.peerId === peerId && c.dc.readyState === "open"));
+  }
+
+  /**
+   * Streams `file` to `peerId` over one open file channel of a room they are in (the SFU
+   * forwards a file only to the peer that asked for it), waiting whenever the channel's buffer
+   * is full. Calls `progress` with the bytes sent so far.
+   */
+  async sendFile(peerId: string, file: Blob, progress: (sent: number) => void): Promise<void> {
+    const rooms = [...this.rooms.values()].filter((r) => r.dataProducer && !r.dataProducer.closed);
+    const withPeer = rooms.find((r) => [...r.consumers.values(), ...r.dataConsumers.values()].some((c) => c.peerId === peerId));
+    const dp = (withPeer ?? rooms[0])?.dataProducer;
+    if (!dp) throw new Error("You are not in a room with anyone, so the file cannot be sent.");
+    if (dp.readyState !== "open") await new Promise<void>((ok) => dp.once("open", () => ok()));
+    const CHUNK = 16_384;
+    dp.bufferedAmountLowThreshold = 256 * 1024;
+    for (let off = 0; off < file.size; off += CHUNK) {
+      if (dp.closed) throw new Error("The connection closed during the transfer.");
+      if (dp.bufferedAmount > 1024 * 1024) await new Promise<void>((ok) => dp.once("bufferedamountlow", () => ok()));
+      dp.send(await file.slice(off, off + CHUNK).arrayBuffer());
+      progress(Math.min(file.size, off + CHUNK));
+    }
   }
 
   private async consume(roomId: string, peerId: string, p: Record<string, unknown>): Promise<void> {
@@ -283,6 +357,8 @@ export class MediaManager {
     for (const w of this.waiters.values()) for (let i = w.length - 1; i >= 0; i--) if (w[i].roomId === id) w.splice(i, 1);
     const peers = new Set([...room.consumers.values()].map((c) => c.peerId));
     for (const p of room.producers.values()) p.close();
+    room.dataProducer?.close();
+    for (const c of room.dataConsumers.values()) c.dc.close();
     room.send?.close();
     room.recv?.close();
     for (const p of peers) this.attach(p);

@@ -25,7 +25,7 @@ export interface SceneHooks {
   moved(position: Vec, velocity: Vec): void;
   /** The avatar entered (or, with null, left) a conference area. */
   conference(c: Conference | null): void;
-  /** The user used an interactive object (key X, or a click on it). */
+  /** The user clicked an interactive object in reach (key X is the page's). */
   interact(o: Interactive): void;
   /** Which interactive object is in reach now, for the hint. */
   reach(o: Interactive | null): void;
@@ -162,7 +162,7 @@ export class WorldScene extends Phaser.Scene {
     cam.setBackgroundColor("#1f2430");
 
     const kb = this.input.keyboard!;
-    this.keys = kb.addKeys("UP,DOWN,LEFT,RIGHT,W,A,S,D,X") as Record<string, Phaser.Input.Keyboard.Key>;
+    this.keys = kb.addKeys("UP,DOWN,LEFT,RIGHT,W,A,S,D") as Record<string, Phaser.Input.Keyboard.Key>;
     kb.disableGlobalCapture();
     this.input.on("pointerdown", (p: Phaser.Input.Pointer) => {
       if (p.wasTouch) this.touchTarget = { x: p.worldX, y: p.worldY };
@@ -285,7 +285,6 @@ export class WorldScene extends Phaser.Scene {
       this.inReach = near;
       hooks.reach(near);
     }
-    if (near && !this.typing && Phaser.Input.Keyboard.JustDown(this.keys.X)) hooks.interact(near);
 
     // Others: carry each along its last velocity (for at most 300 ms), then ease the sprite there.
     const now = performance.now();

@@ -6,6 +6,7 @@ import { busy, errorBox, h, show } from "../ui";
 import { checkTiledMap, decodeLayers, prop, type Conference, type Interactive } from "../game/tiled";
 import { WorldSocket, type Ended, type Msg, type Status } from "../game/net";
 import { MediaManager } from "../game/media";
+import { FileBoard } from "../game/files";
 import type { WorldScene } from "../game/scene";
 
 /** The world the user is in now, so that navigating away leaves it cleanly. */
@@ -108,10 +109,11 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
   const chatTo = h("select", { name: "to", "aria-label": "Send to" }, h("option", { value: "ALL" }, "Everyone"), h("option", { value: "NEARBY" }, "Nearby"));
   const chatForm = h("form", { class: "chat-form" }, chatTo, chatInput, h("button", { type: "submit" }, "Send"));
   const overlay = h("div", { class: "overlay", hidden: true, role: "alertdialog", "aria-modal": "true" });
+  const stageWrap = h("div", { class: "stage-wrap" }, stage, h("div", { class: "stage-top" }, status, retry, confLabel), hint, toast, tiles,
+    h("div", { class: "toolbar", role: "toolbar", "aria-label": "Media" }, mic, cam, screenBtn, hand));
 
   const view = h("section", { class: "world-view" },
-    h("div", { class: "stage-wrap" }, stage, h("div", { class: "stage-top" }, status, retry, confLabel), hint, toast, tiles,
-      h("div", { class: "toolbar", role: "toolbar", "aria-label": "Media" }, mic, cam, screenBtn, hand)),
+    stageWrap,
     h("aside", { class: "side" },
       h("details", { open: true }, h("summary", {}, "People ", peopleCount), peopleList, requests),
       h("div", { class: "chat" }, h("h2", {}, "Chat"), chatLog, chatForm),
@@ -191,7 +193,23 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     changed() {
       tiles.classList.toggle("has-tiles", tileEls.size > 0);
     },
+    fileData: (peerId, data) => board.data(peerId, data),
   });
+  const board: FileBoard = new FileBoard(myId, media, {
+    send: (m) => socket.send(m),
+    nameOf: (id) => (id === myId ? "you" : (people.get(id)?.name ?? `User ${id}`)),
+    note,
+    ask: (text) =>
+      new Promise((answer) => {
+        const el = h("div", { class: "toast ask", role: "alertdialog" }, text, " ",
+          h("button", { type: "button", class: "small", onclick: () => { el.remove(); answer(true); } }, "Accept"),
+          h("button", { type: "button", class: "small secondary", onclick: () => { el.remove(); answer(false); } }, "Decline"));
+        toast.append(el);
+        // Unanswered for a minute counts as no.
+        setTimeout(() => { if (el.isConnected) { el.remove(); answer(false); } }, 60_000);
+      }),
+  });
+  stageWrap.append(board.el);
 
   const setToggle = (b: HTMLButtonElement, on: boolean, onText: string, offText: string) => {
     b.setAttribute("aria-pressed", String(on));
@@ -243,7 +261,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     if (o.kind === "SCREEN_SHARE") {
       screenBtn.click();
     } else if (o.kind === "FILE_SHARE") {
-      note("File sharing boards are not available in this web client yet.");
+      board.open(o.title);
     } else {
       note(`"${o.title}" (${o.kind}) is not supported by this web client.`);
     }
@@ -266,6 +284,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     ? { x: me.last_pos.x, y: me.last_pos.y }
     : { x: spawnProp.x ?? 50, y: spawnProp.y ?? 50 };
   let scene: WorldScene | null = null;
+  let reachable: Interactive | null = null;
   let pending: Msg[] = [];
   const { startGame } = await import("../game/scene");
 
@@ -278,6 +297,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
       if (conference && String((m.d as { roomId?: unknown })?.roomId) === conference.room) speaker = true;
       renderConference();
     }
+    if (board.handle(m)) return;
     if (media.handle(m)) {
       if (m.topic === "GROUPS_SNAPSHOT") {
         const groups = ((m.groups as unknown[]) ?? []).map(String);
@@ -315,6 +335,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
         const id = String(m.user_id);
         people.delete(id);
         near.delete(id);
+        board.forget(id);
         scene.removeRemote(id);
         renderPeople();
         break;
@@ -406,6 +427,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
       },
       interact,
       reach(o) {
+        reachable = o;
         hint.hidden = !o;
         hint.textContent = o ? `${o.title}: press X or click it` : "";
       },
@@ -435,9 +457,16 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
   view.addEventListener("focusout", () => {
     if (scene) scene.typing = false;
   });
+  // Phaser keeps a click on the map from moving the focus, so a click there (or Escape in a
+  // field) gives the keyboard back to walking.
+  stage.addEventListener("pointerdown", () => (document.activeElement as HTMLElement | null)?.blur?.());
+  view.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && e.target instanceof HTMLInputElement) e.target.blur();
+  });
   const keys = (e: KeyboardEvent) => {
     if (scene?.typing || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === "m") mic.click();
+    if (e.key === "x" && reachable) interact(reachable);
+    else if (e.key === "m") mic.click();
     else if (e.key === "v") cam.click();
     else if (e.key === "Enter") chatInput.focus();
   };
@@ -452,6 +481,8 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     near: () => [...near],
     rooms: () => media.roomIds(),
     conference: () => (conference ? { room: conference.room, speaker } : null),
+    downloads: () => board.done,
+    input: () => ({ typing: scene?.typing ?? null, canWalk: scene?.canWalk ?? null, focus: document.activeElement?.tagName ?? null }),
   };
 
   current = {
