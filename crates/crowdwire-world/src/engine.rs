@@ -533,11 +533,16 @@ impl WorldEngine {
                 }
             }
             Input::MapChanged(map) => {
+                let edited = map.fingerprint != self.map.fingerprint;
                 self.map = *map;
                 // Members standing outside their conference's (new) area leave it.
                 let slots = sorted(self.players.keys().copied().collect());
-                for slot in slots {
+                for &slot in &slots {
                     self.check_conference_area(slot);
+                }
+                // Other settings change too (name, capacity): only a new map is news to clients.
+                if edited {
+                    self.fanout(slots, Frame::of(&ServerMessage::MapUpdated));
                 }
             }
             Input::MaxUsersChanged(max) => self.config.max_users = max,

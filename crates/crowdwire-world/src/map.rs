@@ -39,6 +39,16 @@ pub struct WorldMap {
     conference_of_tile: Vec<Option<u16>>,
     /// Conference areas, by key.
     pub conferences: Vec<ConferenceArea>,
+    /// A fingerprint of the map's text (FNV-1a), so a reload can tell whether the map changed
+    /// at all, decoration included; 0 for a generated map.
+    pub fingerprint: u64,
+}
+
+/// FNV-1a over `bytes`: stable across processes and versions, unlike std's hasher.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Why a map could not be used.
@@ -216,6 +226,7 @@ impl WorldMap {
             walls,
             conference_of_tile,
             conferences,
+            fingerprint: fnv1a(json.as_bytes()),
         })
     }
 
@@ -232,6 +243,7 @@ impl WorldMap {
             walls: vec![false; n],
             conference_of_tile: vec![None; n],
             conferences: Vec::new(),
+            fingerprint: 0,
         }
     }
 

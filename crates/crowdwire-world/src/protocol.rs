@@ -674,6 +674,11 @@ pub enum ServerMessage {
     /// Start streaming the file.
     #[serde(rename = "START_DOWNLOAD")]
     StartDownload,
+    /// The world's map was edited (a CrowdWire addition): fetch it again
+    /// (`GET /api/v1/worlds/{id}`) and redraw. The server already uses the new walls and
+    /// conference areas.
+    #[serde(rename = "MAP_UPDATED")]
+    MapUpdated,
     /// Something the client sent was refused or could not be handled.
     #[serde(rename = "error")]
     Error {

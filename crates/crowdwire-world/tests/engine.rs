@@ -889,9 +889,31 @@ fn a_map_edit_takes_members_out_of_a_vanished_conference() {
         events(&w.take_records()),
         vec![(1, "LEAVE_CONFERENCE"), (2, "LEAVE_CONFERENCE")]
     );
-    assert!(w.take(3).is_empty(), "another conference is not disturbed");
+    assert_eq!(
+        w.take(3),
+        [json!({"topic": "MAP_UPDATED"})],
+        "another conference is not disturbed; its member is only told to redraw"
+    );
     w.frame(1, join_conference("C2-7"));
     assert_error(&w.take(1), "JOIN_CONFERENCE");
+}
+
+#[test]
+fn only_a_changed_map_is_announced_to_clients() {
+    let mut w = World::small();
+    w.join(1, member(1), 100.0, 100.0);
+    w.join(2, member(2), 900.0, 900.0);
+    w.clear();
+    // The same map again (the world's name or capacity was edited): nothing to redraw.
+    w.input(Input::MapChanged(Box::new(small_map())));
+    assert!(w.take(1).is_empty() && w.take(2).is_empty());
+    // A new map: everyone is told once, and nobody is moved or regrouped.
+    w.input(Input::MapChanged(Box::new(small_map_without_c2())));
+    for s in [1, 2] {
+        assert_eq!(w.take(s), [json!({"topic": "MAP_UPDATED"})]);
+    }
+    w.input(Input::MapChanged(Box::new(small_map_without_c2())));
+    assert!(w.take(1).is_empty());
 }
 
 #[test]

@@ -131,6 +131,7 @@ db_tests!(
     live_role_changes_apply_at_once_and_files_need_interact,
     a_flood_is_rate_limited_then_disconnected,
     a_dropped_connection_keeps_its_place_within_the_grace,
+    an_edited_map_reaches_live_sessions_and_its_new_conference_opens,
 );
 
 async fn two_players_see_each_other_and_group_when_near(b: Backend) {
@@ -598,4 +599,98 @@ async fn a_dropped_connection_keeps_its_place_within_the_grace(b: Backend) {
     drop(again);
     let l = co.expect_within("LEAVE_PLAYER", 5000).await;
     assert_eq!(l["user_id"], did.to_string());
+}
+
+/// The default map with a fourth conference area, "Garden", on the corridor tiles 8..=11 ×
+/// 17..=19 (what the web client's editor saves).
+fn map_with_a_garden() -> String {
+    let mut m: Value = serde_json::from_str(&common::default_map()).expect("the default map is JSON");
+    let width = m["width"].as_u64().expect("width") as usize;
+    m["tilesets"].as_array_mut().expect("tilesets").push(json!({
+        "firstgid": 100_004, "name": "__CONFERENCE_C4", "image": "tilesets/conference.png",
+        "imagewidth": 32, "imageheight": 32, "tilewidth": 32, "tileheight": 32, "tilecount": 1, "columns": 1,
+        "margin": 0, "spacing": 0,
+        "properties": [{"name": "name", "type": "string", "value": "Garden"}],
+        "tiles": [{"id": 0, "properties": [{"name": "conference", "type": "string", "value": "C4"}]}],
+    }));
+    let layer = m["layers"]
+        .as_array_mut()
+        .expect("layers")
+        .iter_mut()
+        .find(|l| l["name"] == "__Conference")
+        .expect("a conference layer");
+    for row in 17..=19 {
+        for col in 8..=11 {
+            layer["data"][row * width + col] = json!(100_004);
+        }
+    }
+    m.to_string()
+}
+
+async fn an_edited_map_reaches_live_sessions_and_its_new_conference_opens(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, owner) = s.user("Owner").await;
+    let (_, visitor) = s.user("Visitor").await;
+    let w = s.world(&owner, "Editable", true, true).await;
+    let mut c = joined(&s, w, &visitor).await;
+    c.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 320, "y": 560}}))
+        .await;
+    let garden = format!("C4-{w}");
+    // Not a conference yet.
+    c.send(json!({"topic": "JOIN_CONFERENCE", "conference_id": garden}))
+        .await;
+    assert_eq!(c.expect("error").await["d"]["topic"], "JOIN_CONFERENCE");
+    // A settings edit that leaves the map alone is not announced.
+    let r = s
+        .put(
+            &format!("/worlds/{w}"),
+            Some(&owner),
+            json!({"description": "Now with a garden"}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    c.expect_no("MAP_UPDATED", 500).await;
+    // Only the creator may change the map.
+    let r = s
+        .put(
+            &format!("/worlds/{w}"),
+            Some(&visitor),
+            json!({"world_map": map_with_a_garden()}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::BAD_REQUEST, "{}", r.1);
+    c.expect_no("MAP_UPDATED", 300).await;
+    let r = s
+        .put(
+            &format!("/worlds/{w}"),
+            Some(&owner),
+            json!({"world_map": map_with_a_garden()}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    c.expect("MAP_UPDATED").await;
+    // The session goes on, and the new area is a conference the visitor (standing in it) joins.
+    c.send(json!({"topic": "JOIN_CONFERENCE", "conference_id": garden}))
+        .await;
+    assert_eq!(c.expect("GROUPS_SNAPSHOT").await["groups"], json!([garden]));
+    let (_, detail) = s.get(&format!("/worlds/{w}"), Some(&visitor)).await;
+    assert!(
+        detail["world_map"]
+            .as_str()
+            .is_some_and(|m| m.contains("__CONFERENCE_C4")),
+        "GET returns the saved map"
+    );
+    // Erasing it again takes the visitor out.
+    let r = s
+        .put(
+            &format!("/worlds/{w}"),
+            Some(&owner),
+            json!({"world_map": common::default_map()}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    c.expect("MAP_UPDATED").await;
+    c.send(json!({"topic": "PING"})).await;
+    c.expect("PONG").await;
+    assert!(c.closed.is_none(), "the session survived both edits");
 }
