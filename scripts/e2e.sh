@@ -5,8 +5,9 @@
 #          (e2e/src/run-media-test.ts);
 #   web    the web client served at /: sign-up, world creation, two people who see each other
 #          move, chat everyone/nearby, video tiles with decoded frames that follow proximity, a
-#          file at a notice board, a conference raise-hand → allow, and a ban from the settings
-#          page (e2e/src/run-web-test.ts).
+#          file at a notice board, a conference raise-hand → allow, the map editor adding a
+#          conference area that someone already in the world then joins, and a ban from the
+#          settings page (e2e/src/run-web-test.ts).
 #
 # Usage: scripts/e2e.sh [--quiet] [media] [web]      (no test named: both)
 #   --quiet (or E2E_QUIET=1)  don't print every WebSocket message of the media test (they are

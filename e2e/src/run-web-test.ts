@@ -8,6 +8,8 @@
 //      after B walks away the tiles disappear, and they come back when B returns;
 //   7. at a notice board A offers a 1 MiB file, B asks for it, A accepts, and B gets the same bytes;
 //   8. on the Main Stage A speaks, B listens, raises a hand, A allows it, and A then sees B;
+//   9. A opens the map editor, adds a conference area "Garden Stage" by dragging over the map and
+//      saves; B, still in the world, gets the new map without reconnecting and walks into it;
 //   6. a ban from A's world settings removes B at once, and B's page says so;
 // and the world list fits a phone-sized screen, with no console error on either page.
 // Screenshots of the main screens go to E2E_ARTIFACTS (CI keeps them).
@@ -48,7 +50,18 @@ interface Debug {
   conference(): { room: string; speaker: boolean } | null;
   downloads(): { name: string; size: number; sha256: string; ms: number }[];
   input(): { typing: boolean | null; canWalk: boolean | null; focus: string | null };
+  maps(): number;
 }
+interface EditorHook {
+  pageOf(tx: number, ty: number): Vec | null;
+  map(): string;
+  dirty(): boolean;
+}
+type TiledJson = {
+  type: string; width: number; height: number; tilewidth: number; orientation: string; renderorder: string;
+  layers: { name: string; type: string; width?: number; height?: number; data?: number[] | string; encoding?: string }[];
+  tilesets: { firstgid: number; name: string; image?: string; tilecount: number; properties?: { name: string; value: unknown }[]; tiles?: { properties?: { name: string; value: unknown }[] }[] }[];
+};
 
 class Person {
   page!: Page;
@@ -123,7 +136,11 @@ class Person {
     return this.walk('x', x);
   }
 
-  /** Holds the arrow key for `axis` until the avatar reaches `target` on it. */
+  /**
+   * Holds the arrow key for `axis` until the avatar reaches `target` on it. The page itself
+   * watches the position every frame, so the key is let go within a frame or two of the target
+   * (polling from here overshot by some 50 px).
+   */
   async walk(axis: 'x' | 'y', target: number): Promise<Vec> {
     const from = (await this.debug('position'))!;
     const up = target > from[axis];
@@ -131,18 +148,21 @@ class Person {
     await this.page.locator('#game canvas').click({ position: { x: 5, y: 5 } });
     await this.page.keyboard.down(key);
     try {
-      let at = from;
-      return await waitFor(`${this.label} to walk from ${axis}=${from[axis].toFixed(0)} to ${axis}=${target}`, 15_000, async () => {
-        const p = (at = (await this.debug('position'))!);
-        return (up ? p[axis] >= target : p[axis] <= target) ? p : null;
-      }).catch((e: Error) => {
-        throw new Error(`${e.message}: stuck at ${JSON.stringify(at)}`);
-      }).catch(async (e: Error) => {
-        throw new Error(`${e.message}; input state ${JSON.stringify(await this.debug('input'))}`);
-      });
+      await this.page.waitForFunction(
+        ({ axis, target, up }) => {
+          const p = (window as unknown as { crowdwire: { position(): Vec | null } }).crowdwire.position();
+          return !!p && (up ? p[axis] >= target : p[axis] <= target);
+        },
+        { axis, target, up },
+        { polling: 'raf', timeout: 15_000 },
+      );
+    } catch (e) {
+      const at = await this.debug('position');
+      throw new Error(`${this.label} did not walk from ${axis}=${from[axis].toFixed(0)} to ${axis}=${target} (${(e as Error).message.split('\n')[0]}): stuck at ${JSON.stringify(at)}; input state ${JSON.stringify(await this.debug('input'))}`);
     } finally {
       await this.page.keyboard.up(key);
     }
+    return (await this.debug('position'))!;
   }
 
   /** Walks up until the avatar stands in a conference area. */
@@ -186,6 +206,24 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await sleep(200);
   }
+}
+
+/** The fields Tiled needs to open a JSON map (orthogonal, with its layers and tilesets whole). */
+function checkTiledShape(m: TiledJson): void {
+  const bad: string[] = [];
+  if (m.type !== 'map') bad.push(`type is ${m.type}`);
+  if (m.orientation !== 'orthogonal') bad.push(`orientation is ${m.orientation}`);
+  if (!m.renderorder) bad.push('no renderorder');
+  for (const l of m.layers) {
+    if (l.type === 'tilelayer' && (l.width !== m.width || l.height !== m.height || (Array.isArray(l.data) ? l.data.length !== m.width * m.height : !l.encoding)))
+      bad.push(`layer ${l.name} is not ${m.width}×${m.height}`);
+  }
+  const sets = [...m.tilesets].sort((a, b) => a.firstgid - b.firstgid);
+  sets.forEach((t, i) => {
+    if (!t.image && !t.tiles) bad.push(`tileset ${t.name} has no image`);
+    if (i > 0 && sets[i - 1].firstgid + sets[i - 1].tilecount > t.firstgid) bad.push(`tileset ${t.name} overlaps ${sets[i - 1].name}`);
+  });
+  if (bad.length) throw new Error(`the saved map would not open in Tiled: ${bad.join('; ')}`);
 }
 
 async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -396,9 +434,72 @@ async function main(): Promise<void> {
       await A.shot('13-conference');
     });
 
+    await step('9. the editor: A adds a conference area "Garden Stage" and saves; B, still in the world, walks into it', async () => {
+      // B steps out of the Main Stage through its door, into the corridor (rows 17–19).
+      await B.walk('y', 580);
+      const p = A.page;
+      const opened = Date.now();
+      await p.goto(`${BASE}/#/world/${worldId}/edit`);
+      await p.getByRole('heading', { name: /^Edit map:/ }).waitFor();
+      const hook = () => p.evaluate(() => (window as unknown as { crowdwireEditor?: EditorHook }).crowdwireEditor?.pageOf(0, 0) ?? null);
+      await waitFor('the editor to draw the map', 20_000, hook);
+      figures['opening the editor (until the map is drawn and editable)'] = `${Date.now() - opened} ms`;
+      await p.getByRole('radio', { name: 'Conference areas' }).click();
+      await p.getByLabel('New area').fill('Garden Stage');
+      await p.getByRole('button', { name: 'Add area' }).click();
+      await p.getByLabel('Name of C4').waitFor();
+      // Drag over tiles (8,17)–(11,19): the corridor west of the stage's door.
+      const at = (tx: number, ty: number) =>
+        p.evaluate(([x, y]) => (window as unknown as { crowdwireEditor: EditorHook }).crowdwireEditor.pageOf(x, y)!, [tx, ty] as const);
+      const from = await at(8, 17);
+      const to = await at(11, 19);
+      await p.mouse.move(from.x, from.y);
+      await p.mouse.down();
+      await p.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2, { steps: 4 });
+      await p.mouse.move(to.x, to.y, { steps: 4 });
+      await p.mouse.up();
+      await p.getByText('Unsaved changes.').waitFor();
+      await A.shot('14-editor');
+      const reloadsBefore = await B.debug('maps');
+      const saving = Date.now();
+      await p.getByRole('button', { name: 'Save map' }).click();
+      await p.getByText(/^Saved \(/).waitFor({ timeout: 15_000 });
+      const saved = Date.now() - saving;
+
+      // What the server now holds is a Tiled map with the new area's tileset and its 4×3 tiles.
+      const r = await fetch(`${BASE}/api/v1/worlds/${worldId}`, { headers: { authorization: `Bearer ${await A.token()}` } });
+      if (!r.ok) throw new Error(`GET /worlds/${worldId} → ${r.status}`);
+      const map = JSON.parse(((await r.json()) as { world_map: string }).world_map) as TiledJson;
+      checkTiledShape(map);
+      const ts = map.tilesets.find((t) => t.tiles?.some((tile) => tile.properties?.some((q) => q.name === 'conference' && q.value === 'C4')));
+      if (!ts || !ts.properties?.some((q) => q.name === 'name' && q.value === 'Garden Stage')) throw new Error('the saved map has no tileset for conference C4 named "Garden Stage"');
+      const layer = map.layers.find((l) => l.name === '__Conference');
+      const data = layer?.data;
+      if (!Array.isArray(data)) throw new Error('the saved map has no plain __Conference layer');
+      const cells: string[] = [];
+      data.forEach((g, i) => g === ts.firstgid && cells.push(`${i % map.width},${Math.floor(i / map.width)}`));
+      const want: string[] = [];
+      for (let y = 17; y <= 19; y++) for (let x = 8; x <= 11; x++) want.push(`${x},${y}`);
+      if (cells.join(' ') !== want.join(' ')) throw new Error(`the area covers ${cells.join(' ') || 'nothing'}; expected ${want.join(' ')}`);
+
+      // B's session took the new map in place (no reconnect) and B can join the new room.
+      await waitFor("B's page to load the new map", 15_000, async () => (await B.debug('maps')) > reloadsBefore);
+      figures['saving an edited map'] = `${saved} ms until "Saved" on A; B drew the new map ${Date.now() - saving} ms after the click`;
+      if ((await B.page.locator('.status').getAttribute('data-state')) !== 'online') throw new Error('B lost the connection while the map was replaced');
+      await B.walk('x', 330);
+      const room = `C4-${worldId}`;
+      const c = await waitFor(`B to enter ${room}`, 15_000, async () => {
+        const v = await B.debug('conference');
+        return v?.room === room ? v : null;
+      });
+      await waitFor(`B to join ${room}'s media`, 15_000, async () => (await B.debug('rooms')).includes(c.room));
+      await B.page.getByText(/^Garden Stage: (listener|speaker)$/).waitFor();
+      await B.shot('15-new-conference');
+    });
+
     await step('6. A bans B from the world settings; B is removed at once and told so', async () => {
       const p = A.page;
-      await p.getByRole('link', { name: 'Settings' }).click();
+      await p.goto(`${BASE}/#/world/${worldId}/settings`);
       const row = p.locator('tr, li', { hasText: 'Bob' }).filter({ has: p.getByRole('button', { name: /^Ban/ }) }).first();
       await row.waitFor({ timeout: 10_000 });
       p.once('dialog', (d) => void d.accept());

@@ -116,6 +116,9 @@ export interface WorldDetail extends World {
   can_manage: boolean;
 }
 
+/** Who may edit a world's map: its creator, and platform administrators (as the API allows). */
+export const canEditMap = (w: WorldDetail): boolean => w.is_creator || !!session()?.is_superuser;
+
 export interface Role {
   role_id: number;
   world_id: number;

@@ -13,6 +13,7 @@ import { inviteScreen } from "./screens/invite";
 
 // The world view (Phaser, mediasoup-client) is loaded only on entering a world.
 let play: typeof import("./screens/play") | null = null;
+let editor: typeof import("./screens/editor") | null = null;
 
 type Route = { pattern: RegExp; auth: "any" | "signed-in" | "registered" | "superuser"; render: (m: string[]) => unknown };
 
@@ -22,6 +23,7 @@ const routes: Route[] = [
   { pattern: /^#\/worlds$/, auth: "signed-in", render: () => worldsScreen() },
   { pattern: /^#\/create$/, auth: "registered", render: () => createWorldScreen() },
   { pattern: /^#\/world\/(\d+)$/, auth: "signed-in", render: async (m) => (play ??= await import("./screens/play")).playScreen(Number(m[1])) },
+  { pattern: /^#\/world\/(\d+)\/edit$/, auth: "registered", render: async (m) => (editor ??= await import("./screens/editor")).editorScreen(Number(m[1])) },
   { pattern: /^#\/world\/(\d+)\/settings$/, auth: "registered", render: (m) => settingsScreen(Number(m[1])) },
   { pattern: /^#\/profile$/, auth: "registered", render: () => profileScreen() },
   { pattern: /^#\/admin$/, auth: "superuser", render: () => adminScreen() },
@@ -55,8 +57,17 @@ function renderNav(): void {
   nav.replaceChildren(...items);
 }
 
+/** The hash the page shows now, to go back to when the user keeps unsaved edits. */
+let shown = location.hash;
+
 async function route(): Promise<void> {
+  if (editor?.editorKeepsPage()) {
+    history.replaceState(null, "", shown);
+    return;
+  }
+  shown = location.hash;
   play?.leaveWorld();
+  editor?.leaveEditor();
   renderNav();
   const hash = location.hash || "#/worlds";
   const s = session();

@@ -4,10 +4,8 @@
 
 import Phaser from "phaser";
 import { STATIC, type AvatarManifest } from "../api";
-import {
-  conferenceGrid, flatLayers, gidOf, interactives, isAboveLayer, isCollisionLayer, isHiddenLayer, prop, tilesetOf,
-  type Conference, type Interactive, type TiledMap,
-} from "./tiled";
+import { conferenceGrid, interactives, prop, type Conference, type Interactive, type TiledMap } from "./tiled";
+import { drawObject, drawTiles, gameConfig, objectLayers, preloadTiles } from "./draw";
 
 export const SPEED = 200;
 /** How close (px) the avatar must be to use an interactive object. */
@@ -72,6 +70,10 @@ export class WorldScene extends Phaser.Scene {
   private objects: Interactive[] = [];
   private inReach: Interactive | null = null;
   private touchTarget: Vec | null = null;
+  /** Others to draw again after a map reload. */
+  private reloading = false;
+  private queuedMap: TiledMap | null = null;
+  private carried: { id: string; name: string; avatar: string; at: Vec | null; vel: Vec }[] = [];
   /** While a text field has focus, the keyboard belongs to it. */
   typing = false;
   /** False while the role forbids walking. */
@@ -83,55 +85,22 @@ export class WorldScene extends Phaser.Scene {
 
   preload(): void {
     const { map, manifest } = this.input0;
-    for (const t of map.tilesets) {
-      if (t.name.startsWith("__CONFERENCE")) continue;
-      if (t.image) {
-        this.load.spritesheet(`ts:${t.name}`, `${STATIC}/maps/${t.image}`, {
-          frameWidth: t.tilewidth, frameHeight: t.tileheight, margin: t.margin ?? 0, spacing: t.spacing ?? 0,
-        });
-      } else {
-        for (const tile of t.tiles ?? []) if (tile.image) this.load.image(`tile:${t.firstgid + tile.id}`, `${STATIC}/maps/${tile.image}`);
-      }
-    }
+    preloadTiles(this, map);
     for (const sheet of new Set(manifest.avatars.map((a) => a.sheet))) {
-      this.load.spritesheet(`avatar:${sheet}`, `${STATIC}/characters/${sheet}`, { frameWidth: manifest.frameWidth, frameHeight: manifest.frameHeight });
+      if (!this.textures.exists(`avatar:${sheet}`)) this.load.spritesheet(`avatar:${sheet}`, `${STATIC}/characters/${sheet}`, { frameWidth: manifest.frameWidth, frameHeight: manifest.frameHeight });
     }
+    this.cache.tilemap.remove("map");
     this.load.tilemapTiledJSON("map", map);
     this.load.on("loaderror", (f: Phaser.Loader.File) => console.warn(`could not load ${f.src}`));
   }
 
   create(): void {
     const { map: tm, me, hooks } = this.input0;
-    const map = this.make.tilemap({ key: "map" });
-    const tilesets = tm.tilesets
-      .filter((t) => t.image && !t.name.startsWith("__CONFERENCE") && this.textures.exists(`ts:${t.name}`))
-      .map((t) => map.addTilesetImage(t.name, `ts:${t.name}`, t.tilewidth, t.tileheight, t.margin ?? 0, t.spacing ?? 0))
-      .filter((t): t is Phaser.Tilemaps.Tileset => !!t);
-    const walls: Phaser.Tilemaps.TilemapLayer[] = [];
-    const byName = new Map(flatLayers(tm.layers).map((l) => [l.name, l]));
-    for (const ld of map.layers) {
-      const tl = byName.get(ld.name.split("/").pop() ?? ld.name);
-      if (!tl || isHiddenLayer(tl) && !isCollisionLayer(tl)) continue;
-      const layer = map.createLayer(ld.name, tilesets);
-      if (!layer) continue;
-      layer.setDepth(isAboveLayer(tl) ? 1_000_000 : 0).setAlpha(tl.opacity ?? 1).setVisible(!isHiddenLayer(tl));
-      if (isCollisionLayer(tl)) {
-        layer.setCollisionByExclusion([-1]);
-        walls.push(layer);
-      }
-    }
+    const { map, walls } = drawTiles(this, tm, "map");
     const colliders = this.physics.add.staticGroup();
-    for (const l of flatLayers(tm.layers)) {
-      if (l.type !== "objectgroup" || isHiddenLayer(l)) continue;
+    for (const l of objectLayers(tm)) {
       for (const o of l.objects ?? []) {
-        if (!o.gid || o.visible === false) continue;
-        const gid = gidOf(o.gid);
-        const ts = tilesetOf(tm, gid);
-        if (!ts) continue;
-        const img = ts.image
-          ? this.add.image(o.x, o.y, `ts:${ts.name}`, gid - ts.firstgid)
-          : this.add.image(o.x, o.y, `tile:${gid}`);
-        img.setOrigin(0, 1).setDisplaySize(o.width, o.height).setDepth(o.y);
+        if (!drawObject(this, tm, o)) continue;
         if (l.name === "ObjectCollision") colliders.add(this.add.zone(o.x + o.width / 2, o.y - o.height / 2, o.width, o.height));
       }
     }
@@ -145,7 +114,7 @@ export class WorldScene extends Phaser.Scene {
     }
     this.drawConferenceNames(tm.tilewidth, tm.tileheight);
 
-    this.makeAnimations();
+    if (!this.anims.exists(`${this.input0.manifest.avatars[0]?.name}:down`)) this.makeAnimations();
     const f = frameOf(this.input0.manifest, me.avatar, "down", 1);
     this.player = this.physics.add.sprite(me.spawn.x, me.spawn.y, f?.sheet ?? "", f?.frame);
     this.player.body.setSize(26, 10).setOffset(10, 34);
@@ -171,8 +140,39 @@ export class WorldScene extends Phaser.Scene {
       if (p.isDown && this.touchTarget) this.touchTarget = { x: p.worldX, y: p.worldY };
     });
     this.input.on("pointerup", () => (this.touchTarget = null));
-    this.scale.on("resize", () => cam.setZoom(this.scale.width < 600 ? 1 : 1.5));
+    const zoom = () => cam.setZoom(this.scale.width < 600 ? 1 : 1.5);
+    this.scale.on("resize", zoom);
+    this.events.once(Phaser.Scenes.Events.SHUTDOWN, () => this.scale.off("resize", zoom));
+    // After a map reload, the others are drawn again where they were.
+    for (const r of this.carried.splice(0)) {
+      this.upsertRemote(r.id, r.name, r.avatar, r.at);
+      if (r.at) this.moveRemote(r.id, r.at, r.vel);
+    }
+    this.reloading = false;
     hooks.ready();
+    const queued = this.queuedMap;
+    this.queuedMap = null;
+    if (queued) this.reloadMap(queued);
+  }
+
+  /**
+   * Redraws the world on `map` (the map was edited), keeping the avatar where it stands and
+   * the others where they are; the network session is not touched.
+   */
+  reloadMap(map: TiledMap): void {
+    if (!this.player) return;
+    if (this.reloading) {
+      // Another edit came while the last one loads: draw the newest once this one is up.
+      this.queuedMap = map;
+      return;
+    }
+    this.reloading = true;
+    this.input0.map = map;
+    this.input0.me.spawn = this.position();
+    this.carried = [...this.remotes.entries()].map(([id, r]) => ({ id, name: r.label.text, avatar: r.avatar, at: r.sprite.visible ? r.at : null, vel: r.vel }));
+    this.remotes.clear();
+    this.inReach = null;
+    this.scene.restart();
   }
 
   private drawConferenceNames(tw: number, th: number): void {
@@ -364,19 +364,11 @@ export class WorldScene extends Phaser.Scene {
 export function startGame(parent: HTMLElement, input: SceneInput): { game: Phaser.Game; scene: WorldScene } {
   const scene = new WorldScene(input);
   const game = new Phaser.Game({
-    type: Phaser.AUTO,
-    parent,
-    backgroundColor: "#1f2430",
-    pixelArt: true,
-    scale: { mode: Phaser.Scale.RESIZE, width: parent.clientWidth || 800, height: parent.clientHeight || 600 },
+    ...gameConfig(parent, scene, "#1f2430"),
     // Movement follows real time even when frames are slow (a busy laptop, a phone): variable
     // physics steps and no delta smoothing.
     physics: { default: "arcade", arcade: { debug: false, fixedStep: false } },
     fps: { smoothStep: false },
-    scene,
-    banner: false,
-    audio: { noAudio: true },
-    input: { keyboard: { target: window } },
   });
   return { game, scene };
 }

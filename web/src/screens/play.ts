@@ -1,7 +1,7 @@
 // Inside a world: the entry card (name and avatar), then the map, the people list, the chat,
 // the audio/video tiles and the conference controls, all driven by the world's WebSocket.
 
-import { api, avatars, STATIC, type AvatarManifest, type Membership, type WorldDetail } from "../api";
+import { api, avatars, canEditMap, STATIC, type AvatarManifest, type Membership, type WorldDetail } from "../api";
 import { busy, errorBox, h, show } from "../ui";
 import { checkTiledMap, decodeLayers, prop, type Conference, type Interactive } from "../game/tiled";
 import { WorldSocket, type Ended, type Msg, type Status } from "../game/net";
@@ -67,7 +67,8 @@ function entryCard(world: WorldDetail, me: Membership, manifest: AvatarManifest)
       h("h1", {}, world.name),
       world.description ? h("p", { class: "muted" }, world.description) : null,
       form,
-      h("p", { class: "links" }, h("a", { href: "#/worlds" }, "Back"), world.can_manage || world.is_creator ? h("a", { href: `#/world/${world.world_id}/settings` }, "World settings") : null),
+      h("p", { class: "links" }, h("a", { href: "#/worlds" }, "Back"), world.can_manage || world.is_creator ? h("a", { href: `#/world/${world.world_id}/settings` }, "World settings") : null,
+        canEditMap(world) ? h("a", { href: `#/world/${world.world_id}/edit` }, "Edit map") : null),
     ),
   );
   name.focus();
@@ -117,7 +118,8 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     h("aside", { class: "side" },
       h("details", { open: true }, h("summary", {}, "People ", peopleCount), peopleList, requests),
       h("div", { class: "chat" }, h("h2", {}, "Chat"), chatLog, chatForm),
-      h("p", { class: "links" }, h("a", { href: "#/worlds" }, "Leave"), world.can_manage || world.is_creator ? h("a", { href: `#/world/${world.world_id}/settings` }, "Settings") : null),
+      h("p", { class: "links" }, h("a", { href: "#/worlds" }, "Leave"), world.can_manage || world.is_creator ? h("a", { href: `#/world/${world.world_id}/settings` }, "Settings") : null,
+        canEditMap(world) ? h("a", { href: `#/world/${world.world_id}/edit` }, "Edit map") : null),
     ),
     overlay,
     sinks,
@@ -286,6 +288,21 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
   let scene: WorldScene | null = null;
   let reachable: Interactive | null = null;
   let pending: Msg[] = [];
+  let mapReloads = 0;
+  // The creator edited the map: fetch it and redraw, keeping the session, the media and the
+  // avatar's place.
+  const reloadMap = async () => {
+    try {
+      const fresh = await api.world(world.world_id);
+      const next = await decodeLayers(checkTiledMap(fresh.world_map));
+      world = fresh;
+      scene?.reloadMap(next);
+      mapReloads++;
+      note("The map was updated.");
+    } catch (e) {
+      note(`The map was edited, but the new one could not be shown: ${(e as Error).message}`, 10_000);
+    }
+  };
   const { startGame } = await import("../game/scene");
 
   const onMessage = (m: Msg) => {
@@ -377,9 +394,13 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
         renderConference();
         break;
       }
+      case "MAP_UPDATED":
+        void reloadMap();
+        break;
       case "error": {
         const d = m.d as { topic?: unknown; message?: unknown };
-        if (d?.topic === "PLAYER_MOVEMENT" || d?.topic === "PING") break;
+        // Leaving a conference the server already closed (its area was erased) is not news.
+        if (d?.topic === "PLAYER_MOVEMENT" || d?.topic === "PING" || d?.topic === "LEAVE_CONFERENCE") break;
         note(`${String(d?.message ?? "The server refused that.")}`);
         break;
       }
@@ -416,6 +437,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
         socket.send({ topic: "PLAYER_MOVEMENT", position, velocity });
       },
       conference(c) {
+        if (c && c.id === conference?.c.id) return;
         if (conference) {
           socket.send({ topic: "LEAVE_CONFERENCE", conference_id: conference.room });
           media.closeRoom(conference.room);
@@ -432,6 +454,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
         hint.textContent = o ? `${o.title}: press X or click it` : "";
       },
       ready() {
+        if (scene) return; // the map was redrawn; the session goes on
         scene = started.scene;
         scene.canWalk = me.role.walk !== false;
         socket.position = scene.position();
@@ -482,6 +505,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     rooms: () => media.roomIds(),
     conference: () => (conference ? { room: conference.room, speaker } : null),
     downloads: () => board.done,
+    maps: () => mapReloads,
     input: () => ({ typing: scene?.typing ?? null, canWalk: scene?.canWalk ?? null, focus: document.activeElement?.tagName ?? null }),
   };
 
