@@ -269,13 +269,22 @@ export class MediaManager {
     const dp = (withPeer ?? rooms[0])?.dataProducer;
     if (!dp) throw new Error("You are not in a room with anyone, so the file cannot be sent.");
     if (dp.readyState !== "open") await new Promise<void>((ok) => dp.once("open", () => ok()));
+    // The file is read 1 MiB at a time and sent as 16 KiB messages without a pause between them:
+    // every await is a trip through the page's task queue, which a busy page (a map drawn in
+    // software) serves only a few times a second, so awaiting per message made a 1 MiB file take
+    // 15 s. The channel's own buffer (up to 4 MiB here) keeps the SCTP association busy.
     const CHUNK = 16_384;
-    dp.bufferedAmountLowThreshold = 256 * 1024;
-    for (let off = 0; off < file.size; off += CHUNK) {
-      if (dp.closed) throw new Error("The connection closed during the transfer.");
-      if (dp.bufferedAmount > 1024 * 1024) await new Promise<void>((ok) => dp.once("bufferedamountlow", () => ok()));
-      dp.send(await file.slice(off, off + CHUNK).arrayBuffer());
-      progress(Math.min(file.size, off + CHUNK));
+    const READ = 1024 * 1024;
+    const HIGH = 4 * 1024 * 1024;
+    dp.bufferedAmountLowThreshold = 1024 * 1024;
+    for (let off = 0; off < file.size; off += READ) {
+      const block = new Uint8Array(await file.slice(off, off + READ).arrayBuffer());
+      for (let at = 0; at < block.byteLength; at += CHUNK) {
+        if (dp.closed) throw new Error("The connection closed during the transfer.");
+        if (dp.bufferedAmount > HIGH) await new Promise<void>((ok) => dp.once("bufferedamountlow", () => ok()));
+        dp.send(block.slice(at, at + CHUNK).buffer);
+      }
+      progress(Math.min(file.size, off + READ));
     }
   }
 
