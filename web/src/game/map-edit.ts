@@ -263,6 +263,9 @@ export function renameConference(m: TiledMap, id: string, name: string): void {
   const def = conferences(m).find((c) => c.id === id);
   const ts = def && tilesetOf(m, def.gid);
   if (!ts) return;
+  // The same rules as for a new area (addConference).
+  if (clean.length > 50) throw new Error("A conference name has at most 50 characters.");
+  if (conferences(m).some((c) => c.id !== id && c.name.toLowerCase() === clean.toLowerCase())) throw new Error(`There is already an area called "${clean}".`);
   ts.properties = [...(ts.properties ?? []).filter((p) => p.name !== "name"), { name: "name", type: "string", value: clean }];
 }
 
