@@ -6,8 +6,9 @@
 #   web    the web client served at /: sign-up, world creation, two people who see each other
 #          move, chat everyone/nearby, video tiles with decoded frames that follow proximity, a
 #          file at a notice board, a conference raise-hand → allow, the map editor adding a
-#          conference area that someone already in the world then joins, and a ban from the
-#          settings page (e2e/src/run-web-test.ts).
+#          conference area that someone already in the world then joins, a screen share, a
+#          network drop (every TCP connection cut with `ss -K`) and the reconnection, and a ban
+#          from the settings page (e2e/src/run-web-test.ts).
 #
 # Usage: scripts/e2e.sh [--quiet] [media] [web]      (no test named: both)
 #   --quiet (or E2E_QUIET=1)  don't print every WebSocket message of the media test (they are
@@ -19,7 +20,7 @@
 #
 # Everything (server and browsers) runs inside a loopback-only network namespace
 # (`unshare -n`), so no test traffic can leave the machine. Needs: node + npm, chromium
-# (installed with apt-get when missing), unshare and ip. Fails loudly when one is missing.
+# (installed with apt-get when missing), unshare, ip and ss. Fails loudly when one is missing.
 # Screenshots, full message logs and the server log go to e2e/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -120,6 +121,7 @@ command -v node > /dev/null || die "node is required (apt-get install -y nodejs 
 command -v npm > /dev/null || die "npm is required (apt-get install -y npm)"
 command -v unshare > /dev/null || die "unshare is required (util-linux)"
 command -v ip > /dev/null || die "ip is required (apt-get install -y iproute2)"
+command -v ss > /dev/null || die "ss is required to cut connections in the web test (apt-get install -y iproute2)"
 command -v curl > /dev/null || die "curl is required (apt-get install -y curl)"
 command -v timeout > /dev/null || die "timeout is required (coreutils)"
 if [ ! -x "$CHROMIUM" ]; then

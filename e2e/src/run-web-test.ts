@@ -5,11 +5,14 @@
 //   3. B walks (arrow keys) and A sees B's avatar move;
 //   4. chat: "everyone" reaches B wherever B stands; "nearby" reaches B only while B is near A;
 //   5. standing together, each gets a video tile of the other with decoded frames (fake camera);
-//      after B walks away the tiles disappear, and they come back when B returns;
+//      after B walks away the tiles disappear, and they come back when B returns; A shares a
+//      screen, which B sees (and loses when A stops);
 //   7. at a notice board A offers a 1 MiB file, B asks for it, A accepts, and B gets the same bytes;
 //   8. on the Main Stage A speaks, B listens, raises a hand, A allows it, and A then sees B;
 //   9. A opens the map editor, adds a conference area "Garden Stage" by dragging over the map and
 //      saves; B, still in the world, gets the new map without reconnecting and walks into it;
+//  10. a network drop (every TCP connection to the server aborted): B's page says so, reconnects
+//      and is back in its conference with its media;
 //   6. a ban from A's world settings removes B at once, and B's page says so;
 // and the world list fits a phone-sized screen, with no console error on either page.
 // Screenshots of the main screens go to E2E_ARTIFACTS (CI keeps them).
@@ -17,6 +20,7 @@
 // Run by scripts/e2e-web.sh, which starts the server in a loopback-only network namespace.
 // Environment: E2E_BASE_URL (required), E2E_ARTIFACTS, E2E_SERVER_LOG, CHROMIUM.
 
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -373,6 +377,20 @@ async function main(): Promise<void> {
       await waitFor('video again both ways', 30_000, async () => (await A.framesFrom(B.id)) > 0 && (await B.framesFrom(A.id)) > 0);
     });
 
+    await step('5d. screen share: A shares a screen, B sees it in A\'s tile with frames; A stops, it goes', async () => {
+      const shareFrames = () => B.page.evaluate((id) => {
+        const v = document.querySelector<HTMLVideoElement>(`.tile[data-peer="${id}"] video.screen`);
+        return v && !v.hidden && v.isConnected && v.videoWidth > 0 ? v.getVideoPlaybackQuality().totalVideoFrames : 0;
+      }, A.id);
+      await A.page.getByRole('button', { name: 'Share screen' }).click();
+      await A.page.getByRole('button', { name: 'Stop sharing' }).waitFor({ timeout: 10_000 });
+      await waitFor("B to decode frames of A's screen", 20_000, async () => (await shareFrames()) > 0);
+      await B.shot('16-screen-share');
+      await A.page.getByRole('button', { name: 'Stop sharing' }).click();
+      await waitFor("A's screen to leave B's page", 10_000, () => B.page.evaluate((id) => !document.querySelector(`.tile[data-peer="${id}"] video.screen`), A.id));
+      if ((await A.framesFrom(B.id)) === 0) throw new Error("A's camera tile of B went away with the screen share");
+    });
+
     await step('A gives B a role that may use boards (interact), as the settings page does', async () => {
       const token = await A.token();
       const call = async (path: string, body: unknown) => {
@@ -495,6 +513,20 @@ async function main(): Promise<void> {
       await waitFor(`B to join ${room}'s media`, 15_000, async () => (await B.debug('rooms')).includes(c.room));
       await B.page.getByText(/^Garden Stage: (listener|speaker)$/).waitFor();
       await B.shot('15-new-conference');
+    });
+
+    await step('10. a network drop: every connection to the server is cut; B\'s page says so, reconnects and is back in its conference', async () => {
+      const room = `C4-${worldId}`;
+      // Abort every TCP connection to the server (the test runs in its own network namespace, as root).
+      const port = new URL(BASE).port;
+      const killed = spawnSync('ss', ['-K', 'dst', '127.0.0.1', 'dport', '=', `:${port}`], { encoding: 'utf8' });
+      if (killed.error) throw new Error(`could not run ss -K: ${killed.error.message}`);
+      await B.page.locator('.status[data-state="reconnecting"]').waitFor({ timeout: 10_000 });
+      const text = await B.page.locator('.status').innerText();
+      if (!/Connection lost/.test(text)) throw new Error(`B's status says "${text}" while reconnecting`);
+      await B.shot('17-reconnecting');
+      await B.page.locator('.status[data-state="online"]').waitFor({ timeout: 20_000 });
+      await waitFor(`B to be back in ${room} with its media`, 20_000, async () => (await B.debug('conference'))?.room === room && (await B.debug('rooms')).includes(room));
     });
 
     await step('6. A bans B from the world settings; B is removed at once and told so', async () => {
