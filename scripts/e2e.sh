@@ -7,8 +7,9 @@
 #          move, chat everyone/nearby, video tiles with decoded frames that follow proximity, a
 #          file at a notice board, a conference raise-hand → allow, the map editor adding a
 #          conference area that someone already in the world then joins, a screen share, a
-#          network drop (every TCP connection cut with `ss -K`) and the reconnection, and a ban
-#          from the settings page (e2e/src/run-web-test.ts).
+#          network drop (every TCP connection cut with `ss -K`) and the reconnection, a ban from
+#          the settings page, and a world created by uploading the map the editor downloaded
+#          (e2e/src/run-web-test.ts).
 #
 # Usage: scripts/e2e.sh [--quiet] [media] [web]      (no test named: both)
 #   --quiet (or E2E_QUIET=1)  don't print every WebSocket message of the media test (they are

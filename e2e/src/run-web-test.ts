@@ -14,6 +14,7 @@
 //  10. a network drop (every TCP connection to the server aborted): B's page says so, reconnects
 //      and is back in its conference with its media;
 //   6. a ban from A's world settings removes B at once, and B's page says so;
+//  11. A creates a second world by uploading the map the editor downloaded, and it has the new area;
 // and the world list fits a phone-sized screen, with no console error on either page.
 // Screenshots of the main screens go to E2E_ARTIFACTS (CI keeps them).
 //
@@ -239,6 +240,7 @@ async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
 }
 
 const figures: Record<string, string> = {};
+let downloadedMap = '';
 
 async function main(): Promise<void> {
   const browser = await chromium.launch({
@@ -483,11 +485,17 @@ async function main(): Promise<void> {
       await p.getByRole('button', { name: 'Save map' }).click();
       await p.getByText(/^Saved \(/).waitFor({ timeout: 15_000 });
       const saved = Date.now() - saving;
+      // "Download .json" gives the same map as a file (used below to create a world from it).
+      const [file] = await Promise.all([p.waitForEvent('download'), p.getByRole('button', { name: 'Download .json' }).click()]);
+      downloadedMap = join(ARTIFACTS, 'edited-map.json');
+      await file.saveAs(downloadedMap);
 
       // What the server now holds is a Tiled map with the new area's tileset and its 4×3 tiles.
       const r = await fetch(`${BASE}/api/v1/worlds/${worldId}`, { headers: { authorization: `Bearer ${await A.token()}` } });
       if (!r.ok) throw new Error(`GET /worlds/${worldId} → ${r.status}`);
-      const map = JSON.parse(((await r.json()) as { world_map: string }).world_map) as TiledJson;
+      const stored = ((await r.json()) as { world_map: string }).world_map;
+      const map = JSON.parse(stored) as TiledJson;
+      if (JSON.stringify(JSON.parse(readFileSync(downloadedMap, 'utf8'))) !== JSON.stringify(map)) throw new Error('the downloaded map differs from the saved one');
       checkTiledShape(map);
       const ts = map.tilesets.find((t) => t.tiles?.some((tile) => tile.properties?.some((q) => q.name === 'conference' && q.value === 'C4')));
       if (!ts || !ts.properties?.some((q) => q.name === 'name' && q.value === 'Garden Stage')) throw new Error('the saved map has no tileset for conference C4 named "Garden Stage"');
@@ -539,6 +547,23 @@ async function main(): Promise<void> {
       await B.page.getByText('You are banned from this world').waitFor({ timeout: 10_000 });
       await B.shot('08-banned');
       await A.shot('09-settings');
+    });
+
+    await step('11. A creates a second world by uploading the downloaded map; it has the Garden Stage', async () => {
+      const p = A.page;
+      await p.goto(`${BASE}/#/worlds`);
+      await p.getByRole('link', { name: 'New world' }).first().click();
+      await p.getByLabel('Name').fill(`E2E Garden ${stamp}`);
+      await p.getByLabel('Tiled map file').setInputFiles(downloadedMap);
+      await p.getByText('edited-map.json: 64×44 tiles').waitFor();
+      await p.getByRole('button', { name: 'Create world' }).click();
+      await p.getByRole('button', { name: 'Enter the world' }).waitFor();
+      const id = Number(new URL(p.url()).hash.match(/#\/world\/(\d+)/)?.[1]);
+      if (!id || id === worldId) throw new Error(`after creating, the page is at ${p.url()}`);
+      await p.goto(`${BASE}/#/world/${id}/edit`);
+      await p.getByRole('radio', { name: 'Conference areas' }).click();
+      const name = await p.getByLabel('Name of C4').inputValue();
+      if (name !== 'Garden Stage') throw new Error(`the uploaded world's area C4 is called "${name}"`);
     });
 
     await step('phone-sized viewport: the world list and the entry card fit', async () => {
