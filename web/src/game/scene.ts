@@ -365,9 +365,10 @@ export function startGame(parent: HTMLElement, input: SceneInput): { game: Phase
   const scene = new WorldScene(input);
   const game = new Phaser.Game({
     ...gameConfig(parent, scene, "#1f2430"),
-    // Movement follows real time even when frames are slow (a busy laptop, a phone): variable
-    // physics steps and no delta smoothing.
-    physics: { default: "arcade", arcade: { debug: false, fixedStep: false } },
+    // Movement follows real time even when frames are slow (a busy laptop, a phone): no delta
+    // smoothing, and fixed 60 Hz physics steps, as many per frame as the time that passed. One
+    // step per frame instead let a slow page (5 frames a second: 40 px a step) walk through walls.
+    physics: { default: "arcade", arcade: { debug: false, fixedStep: true, fps: 60 } },
     fps: { smoothStep: false },
   });
   return { game, scene };
