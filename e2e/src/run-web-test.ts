@@ -9,8 +9,10 @@
 //      screen, which B sees (and loses when A stops);
 //   7. at a notice board A offers a 1 MiB file, B asks for it, A accepts, and B gets the same bytes;
 //   8. on the Main Stage A speaks, B listens, raises a hand, A allows it, and A then sees B;
-//   9. A opens the map editor, adds a conference area "Garden Stage" by dragging over the map and
-//      saves; B, still in the world, gets the new map without reconnecting and walks into it;
+//   9. A opens the map editor, adds a conference area "Garden Stage" by dragging over the map,
+//      draws a wall and places a file-sharing board, and saves; B, still in the world, gets the new
+//      map without reconnecting, walks into the area, is in reach of the board and is stopped by
+//      the wall;
 //  10. a network drop (every TCP connection to the server aborted): B's page says so, reconnects
 //      and is back in its conference with its media;
 //   6. a ban from A's world settings removes B at once, and B's page says so;
@@ -454,7 +456,7 @@ async function main(): Promise<void> {
       await A.shot('13-conference');
     });
 
-    await step('9. the editor: A adds a conference area "Garden Stage" and saves; B, still in the world, walks into it', async () => {
+    await step('9. the editor: A adds a conference area "Garden Stage", a wall and a board, and saves; B, still in the world, walks into the area, reaches the board and is stopped by the wall', async () => {
       // B steps out of the Main Stage through its door, into the corridor (rows 17–19).
       await B.walk('y', 580);
       const p = A.page;
@@ -471,14 +473,25 @@ async function main(): Promise<void> {
       // Drag over tiles (8,17)–(11,19): the corridor west of the stage's door.
       const at = (tx: number, ty: number) =>
         p.evaluate(([x, y]) => (window as unknown as { crowdwireEditor: EditorHook }).crowdwireEditor.pageOf(x, y)!, [tx, ty] as const);
-      const from = await at(8, 17);
-      const to = await at(11, 19);
-      await p.mouse.move(from.x, from.y);
-      await p.mouse.down();
-      await p.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2, { steps: 4 });
-      await p.mouse.move(to.x, to.y, { steps: 4 });
-      await p.mouse.up();
+      const drag = async (from: Vec, to: Vec) => {
+        await p.mouse.move(from.x, from.y);
+        await p.mouse.down();
+        await p.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2, { steps: 4 });
+        await p.mouse.move(to.x, to.y, { steps: 4 });
+        await p.mouse.up();
+      };
+      await drag(await at(8, 17), await at(11, 19));
       await p.getByText('Unsaved changes.').waitFor();
+      // A wall across the corridor at column 14 (rows 17–19), east of the new area.
+      await p.getByRole('radio', { name: 'Walls', exact: true }).click();
+      await drag(await at(14, 17), await at(14, 19));
+      // A file-sharing board at tile (11, 18), at the area's east edge (it does not block walking).
+      await p.getByRole('radio', { name: 'Objects', exact: true }).click();
+      await p.getByRole('radio', { name: /\(FILE_SHARE\)$/ }).first().click();
+      if ((await p.getByLabel('Interaction').inputValue()) !== 'FILE_SHARE') throw new Error('picking a board did not set its interaction');
+      await p.getByLabel(/^Title/).fill('Garden board');
+      const spot = await at(11, 18);
+      await p.mouse.click(spot.x, spot.y);
       await A.shot('14-editor');
       const reloadsBefore = await B.debug('maps');
       const saving = Date.now();
@@ -507,6 +520,19 @@ async function main(): Promise<void> {
       const want: string[] = [];
       for (let y = 17; y <= 19; y++) for (let x = 8; x <= 11; x++) want.push(`${x},${y}`);
       if (cells.join(' ') !== want.join(' ')) throw new Error(`the area covers ${cells.join(' ') || 'nothing'}; expected ${want.join(' ')}`);
+      const walls = map.layers.find((l) => l.name === 'Collision')?.data;
+      if (!Array.isArray(walls) || ![17, 18, 19].every((y) => walls[y * map.width + 14] > 0)) throw new Error('the saved map has no wall at column 14, rows 17–19');
+      type Obj = { x: number; y: number; gid?: number; properties?: { name: string; value: unknown }[] };
+      const objects = map.layers.flatMap((l) => (l as { objects?: Obj[] }).objects ?? []);
+      const board = objects.find((o) => o.properties?.some((q) => q.name === 'title' && q.value === 'Garden board'));
+      // An object's `interact` is its own property or, as Tiled does, its tile's.
+      const tileProps = (gid: number) => {
+        const t = [...map.tilesets].sort((a, b) => b.firstgid - a.firstgid).find((x) => x.firstgid <= gid);
+        return (t?.tiles as { id?: number; properties?: { name: string; value: unknown }[] }[] | undefined)?.find((x) => x.id === gid - t!.firstgid)?.properties ?? [];
+      };
+      const interact = board && [...(board.properties ?? []), ...tileProps(board.gid ?? 0)].find((q) => q.name === 'interact')?.value;
+      if (!board || interact !== 'FILE_SHARE' || board.x !== 11 * 32 || board.y !== 19 * 32)
+        throw new Error(`the saved map's new board is ${JSON.stringify(board ?? null)} (interact ${String(interact)}); expected a FILE_SHARE at x 352, y 608 (Tiled's bottom-left)`);
 
       // B's session took the new map in place (no reconnect) and B can join the new room.
       await waitFor("B's page to load the new map", 15_000, async () => (await B.debug('maps')) > reloadsBefore);
@@ -520,7 +546,19 @@ async function main(): Promise<void> {
       });
       await waitFor(`B to join ${room}'s media`, 15_000, async () => (await B.debug('rooms')).includes(c.room));
       await B.page.getByText(/^Garden Stage: (listener|speaker)$/).waitFor();
+      // The board's left edge is at x 352: from x 345 it is in reach (50 px).
+      await B.walk('x', 345);
+      await B.page.getByText('Garden board: press X or click it').waitFor({ timeout: 5_000 });
       await B.shot('15-new-conference');
+      // The new wall stops B walking east along the corridor.
+      await B.page.locator('#game canvas').click({ position: { x: 5, y: 5 } });
+      await B.page.keyboard.down('ArrowRight');
+      await sleep(2_500);
+      await B.page.keyboard.up('ArrowRight');
+      const stopped = (await B.debug('position'))!;
+      if (stopped.x >= 14 * 32 || stopped.x < 400) throw new Error(`B walked east to x ${stopped.x.toFixed(0)}; the wall at x 448 should stop B just before it`);
+      await B.walk('x', 330);
+      await waitFor(`B to be back in ${room}`, 10_000, async () => (await B.debug('conference'))?.room === room);
     });
 
     await step('10. a network drop: every connection to the server is cut; B\'s page says so, reconnects and is back in its conference', async () => {
