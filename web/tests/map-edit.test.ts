@@ -513,6 +513,16 @@ describe("conference areas", () => {
     assert.deepEqual(problems(m), []);
   });
 
+  test("addConference does not give out a retired id (an area deleted since the last save)", () => {
+    const m = fresh();
+    removeConference(m, "C2");
+    assert.equal(addConference(m, "Garden Stage", ["C1", "C2", "C3"]).id, "C4");
+    // Without the saved map's ids, the lowest free id is reused.
+    const n = fresh();
+    removeConference(n, "C2");
+    assert.equal(addConference(n, "Garden Stage").id, "C2");
+  });
+
   test("addConference rejects an empty name", () => {
     const m = fresh();
     const before = structuredClone(m);

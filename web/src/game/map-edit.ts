@@ -234,13 +234,17 @@ export function conferences(m: TiledMap): ConferenceDef[] {
   return out.sort((a, b) => a.gid - b.gid);
 }
 
-/** Adds a conference area (no tiles yet) named `name`, as a new `__CONFERENCE_C<n>` tileset. */
-export function addConference(m: TiledMap, name: string): ConferenceDef {
+/**
+ * Adds a conference area (no tiles yet) named `name`, as a new `__CONFERENCE_C<n>` tileset.
+ * `retired` lists ids not to give out again (areas deleted since the last save: people still in
+ * such a conference must not find themselves in a new area of the same id).
+ */
+export function addConference(m: TiledMap, name: string, retired: Iterable<string> = []): ConferenceDef {
   const clean = name.trim();
   if (!clean) throw new Error("Give the conference area a name.");
   if (clean.length > 50) throw new Error("A conference name has at most 50 characters.");
   if (conferences(m).some((c) => c.name.toLowerCase() === clean.toLowerCase())) throw new Error(`There is already an area called "${clean}".`);
-  const used = new Set(conferences(m).map((c) => Number(c.id.slice(1))));
+  const used = new Set([...conferences(m).map((c) => c.id), ...retired].map((id) => Number(id.slice(1))));
   let n = 1;
   while (used.has(n) || m.tilesets.some((t) => t.firstgid === CONFERENCE_GID_BASE + n)) n++;
   // Ordinary tilesets must stay below the conference range, or gids would overlap.

@@ -65,6 +65,8 @@ export async function editorScreen(worldId: number): Promise<void> {
   const undo: string[] = [];
   const redo: string[] = [];
   let savedText = JSON.stringify(model);
+  // The areas of the saved map: their ids are not given to new areas until a save drops them.
+  let savedAreas = conferences(model).map((c) => c.id);
   let last: { tx: number; ty: number } | null = null;
   let rectStart: { tx: number; ty: number } | null = null;
   let changedInStroke = false;
@@ -168,7 +170,7 @@ export async function editorScreen(worldId: number): Promise<void> {
     areaErrors.set(null);
     try {
       const before = JSON.stringify(model);
-      area = addConference(model, newName.value);
+      area = addConference(model, newName.value, savedAreas);
       pushUndo(before);
       newName.value = "";
       renderAreas();
@@ -322,6 +324,7 @@ export async function editorScreen(worldId: number): Promise<void> {
       const t = Date.now();
       await api.updateWorld(world.world_id, { world_map: text });
       savedText = text;
+      savedAreas = conferences(model).map((c) => c.id);
       refreshState();
       status.textContent = `Saved (${Math.round(text.length / 1024)} KB, ${Date.now() - t} ms). People in the world see the new map now.`;
     });
