@@ -12,28 +12,19 @@ await build({
   logLevel: 'warning',
 });
 
-await build({
-  entryPoints: ['src/run-media-test.ts'],
-  outfile: 'dist/run-media-test.mjs',
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  packages: 'external',
-  sourcemap: 'inline',
-  logLevel: 'warning',
-});
+// The Node drivers, one per test.
+for (const name of ['media', 'web', 'screens']) {
+  await build({
+    entryPoints: [`src/run-${name}-test.ts`],
+    outfile: `dist/run-${name}-test.mjs`,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: 'inline',
+    logLevel: 'warning',
+  });
+}
 
-await build({
-  entryPoints: ['src/run-web-test.ts'],
-  outfile: 'dist/run-web-test.mjs',
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  packages: 'external',
-  sourcemap: 'inline',
-  logLevel: 'warning',
-});
-
-console.log('built dist/media-page.js, dist/run-media-test.mjs and dist/run-web-test.mjs');
+console.log('built dist/media-page.js, dist/run-media-test.mjs, dist/run-web-test.mjs and dist/run-screens-test.mjs');

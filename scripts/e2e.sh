@@ -9,20 +9,30 @@
 #          conference area that someone already in the world then joins, a screen share, a
 #          network drop (every TCP connection cut with `ss -K`) and the reconnection, a ban from
 #          the settings page, and a world created by uploading the map the editor downloaded
-#          (e2e/src/run-web-test.ts).
+#          (e2e/src/run-web-test.ts);
+#   screens  the screens outside a world: sign-up and log-in errors in plain words, a keyboard-only
+#          log-in, profile name and password changes, the world browser (search, tags, Public /
+#          Joined / Mine, pages), guest play, an invite link to a private world, and the admin
+#          pages (counters, charts, world and user reports, banning a world and an account) as the
+#          superuser this script starts the server with (e2e/src/run-screens-test.ts).
 #
-# Usage: scripts/e2e.sh [--quiet] [media] [web]      (no test named: both)
+# Usage: scripts/e2e.sh [--quiet] [media] [web] [screens]      (no test named: all three)
 #   --quiet (or E2E_QUIET=1)  don't print every WebSocket message of the media test (they are
 #                             still kept for the failure report and in e2e/artifacts/)
 #   E2E_BUILD=1               rebuild the server (cargo build -p crowdwire) even if the binary exists
+#   E2E_NPM_CI=1              run npm ci in e2e/ even if node_modules is from the current lockfile
 #   E2E_SERVER_LOG_FILTER     the server's --log filter (default: info,crowdwire_media=debug)
 #   E2E_SERVER_ARGS           extra arguments for `crowdwire serve` (e.g. "--media-workers 1")
 #   CHROMIUM                  browser binary (default /usr/bin/chromium)
 #
+# The server starts with a superuser (CROWDWIRE_ADMIN_EMAIL / CROWDWIRE_ADMIN_PASSWORD, fixed test
+# values below); the drivers get the same as E2E_ADMIN_EMAIL / E2E_ADMIN_PASSWORD.
+#
 # Everything (server and browsers) runs inside a loopback-only network namespace
 # (`unshare -n`), so no test traffic can leave the machine. Needs: node + npm, chromium
 # (installed with apt-get when missing), unshare, ip and ss. Fails loudly when one is missing.
-# Screenshots, full message logs and the server log go to e2e/artifacts/.
+# Screenshots, full message logs and the server log go to e2e/artifacts/ (e2e/artifacts/<test>/ is
+# emptied before <test> runs; the other tests' folders are left alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -32,7 +42,11 @@ ARTIFACTS=$E2E/artifacts
 export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 HTTP_PORT=18080
 MEDIA_PORT=40000
-TOTAL_SECONDS=540
+# Bounds the server and all drivers: their own watchdogs (media 240 s, web 240 s, screens 180 s)
+# fire first, plus a minute for the server to start and stop.
+TOTAL_SECONDS=720
+export E2E_ADMIN_EMAIL=admin@example.test
+export E2E_ADMIN_PASSWORD='e2e superuser password, long enough'
 
 die() { echo "e2e: $*" >&2; exit 1; }
 
@@ -42,11 +56,11 @@ for arg in "$@"; do
   case "$arg" in
     --quiet) export E2E_QUIET=1 ;;
     --inside) INSIDE=1 ;;
-    media | web) TESTS+=("$arg") ;;
-    *) die "unknown argument $arg (expected --quiet, media or web)" ;;
+    media | web | screens) TESTS+=("$arg") ;;
+    *) die "unknown argument $arg (expected --quiet, media, web or screens)" ;;
   esac
 done
-[ ${#TESTS[@]} -gt 0 ] || TESTS=(media web)
+[ ${#TESTS[@]} -gt 0 ] || TESTS=(media web screens)
 
 # ------------------------------------------------------------------------------------------
 # Second half: inside the network namespace (the script re-runs itself with --inside).
@@ -76,8 +90,8 @@ if [ -n "$INSIDE" ]; then
     echo "e2e: WARNING: 'crowdwire serve --help' lists no --media-* flags: this server has no SFU yet, the media steps will fail" >&2
   fi
   read -r -a EXTRA_ARGS <<<"${E2E_SERVER_ARGS:-}"
-  echo "e2e: starting: crowdwire serve --bind 127.0.0.1:$HTTP_PORT --data-dir $DATA ${MEDIA_ARGS[*]} ${EXTRA_ARGS[*]}"
-  NO_COLOR=1 "$BIN" serve --bind "127.0.0.1:$HTTP_PORT" --data-dir "$DATA" --log "${E2E_SERVER_LOG_FILTER:-info,crowdwire_media=debug}" \
+  echo "e2e: starting: crowdwire serve --bind 127.0.0.1:$HTTP_PORT --data-dir $DATA ${MEDIA_ARGS[*]} ${EXTRA_ARGS[*]} (superuser $E2E_ADMIN_EMAIL)"
+  NO_COLOR=1 CROWDWIRE_ADMIN_EMAIL="$E2E_ADMIN_EMAIL" CROWDWIRE_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" "$BIN" serve --bind "127.0.0.1:$HTTP_PORT" --data-dir "$DATA" --log "${E2E_SERVER_LOG_FILTER:-info,crowdwire_media=debug}" \
     "${MEDIA_ARGS[@]}" "${EXTRA_ARGS[@]}" > "$LOG" 2>&1 &
   SERVER=$!
   up=
@@ -133,15 +147,23 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 
 echo "e2e: building the test page and driver (npm ci, tsc, esbuild)"
-(cd "$E2E" && npm ci --no-audit --no-fund --loglevel=error && npx tsc --noEmit -p . && node build.mjs) || die "building e2e/ failed"
+# npm ci empties node_modules first, which breaks a driver that another run of this script is
+# running at the time; so it runs only when node_modules was not installed from this very
+# lockfile (E2E_NPM_CI=1 forces it).
+LOCK_SUM=$(sha256sum "$E2E/package-lock.json" | cut -d' ' -f1)
+if [ "${E2E_NPM_CI:-0}" = 1 ] || [ "$(cat "$E2E/node_modules/.e2e-lock-sha256" 2>/dev/null)" != "$LOCK_SUM" ]; then
+  (cd "$E2E" && npm ci --no-audit --no-fund --loglevel=error && echo "$LOCK_SUM" > node_modules/.e2e-lock-sha256) || die "npm ci in e2e/ failed"
+else
+  echo "e2e: e2e/node_modules is installed from this package-lock.json; not running npm ci"
+fi
+(cd "$E2E" && npx tsc --noEmit -p . && node build.mjs) || die "building e2e/ failed"
 
 if [ ! -x "$BIN" ] || [ "${E2E_BUILD:-0}" = 1 ]; then
   echo "e2e: building the server (cargo build -p crowdwire)"
   cargo build -p crowdwire || die "cargo build -p crowdwire failed"
 fi
 
-rm -rf "$ARTIFACTS"
-mkdir -p "$ARTIFACTS"/media "$ARTIFACTS"/web
+for t in "${TESTS[@]}"; do rm -rf "${ARTIFACTS:?}/$t"; mkdir -p "$ARTIFACTS/$t"; done
 # As root, a plain network namespace; otherwise inside a user namespace where we are root.
 NS=(unshare -n)
 [ "$(id -u)" = 0 ] || NS=(unshare -r -n)

@@ -29,7 +29,9 @@ import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+
+import { elapsed, launchChromium, sleep, step, waitFor } from './shared';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BASE = (process.env.E2E_BASE_URL ?? '').replace(/\/$/, '');
@@ -42,9 +44,6 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const DRIVER_TIMEOUT_MS = 240_000;
 mkdirSync(ARTIFACTS, { recursive: true });
 
-const t0 = Date.now();
-const elapsed = (): string => `${((Date.now() - t0) / 1000).toFixed(2).padStart(7)}s`;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 type Vec = { x: number; y: number };
 interface Debug {
@@ -205,15 +204,6 @@ class Person {
   }
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== null && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 /** The fields Tiled needs to open a JSON map (orthogonal, with its layers and tilesets whole). */
 function checkTiledShape(m: TiledJson): void {
@@ -233,33 +223,12 @@ function checkTiledShape(m: TiledJson): void {
   if (bad.length) throw new Error(`the saved map would not open in Tiled: ${bad.join('; ')}`);
 }
 
-async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const t = Date.now();
-  console.log(`${elapsed()} ==== ${name}`);
-  const v = await fn();
-  console.log(`${elapsed()}      done in ${Date.now() - t} ms`);
-  return v;
-}
 
 const figures: Record<string, string> = {};
 let downloadedMap = '';
 
 async function main(): Promise<void> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--autoplay-policy=no-user-gesture-required',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--allow-loopback-in-peer-connection',
-      '--enable-unsafe-swiftshader',
-    ],
-  });
+  const browser = await launchChromium(CHROMIUM);
   const stamp = Date.now().toString(36);
   const A = new Person('A', 'Ada', `ada-${stamp}@example.test`);
   const B = new Person('B', 'Bob', `bob-${stamp}@example.test`);

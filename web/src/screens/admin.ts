@@ -159,6 +159,8 @@ function worldReportsSection(onChange: () => Promise<void>): HTMLElement {
 
 function userReportsSection(onChange: () => Promise<void>): HTMLElement {
   let reviewed = false;
+  // Accounts banned from this list (a report does not carry the account's state).
+  const banned = new Set<number>();
   const person = (name: string | null, email: string | null, id: number) =>
     h("span", {}, name || `User ${id}`, email ? h("span", { class: "muted block" }, email) : null);
 
@@ -176,15 +178,17 @@ function userReportsSection(onChange: () => Promise<void>): HTMLElement {
           aria: `${r.reviewed ? "Mark not reviewed" : "Mark reviewed"}: report on ${who}`,
           run: async () => { await manage.reviewUserReport(r, !r.reviewed); await list.load(); await onChange(); },
         },
-        {
+        banned.has(r.reported) ? null : {
           label: "Ban account", aria: `Ban the account of ${who}`, danger: true,
           run: async () => {
             if (!confirm(`Ban the account of ${who} on the whole platform? They are signed out everywhere.`)) return;
             await manage.updateUser(r.reported, { status: 1 });
+            banned.add(r.reported);
+            await list.load();
             await onChange();
           },
         },
-      )));
+      ), banned.has(r.reported) ? h("span", { class: "badge banned", role: "status" }, "Account banned") : null));
   }
 
   const list = pagedList<UserReportDetailed>({
