@@ -642,6 +642,9 @@ async function main(): Promise<void> {
       const asked2 = acceptConfirm(p, M.name);
       await userReports.getByRole('button', { name: `Ban the account of ${M.name}` }).click();
       await asked2;
+      // The report's row says the account is banned, and offers no second ban.
+      await userReports.getByRole('status').filter({ hasText: 'Account banned' }).waitFor({ timeout: 10_000 });
+      if (await userReports.getByRole('button', { name: `Ban the account of ${M.name}` }).count()) throw new Error('the report still offers "Ban account" after the ban');
       // The accounts list says so.
       const accounts = p.locator('section.manage').filter({ has: p.getByRole('heading', { name: 'Accounts', level: 2 }) });
       const find = accounts.getByRole('search', { name: 'Find accounts' });
