@@ -181,6 +181,9 @@ export const api = {
   world: (id: number) => request<WorldDetail>("GET", `/worlds/${id}`),
   createWorld: (w: WorldInput) => request<WorldDetail>("POST", "/worlds/", { json: w }),
   updateWorld: (id: number, w: WorldInput) => request<WorldDetail>("PUT", `/worlds/${id}`, { json: w }),
+  reportWorld: (id: number, comment: string) => request<unknown>("POST", `/worlds/${id}/reports`, { json: { comment } }),
+  reportUser: (userId: number, worldId: number, comment: string) =>
+    request<unknown>("POST", `/users/${userId}/reports-received`, { json: { world_id: worldId, comment: comment || null } }),
   deleteWorld: (id: number) => request<World>("DELETE", `/worlds/${id}`),
   join: (id: number) => request<Membership>("POST", `/worlds/${id}/users`),
   joinByInvite: (token: string) => request<Membership>("POST", `/worlds/invite/${encodeURIComponent(token)}`),

@@ -1,7 +1,7 @@
 // Inside a world: the entry card (name and avatar), then the map, the people list, the chat,
 // the audio/video tiles and the conference controls, all driven by the world's WebSocket.
 
-import { api, avatars, canEditMap, STATIC, type AvatarManifest, type Membership, type WorldDetail } from "../api";
+import { api, avatars, canEditMap, session, STATIC, type AvatarManifest, type Membership, type WorldDetail } from "../api";
 import { busy, errorBox, h, show } from "../ui";
 import { checkTiledMap, decodeLayers, prop, type Conference, type Interactive } from "../game/tiled";
 import { WorldSocket, type Ended, type Msg, type Status } from "../game/net";
@@ -89,6 +89,9 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
   let conference: { c: Conference; room: string } | null = null;
   let speaker = false;
 
+  // Registered users may report people and the world (the API takes no reports from guests).
+  const canReport = !session()?.guest_uuid;
+
   // ----- layout -----
   const stage = h("div", { class: "stage", id: "game", "aria-label": "World map. Move with the arrow keys or WASD, or touch and hold." });
   const status = h("div", { class: "status", role: "status", "data-state": "connecting" }, "Connecting…");
@@ -119,7 +122,8 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
       h("details", { open: true }, h("summary", {}, "People ", peopleCount), peopleList, requests),
       h("div", { class: "chat" }, h("h2", {}, "Chat"), chatLog, chatForm),
       h("p", { class: "links" }, h("a", { href: "#/worlds" }, "Leave"), world.can_manage || world.is_creator ? h("a", { href: `#/world/${world.world_id}/settings` }, "Settings") : null,
-        canEditMap(world) ? h("a", { href: `#/world/${world.world_id}/edit` }, "Edit map") : null),
+        canEditMap(world) ? h("a", { href: `#/world/${world.world_id}/edit` }, "Edit map") : null,
+        canReport && !world.is_creator ? h("button", { type: "button", class: "link", onclick: () => report({ kind: "world" }) }, "Report world") : null),
     ),
     overlay,
     sinks,
@@ -133,6 +137,37 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     setTimeout(() => el.remove(), ms);
   };
 
+  // ----- reports -----
+  const report = (what: { kind: "user"; id: number; name: string } | { kind: "world" }) => {
+    const subject = what.kind === "user" ? what.name : world.name;
+    const comment = h("textarea", { name: "comment", maxlength: "300", rows: "4", required: what.kind === "world" });
+    const errors = errorBox();
+    const send = h("button", { type: "submit" }, "Send report");
+    const dialog = h("dialog", { class: "card report-dialog", "aria-label": `Report ${subject}` },
+      h("form", { method: "dialog" },
+        h("h2", {}, `Report ${subject}`),
+        h("p", { class: "muted" }, what.kind === "user"
+          ? "The world's moderators and the platform's administrators see your report and your name."
+          : "The platform's administrators see your report and your name."),
+        h("label", {}, what.kind === "user" ? "What happened? (optional)" : "What is wrong with this world?", comment),
+        errors.el,
+        h("p", { class: "row" }, send, h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel"))));
+    dialog.querySelector("form")!.addEventListener("submit", (e) => {
+      e.preventDefault();
+      void busy(send, errors, async () => {
+        const text = comment.value.trim();
+        if (what.kind === "user") await api.reportUser(what.id, world.world_id, text);
+        else await api.reportWorld(world.world_id, text);
+        dialog.close();
+        note(`Thank you: your report on ${subject} was sent.`);
+      });
+    });
+    dialog.addEventListener("close", () => dialog.remove());
+    view.append(dialog);
+    dialog.showModal();
+    comment.focus();
+  };
+
   // ----- people -----
   const renderPeople = () => {
     const rows = [...people.values()].sort((a, b) => Number(near.has(b.id)) - Number(near.has(a.id)) || a.name.localeCompare(b.name));
@@ -140,7 +175,10 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     peopleList.replaceChildren(
       h("li", { class: "me" }, `${me.username ?? "You"} (you)`),
       ...rows.map((p) => h("li", { class: near.has(p.id) ? "near" : "", "data-user": p.id },
-        p.name, near.has(p.id) ? h("span", { class: "badge" }, "near") : null, p.role && p.role !== "default" ? h("span", { class: "muted" }, ` · ${p.role}`) : null)),
+        p.name, near.has(p.id) ? h("span", { class: "badge" }, "near") : null, p.role && p.role !== "default" ? h("span", { class: "muted" }, ` · ${p.role}`) : null,
+        canReport && /^\d+$/.test(p.id)
+          ? h("button", { type: "button", class: "link small report", "aria-label": `Report ${p.name}`, onclick: () => report({ kind: "user", id: Number(p.id), name: p.name }) }, "Report")
+          : null)),
     );
   };
   const personFrom = (id: string, d: { username?: unknown; avatar?: unknown; role?: { name?: unknown } } | undefined): Person => ({
