@@ -91,6 +91,19 @@ async fn not_found() -> ApiError {
     ApiError::Status(StatusCode::NOT_FOUND, msg::NOT_FOUND)
 }
 
+/// A body refused as too large was not read to its end, so the connection cannot carry another
+/// request: say so (`Connection: close`), or a client reusing it gets a broken response.
+async fn close_after_refused_body(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    let mut resp = next.run(req).await;
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
+}
+
 /// Turns axum's plain-text 405 into the JSON error every other failure uses.
 async fn json_method_not_allowed(req: Request, next: axum::middleware::Next) -> axum::response::Response {
     let resp = next.run(req).await;
@@ -131,6 +144,7 @@ pub fn app(state: AppState, extra: Router<AppState>) -> Router {
         .with_state(state)
         .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", doc))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(close_after_refused_body))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".into()).into_response()
         }))

@@ -140,8 +140,23 @@ async fn oversized_bodies_get_413_and_the_server_stays_up(b: Backend) {
     let (_, token) = s.user("Big").await;
     let huge =
         json!({"name": "Huge", "public": true, "allow_guests": true, "tags": [], "world_map": "x".repeat(200_000)});
-    let r = s.post("/worlds", Some(&token), huge).await;
+    let r = s.post("/worlds", Some(&token), huge.clone()).await;
     assert_detail(&r, 413, "Request body too large");
+    // The unread body ends the connection, and the response says so (a client that reused the
+    // connection got "incomplete message" on its next request).
+    let raw = s
+        .http
+        .post(format!("{}/worlds", s.api))
+        .bearer_auth(&token)
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        raw.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
     assert_eq!(s.get("/users/me", Some(&token)).await.0, StatusCode::OK);
     let (_, worlds) = s.get("/worlds?visibility=owned", Some(&token)).await;
     assert_eq!(worlds, json!([]), "nothing was created");
