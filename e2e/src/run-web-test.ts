@@ -27,13 +27,13 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { Browser, Page } from 'playwright-core';
 
-import { elapsed, launchChromium, sleep, step, waitFor } from './shared';
+import { elapsed, launchChromium, runDriver, sleep, step, waitFor } from './shared';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BASE = (process.env.E2E_BASE_URL ?? '').replace(/\/$/, '');
@@ -629,22 +629,4 @@ async function main(): Promise<void> {
   }
 }
 
-const watchdog = setTimeout(() => {
-  console.error(`the driver did not finish within ${DRIVER_TIMEOUT_MS / 1000} s`);
-  process.exit(1);
-}, DRIVER_TIMEOUT_MS);
-
-main().then(
-  () => {
-    clearTimeout(watchdog);
-    console.log('e2e-web: all steps passed');
-    process.exit(0);
-  },
-  (e: unknown) => {
-    clearTimeout(watchdog);
-    console.error(`\nFAILED: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    const log = process.env.E2E_SERVER_LOG;
-    if (log && existsSync(log)) console.error(`\n---- server log (tail) ----\n${readFileSync(log, 'utf8').split('\n').slice(-60).join('\n')}`);
-    process.exit(1);
-  },
-);
+runDriver('e2e-web', DRIVER_TIMEOUT_MS, main);

@@ -70,9 +70,10 @@ export class WorldScene extends Phaser.Scene {
   private objects: Interactive[] = [];
   private inReach: Interactive | null = null;
   private touchTarget: Vec | null = null;
-  /** Others to draw again after a map reload. */
+  /** A map reload is under way (the scene restarts); a newer map waits in `queuedMap`. */
   private reloading = false;
   private queuedMap: TiledMap | null = null;
+  /** Others to draw again after a map reload. */
   private carried: { id: string; name: string; avatar: string; at: Vec | null; vel: Vec }[] = [];
   /** While a text field has focus, the keyboard belongs to it. */
   typing = false;

@@ -34,6 +34,14 @@ export async function playScreen(worldId: number): Promise<void> {
   entryCard(world, me, manifest);
 }
 
+/** The links to the world's settings and map editor, for those allowed to use them. */
+function manageLinks(world: WorldDetail, settingsLabel: string): (HTMLAnchorElement | null)[] {
+  return [
+    world.can_manage || world.is_creator ? h("a", { href: `#/world/${world.world_id}/settings` }, settingsLabel) : null,
+    canEditMap(world) ? h("a", { href: `#/world/${world.world_id}/edit` }, "Edit map") : null,
+  ];
+}
+
 function entryCard(world: WorldDetail, me: Membership, manifest: AvatarManifest): void {
   const errors = errorBox();
   const name = h("input", { name: "username", required: true, maxlength: "50", value: me.username ?? "" });
@@ -67,8 +75,7 @@ function entryCard(world: WorldDetail, me: Membership, manifest: AvatarManifest)
       h("h1", {}, world.name),
       world.description ? h("p", { class: "muted" }, world.description) : null,
       form,
-      h("p", { class: "links" }, h("a", { href: "#/worlds" }, "Back"), world.can_manage || world.is_creator ? h("a", { href: `#/world/${world.world_id}/settings` }, "World settings") : null,
-        canEditMap(world) ? h("a", { href: `#/world/${world.world_id}/edit` }, "Edit map") : null),
+      h("p", { class: "links" }, h("a", { href: "#/worlds" }, "Back"), ...manageLinks(world, "World settings")),
     ),
   );
   name.focus();
@@ -121,8 +128,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     h("aside", { class: "side" },
       h("details", { open: true }, h("summary", {}, "People ", peopleCount), peopleList, requests),
       h("div", { class: "chat" }, h("h2", {}, "Chat"), chatLog, chatForm),
-      h("p", { class: "links" }, h("a", { href: "#/worlds" }, "Leave"), world.can_manage || world.is_creator ? h("a", { href: `#/world/${world.world_id}/settings` }, "Settings") : null,
-        canEditMap(world) ? h("a", { href: `#/world/${world.world_id}/edit` }, "Edit map") : null,
+      h("p", { class: "links" }, h("a", { href: "#/worlds" }, "Leave"), ...manageLinks(world, "Settings"),
         canReport && !world.is_creator ? h("button", { type: "button", class: "link", onclick: () => report({ kind: "world" }) }, "Report world") : null),
     ),
     overlay,
