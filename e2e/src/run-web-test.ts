@@ -48,6 +48,8 @@ mkdirSync(ARTIFACTS, { recursive: true });
 
 
 type Vec = { x: number; y: number };
+/** Phaser reads `keyCode` from keyboard events. */
+const KEY_CODES: Record<string, number> = { ArrowLeft: 37, ArrowUp: 38, ArrowRight: 39, ArrowDown: 40 };
 interface Debug {
   me: string;
   position(): Vec | null;
@@ -149,19 +151,36 @@ class Person {
    * watches the position every frame, so the key is let go within a frame or two of the target
    * (polling from here overshot by some 50 px).
    */
-  async walk(axis: 'x' | 'y', target: number): Promise<Vec> {
+  /**
+   * Holds the arrow key towards `target` until the avatar's `axis` coordinate passes it. On a slow page one frame can
+   * carry the avatar tens of pixels, so a walk overshoots by up to a frame; with `within`, the walk turns back until
+   * it ends within that many pixels of the target (a doorway must be hit, not passed).
+   */
+  async walk(axis: 'x' | 'y', target: number, within?: number): Promise<Vec> {
+    for (let attempt = 1; ; attempt++) {
+      const at = await this.walkPast(axis, target);
+      if (within === undefined || Math.abs(at[axis] - target) <= within) return at;
+      if (attempt === 8) throw new Error(`${this.label} could not stop within ${within} px of ${axis}=${target} in ${attempt} walks: last at ${JSON.stringify(at)}`);
+    }
+  }
+
+  private async walkPast(axis: 'x' | 'y', target: number): Promise<Vec> {
     const from = (await this.debug('position'))!;
     const up = target > from[axis];
     const key = axis === 'x' ? (up ? 'ArrowRight' : 'ArrowLeft') : up ? 'ArrowDown' : 'ArrowUp';
     await this.page.locator('#game canvas').click({ position: { x: 5, y: 5 } });
     await this.page.keyboard.down(key);
     try {
+      // The page itself lets go of the key in the frame it sees the target passed, so the walk does not go on for
+      // the round trip to this process (hundreds of milliseconds on a loaded machine).
       await this.page.waitForFunction(
-        ({ axis, target, up }) => {
+        ({ axis, target, up, key, keyCode }) => {
           const p = (window as unknown as { crowdwire: { position(): Vec | null } }).crowdwire.position();
-          return !!p && (up ? p[axis] >= target : p[axis] <= target);
+          const done = !!p && (up ? p[axis] >= target : p[axis] <= target);
+          if (done) window.dispatchEvent(new KeyboardEvent('keyup', { key, code: key, keyCode, bubbles: true }));
+          return done;
         },
-        { axis, target, up },
+        { axis, target, up, key, keyCode: KEY_CODES[key] },
         { polling: 'raf', timeout: 15_000 },
       );
     } catch (e) {
@@ -170,6 +189,8 @@ class Person {
     } finally {
       await this.page.keyboard.up(key);
     }
+    // Let the last physics step land before reading where the avatar stopped.
+    await this.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     return (await this.debug('position'))!;
   }
 
@@ -179,6 +200,8 @@ class Person {
     await this.page.keyboard.down('ArrowUp');
     try {
       return await waitFor(`${this.label} to enter a conference area`, 15_000, () => this.debug('conference'));
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; stopped at ${JSON.stringify(await this.debug('position'))}`);
     } finally {
       await this.page.keyboard.up('ArrowUp');
     }
@@ -411,10 +434,10 @@ async function main(): Promise<void> {
 
     await step('8. conference: A walks onto the Main Stage as a speaker; B comes in as a listener, raises a hand, A allows it, and A sees B', async () => {
       // The stage's door is the gap in its south wall at x 384–480.
-      await A.walk('x', 430);
+      await A.walk('x', 432, 28);
       const a = await A.walkIntoConference();
       await waitFor(`A (Admin) to speak in ${a.room}`, 15_000, async () => (await A.debug('conference'))?.speaker === true);
-      await B.walk('x', 430);
+      await B.walk('x', 432, 28);
       const b = await B.walkIntoConference();
       if (b.room !== a.room) throw new Error(`B entered ${b.room}, A is in ${a.room}`);
       await waitFor(`B to join ${b.room}'s media`, 15_000, async () => (await B.debug('rooms')).includes(b.room));
