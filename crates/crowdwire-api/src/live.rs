@@ -59,6 +59,26 @@ pub trait LiveSessions: Send + Sync + 'static {
 
     /// Name of the presence backend, for `/health`.
     fn backend(&self) -> &'static str;
+
+    /// How this replica's cluster parts are doing (`None` for a single process).
+    fn cluster(&self) -> Option<ClusterStatus> {
+        None
+    }
+}
+
+/// A replica's view of the cluster, as `/health` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ClusterStatus {
+    /// This replica's id.
+    pub replica: String,
+    /// Redis (presence, leases) answers.
+    pub presence_ok: bool,
+    /// RabbitMQ (the replica bus) answers.
+    pub bus_ok: bool,
+    /// Worlds whose engine runs on this replica.
+    pub worlds_owned: usize,
+    /// Sockets on this replica whose world runs on another.
+    pub remote_sessions: usize,
 }
 
 /// No realtime layer: nobody is online.

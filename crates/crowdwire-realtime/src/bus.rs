@@ -1,14 +1,17 @@
-//! Messages between replicas about live worlds.
+//! The replica bus, and the control messages REST calls send to live worlds.
 //!
 //! REST calls that affect live sessions (a ban, a role change, a map edit) may land on any
-//! replica, while a world's actor runs on one. They are published on the bus; every replica's
-//! hub receives them and the one hosting the world applies them. [`LocalBus`] is the
-//! in-process implementation (a broadcast channel): with one process, the message comes
-//! straight back. The RabbitMQ implementation (scale-out) will use a fanout exchange.
+//! replica, while a world's actor runs on one: they are sent to the world's owner. Sockets
+//! held by one replica for a world owned by another exchange their frames the same way (see
+//! [`crate::wire`]). [`LocalBus`] is the in-process implementation; the RabbitMQ one is in
+//! the `crowdwire-cluster` crate.
 
-use async_trait::async_trait;
+use std::sync::Mutex;
+
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::mpsc;
+
+use crate::wire::{Body, Envelope};
 
 /// A control message about a live world.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -53,38 +56,86 @@ pub enum Control {
     },
 }
 
-/// The replica bus.
-#[async_trait]
-pub trait ReplicaBus: Send + Sync + 'static {
-    /// Sends to every replica (this one included).
-    async fn publish(&self, message: Control);
-    /// Receives what any replica published.
-    fn subscribe(&self) -> broadcast::Receiver<Control>;
-    /// Backend name for `/health`.
-    fn backend(&self) -> &'static str;
-}
-
-/// In-process bus.
-pub struct LocalBus {
-    tx: broadcast::Sender<Control>,
-}
-
-impl Default for LocalBus {
-    fn default() -> LocalBus {
-        LocalBus {
-            tx: broadcast::channel(1024).0,
+impl Control {
+    /// The world it concerns; `None` for every world (an account-wide eviction).
+    pub fn world(&self) -> Option<i64> {
+        match self {
+            Control::Evict { world, .. } => *world,
+            Control::CloseWorld { world, .. }
+            | Control::RoleChanged { world, .. }
+            | Control::RoleUpdated { world, .. }
+            | Control::WorldUpdated { world } => Some(*world),
         }
     }
 }
 
-#[async_trait]
+/// The replica bus: envelopes to one replica (by id) or to all.
+///
+/// Sending never waits: a message is queued for the broker and dropped (and counted) past a
+/// bound, or when the broker is away. Whatever depends on a message arriving has its own
+/// recovery (sessions whose owner cannot be reached are told to reconnect).
+pub trait ReplicaBus: Send + Sync + 'static {
+    /// This replica's id.
+    fn replica(&self) -> &str;
+    /// Sends to one replica (this one included).
+    fn send(&self, to: &str, body: Body);
+    /// Sends to every replica (this one included).
+    fn broadcast(&self, body: Body);
+    /// What arrives for this replica. Called once, by the hub.
+    fn subscribe(&self) -> mpsc::UnboundedReceiver<Envelope>;
+    /// The broker is reachable (always, in process).
+    fn healthy(&self) -> bool;
+    /// Backend name for `/health`.
+    fn backend(&self) -> &'static str;
+}
+
+/// In-process bus: one replica, which every message reaches.
+pub struct LocalBus {
+    tx: mpsc::UnboundedSender<Envelope>,
+    rx: Mutex<Option<mpsc::UnboundedReceiver<Envelope>>>,
+}
+
+impl Default for LocalBus {
+    fn default() -> LocalBus {
+        let (tx, rx) = mpsc::unbounded_channel();
+        LocalBus {
+            tx,
+            rx: Mutex::new(Some(rx)),
+        }
+    }
+}
+
+/// Hands out a bus's inbox the first time; later callers get a receiver that never yields.
+pub fn take_inbox(inbox: &Mutex<Option<mpsc::UnboundedReceiver<Envelope>>>) -> mpsc::UnboundedReceiver<Envelope> {
+    inbox
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .unwrap_or_else(|| mpsc::unbounded_channel().1)
+}
+
+/// The replica id of a single-process server.
+pub const LOCAL_REPLICA: &str = "local";
+
 impl ReplicaBus for LocalBus {
-    async fn publish(&self, message: Control) {
-        let _ = self.tx.send(message);
+    fn replica(&self) -> &str {
+        LOCAL_REPLICA
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Control> {
-        self.tx.subscribe()
+    fn send(&self, _to: &str, body: Body) {
+        let _ = self.tx.send(Envelope::new(LOCAL_REPLICA, body));
+    }
+
+    fn broadcast(&self, body: Body) {
+        let _ = self.tx.send(Envelope::new(LOCAL_REPLICA, body));
+    }
+
+    fn subscribe(&self) -> mpsc::UnboundedReceiver<Envelope> {
+        take_inbox(&self.rx)
+    }
+
+    fn healthy(&self) -> bool {
+        true
     }
 
     fn backend(&self) -> &'static str {

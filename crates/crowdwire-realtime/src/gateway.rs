@@ -21,11 +21,12 @@ use crowdwire_api::access::{enter_as_guest, enter_as_member};
 use crowdwire_auth::{Principal, Purpose};
 use crowdwire_store::roles::Role;
 use crowdwire_store::{Db, members, users, worlds};
-use crowdwire_world::engine::{Clock, Profile};
+use crowdwire_world::engine::{Clock, FULL_REASON, Profile};
 use crowdwire_world::protocol::{ClientMessage, ParseError};
 
-use crate::hub::{ActorMsg, Hub, permissions, wire_id};
+use crate::hub::{ActorMsg, Hub, MOVED_CODE, MOVED_REASON, Place, Sink, permissions, wire_id};
 use crate::outbound::Outbound;
+use crate::wire::Body;
 
 /// The WebSocket routes, to merge into the HTTP application.
 pub fn router<S: Clone + Send + Sync + 'static>(hub: Arc<Hub>) -> Router<S> {
@@ -78,8 +79,12 @@ async fn role_of(db: &Db, world_id: i64, role_id: i64) -> Result<Role, &'static 
         .ok_or("role missing")
 }
 
-/// Who may connect, and as whom.
-async fn authorise(hub: &Hub, world_id: &str, token: Option<&str>) -> Result<(i64, Profile), &'static str> {
+/// Who may connect, as whom, and the world's capacity.
+async fn authorise(
+    hub: &Hub,
+    world_id: &str,
+    token: Option<&str>,
+) -> Result<(i64, Profile, Option<u32>), &'static str> {
     let world_id: i64 = world_id.parse().map_err(|_| "invalid world id")?;
     let token = token.ok_or("missing token")?;
     let (principal, _) = hub
@@ -155,114 +160,206 @@ async fn authorise(hub: &Hub, world_id: &str, token: Option<&str>) -> Result<(i6
             }
         }
     };
-    Ok((world_id, profile))
+    let max_users = world.max_users.map(|m| m.max(0) as u32);
+    Ok((world_id, profile, max_users))
+}
+
+/// Closes a socket that may try again shortly (1013), with the reason: the client reconnects.
+async fn refuse_for_now(mut socket: WebSocket, reason: &str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code: 1013,
+            reason: Utf8Bytes::from(reason.to_owned()),
+        })))
+        .await;
 }
 
 async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
-    let (world_id, profile) = match authorise(&hub, &world, q.token.as_deref()).await {
+    let (world_id, profile, max_users) = match authorise(&hub, &world, q.token.as_deref()).await {
         Ok(ok) => ok,
         Err(reason) => return refuse(socket, reason).await,
+    };
+    // A place in the world, held atomically across replicas. (The world's engine checks the
+    // capacity again; when presence cannot be reached, that check is the one that holds.)
+    match hub.presence.reserve(world_id, &profile.user_id, max_users).await {
+        Ok(true) => {}
+        Ok(false) => return refuse(socket, FULL_REASON).await,
+        Err(e) => tracing::debug!(world = world_id, error = %e, "capacity not reserved"),
+    }
+    let place = match hub.place(world_id).await {
+        Ok(place) => place,
+        Err(reason) => return refuse_for_now(socket, reason).await,
     };
     let batch = matches!(q.batch.as_deref(), Some("1" | "true"));
     let session = hub.next_session();
     let outbound = Arc::new(Outbound::new(hub.settings.outbound_bound));
-    let actor = hub.actor(world_id);
-    if actor
-        .send(ActorMsg::Connect {
-            session,
-            profile,
-            outbound: outbound.clone(),
-        })
-        .await
-        .is_err()
-    {
-        return refuse(socket, "world unavailable, try again").await;
-    }
-    let (mut sink, mut stream) = socket.split();
-    let interval = hub.settings.batch_interval;
-    let writer_q = outbound.clone();
-    let writer = tokio::spawn(async move {
-        loop {
-            writer_q.wait().await;
-            if batch {
-                tokio::time::sleep(interval).await;
+    match &place {
+        Place::Local(actor) => {
+            let connect = ActorMsg::Connect {
+                session,
+                profile,
+                sink: Sink::Local(outbound.clone()),
+            };
+            if actor.send(connect).await.is_err() {
+                return refuse_for_now(socket, "world unavailable, try again").await;
             }
-            let (frames, close) = writer_q.drain();
-            if batch && !frames.is_empty() {
-                // `PONG` is plain text, not JSON: it keeps its own frame.
-                let (pongs, json): (Vec<_>, Vec<_>) = frames.into_iter().partition(|f| &*f.text == "PONG");
-                if !json.is_empty() {
-                    let mut text = String::with_capacity(json.iter().map(|f| f.text.len() + 1).sum::<usize>() + 2);
-                    text.push('[');
-                    for (i, f) in json.iter().enumerate() {
-                        if i > 0 {
-                            text.push(',');
-                        }
-                        text.push_str(&f.text);
+        }
+        Place::Remote(owner) => {
+            if !hub.bus.healthy() {
+                return refuse_for_now(socket, "the server cannot reach its message broker; try again shortly").await;
+            }
+            hub.attach_remote(session, world_id, owner.clone(), outbound.clone());
+            hub.bus.send(
+                &owner.replica,
+                Body::Connect {
+                    world: world_id,
+                    session,
+                    profile,
+                },
+            );
+        }
+    }
+    let (sink, mut stream) = socket.split();
+    let writer = tokio::spawn(write(sink, outbound.clone(), batch, hub.settings.batch_interval));
+    let clean = match &place {
+        Place::Local(actor) => read_local(&hub, &mut stream, actor, session, &writer).await,
+        Place::Remote(owner) => read_remote(&hub, &mut stream, world_id, session, owner, &outbound, &writer).await,
+    };
+    match &place {
+        Place::Local(actor) => {
+            let _ = actor.send(ActorMsg::Closed { session, clean }).await;
+        }
+        Place::Remote(owner) => {
+            hub.bus.send(
+                &owner.replica,
+                Body::Closed {
+                    world: world_id,
+                    session,
+                    clean,
+                },
+            );
+            hub.detach_remote(session);
+        }
+    }
+    outbound.close(1000, String::new());
+    let _ = writer.await;
+}
+
+/// Drains the socket's queue into the socket until the queue closes (or the socket fails).
+async fn write(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    queue: Arc<Outbound>,
+    batch: bool,
+    interval: std::time::Duration,
+) {
+    loop {
+        queue.wait().await;
+        if batch {
+            tokio::time::sleep(interval).await;
+        }
+        let (frames, close) = queue.drain();
+        if batch && !frames.is_empty() {
+            // `PONG` is plain text, not JSON: it keeps its own frame.
+            let (pongs, json): (Vec<_>, Vec<_>) = frames.into_iter().partition(|f| &*f.text == "PONG");
+            if !json.is_empty() {
+                let mut text = String::with_capacity(json.iter().map(|f| f.text.len() + 1).sum::<usize>() + 2);
+                text.push('[');
+                for (i, f) in json.iter().enumerate() {
+                    if i > 0 {
+                        text.push(',');
                     }
-                    text.push(']');
-                    if sink.send(Message::Text(text.into())).await.is_err() {
-                        return;
-                    }
+                    text.push_str(&f.text);
                 }
-                for _ in pongs {
-                    if sink.send(Message::Text("PONG".into())).await.is_err() {
-                        return;
-                    }
-                }
-            } else if !frames.is_empty() {
-                // Queue every frame, then write them out together: one flush (and usually
-                // one syscall) per drain rather than per frame.
-                for f in frames {
-                    if sink.feed(Message::Text(f.text)).await.is_err() {
-                        return;
-                    }
-                }
-                if sink.flush().await.is_err() {
+                text.push(']');
+                if sink.send(Message::Text(text.into())).await.is_err() {
                     return;
                 }
             }
-            if let Some((code, reason)) = close {
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    })))
-                    .await;
-                let _ = sink.close().await;
+            for _ in pongs {
+                if sink.send(Message::Text("PONG".into())).await.is_err() {
+                    return;
+                }
+            }
+        } else if !frames.is_empty() {
+            // Queue every frame, then write them out together: one flush (and usually
+            // one syscall) per drain rather than per frame.
+            for f in frames {
+                if sink.feed(Message::Text(f.text)).await.is_err() {
+                    return;
+                }
+            }
+            if sink.flush().await.is_err() {
                 return;
             }
         }
-    });
+        if let Some((code, reason)) = close {
+            let _ = sink
+                .send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })))
+                .await;
+            let _ = sink.close().await;
+            return;
+        }
+    }
+}
+
+/// What the reader does with one socket message.
+enum Read {
+    /// A text frame.
+    Text(Utf8Bytes),
+    /// A frame the server cannot take (binary).
+    Invalid(ParseError),
+    /// Nothing to pass on (ping, pong).
+    Skip,
+    /// The client closed (`true`), or the connection dropped or went silent (`false`).
+    End(bool),
+}
+
+fn classify(next: Result<Option<Result<Message, axum::Error>>, tokio::time::error::Elapsed>) -> Read {
+    match next {
+        Err(_) | Ok(None) | Ok(Some(Err(_))) => Read::End(false),
+        Ok(Some(Ok(Message::Text(t)))) => Read::Text(t),
+        Ok(Some(Ok(Message::Binary(_)))) => Read::Invalid(ParseError {
+            topic: None,
+            message: "binary frames are not supported; send JSON text".into(),
+        }),
+        Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => Read::Skip,
+        Ok(Some(Ok(Message::Close(_)))) => Read::End(true),
+    }
+}
+
+/// Reads a socket whose world runs here into its actor's mailbox; returns whether it closed
+/// cleanly.
+async fn read_local(
+    hub: &Hub,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    actor: &mpsc::Sender<ActorMsg>,
+    session: crowdwire_world::engine::SessionId,
+    writer: &tokio::task::JoinHandle<()>,
+) -> bool {
     let idle = hub.settings.idle_timeout;
     // When the world's mailbox is full, the newest unsent move waits here and replaces the
     // one before it, so an overloaded world sheds stale positions instead of letting them
     // pile up (and age) in the socket buffers; every other message waits its turn.
     let mut pending_move: Option<(ClientMessage, Clock)> = None;
-    let clean = loop {
+    loop {
         let next = tokio::select! {
             permit = actor.reserve(), if pending_move.is_some() => {
-                let Ok(permit) = permit else { break false };
+                let Ok(permit) = permit else { return false };
                 let (m, at) = pending_move.take().expect("guarded");
                 permit.send(ActorMsg::Frame { session, message: Ok(m), at });
                 continue;
             }
             next = tokio::time::timeout(idle, stream.next()) => next,
         };
-        let msg = match next {
-            Err(_) => break false,
-            Ok(None) | Ok(Some(Err(_))) => break false,
-            Ok(Some(Ok(m))) => m,
-        };
         let at = hub.clock();
-        let message = match msg {
-            Message::Text(t) => ClientMessage::parse(t.as_str()),
-            Message::Binary(_) => Err(ParseError {
-                topic: None,
-                message: "binary frames are not supported; send JSON text".into(),
-            }),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            Message::Close(_) => break true,
+        let message = match classify(next) {
+            Read::End(clean) => return clean,
+            Read::Skip => continue,
+            Read::Invalid(e) => Err(e),
+            Read::Text(t) => ClientMessage::parse(t.as_str()),
         };
         if let Ok(m @ ClientMessage::PlayerMovement { .. }) = message {
             match actor.try_reserve() {
@@ -275,7 +372,7 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
                     });
                 }
                 Err(mpsc::error::TrySendError::Full(())) => pending_move = Some((m, at)),
-                Err(mpsc::error::TrySendError::Closed(())) => break false,
+                Err(mpsc::error::TrySendError::Closed(())) => return false,
             }
         } else {
             if let Some((m, moved_at)) = pending_move.take()
@@ -288,18 +385,92 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
                     .await
                     .is_err()
             {
-                break false;
+                return false;
             }
             if actor.send(ActorMsg::Frame { session, message, at }).await.is_err() {
-                break false;
+                return false;
             }
         }
         if writer.is_finished() {
             // The server closed this session (kicked, replaced, too slow).
-            break true;
+            return true;
         }
-    };
-    let _ = actor.send(ActorMsg::Closed { session, clean }).await;
-    outbound.close(1000, String::new());
-    let _ = writer.await;
+    }
+}
+
+/// How often a socket whose world runs on another replica checks that it still does.
+const OWNER_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Reads a socket whose world runs on `owner` onto the bus; returns whether it closed
+/// cleanly. When the owner changes or cannot be reached, the socket is closed with
+/// [`MOVED_CODE`] and the client reconnects, to the world's new owner.
+async fn read_remote(
+    hub: &Hub,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    world: i64,
+    session: crowdwire_world::engine::SessionId,
+    owner: &crate::lease::Lease,
+    outbound: &Outbound,
+    writer: &tokio::task::JoinHandle<()>,
+) -> bool {
+    let idle = hub.settings.idle_timeout;
+    let mut check = tokio::time::interval(OWNER_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    check.tick().await;
+    // Since when the lease store has answered without a break. After an outage (a Redis
+    // restart loses every lease) the owner needs one renewal to put its lease back: until
+    // then a missing lease is no sign of a dead owner.
+    let mut store_up_since = Some(std::time::Instant::now());
+    let settle = hub.settings.lease_ttl / 4 + OWNER_CHECK;
+    loop {
+        let next = tokio::select! {
+            _ = check.tick() => {
+                if writer.is_finished() {
+                    return true;
+                }
+                let moved = match hub.holder(world).await {
+                    // A new token for the same replica (it retook a lapsed lease) is no move.
+                    Ok(Some(h)) => {
+                        store_up_since.get_or_insert_with(std::time::Instant::now);
+                        h.replica != owner.replica
+                    }
+                    // Nobody holds it: the owner died (or stopped the world), unless the store
+                    // has only just come back.
+                    Ok(None) => store_up_since.get_or_insert_with(std::time::Instant::now).elapsed() >= settle,
+                    // The store is away: nobody can take the world over meanwhile.
+                    Err(_) => {
+                        store_up_since = None;
+                        false
+                    }
+                };
+                if moved || !hub.bus.healthy() {
+                    outbound.close(MOVED_CODE, MOVED_REASON.into());
+                }
+                continue;
+            }
+            next = tokio::time::timeout(idle, stream.next()) => next,
+        };
+        match classify(next) {
+            Read::End(clean) => return clean,
+            Read::Skip => {}
+            Read::Invalid(e) => {
+                let text = crowdwire_world::protocol::ServerMessage::error(e.topic.as_deref(), e.message).to_json();
+                let _ = outbound.push(crate::outbound::WireFrame {
+                    text: text.into(),
+                    coalesce: None,
+                });
+            }
+            Read::Text(t) => hub.bus.send(
+                &owner.replica,
+                Body::Frame {
+                    world,
+                    session,
+                    text: t.as_str().to_owned(),
+                },
+            ),
+        }
+        if writer.is_finished() {
+            return true;
+        }
+    }
 }

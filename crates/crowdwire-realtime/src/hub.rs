@@ -22,13 +22,16 @@ use crowdwire_world::engine::{
     Clock, EngineConfig, Input, Output, Permissions, Profile, Record, SessionId, WorldEngine,
 };
 use crowdwire_world::map::WorldMap;
+use crowdwire_world::protocol::ClientMessage as Parsed;
 use crowdwire_world::protocol::{ClientMessage, ParseError};
 use crowdwire_world::proximity::ProximityConfig;
 
 use crate::bus::{Control, ReplicaBus};
+use crate::lease::{Lease, Leases, Renewal};
 use crate::media::MediaBackend;
 use crate::outbound::{Outbound, PushError, WireFrame};
 use crate::presence::{Presence, PresenceEntry};
+use crate::wire::{Body, Delivery, Envelope, WireText};
 use rustc_hash::FxHashMap;
 
 /// Settings of the realtime layer.
@@ -56,6 +59,11 @@ pub struct RealtimeSettings {
     pub idle_timeout: Duration,
     /// Batched frames are flushed at least this often.
     pub batch_interval: Duration,
+    /// A world's lease lives this long unless its owner renews it (a dead owner's worlds are
+    /// taken over after at most this long).
+    pub lease_ttl: Duration,
+    /// How often a world's owner rewrites its presence entries (which live three times this).
+    pub presence_refresh: Duration,
 }
 
 impl Default for RealtimeSettings {
@@ -72,6 +80,8 @@ impl Default for RealtimeSettings {
             reconnect_grace: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             batch_interval: Duration::from_millis(50),
+            lease_ttl: Duration::from_secs(3),
+            presence_refresh: Duration::from_secs(2),
         }
     }
 }
@@ -81,7 +91,7 @@ pub(crate) enum ActorMsg {
     Connect {
         session: SessionId,
         profile: Profile,
-        outbound: Arc<Outbound>,
+        sink: Sink,
     },
     Frame {
         session: SessionId,
@@ -95,6 +105,67 @@ pub(crate) enum ActorMsg {
         clean: bool,
     },
     Control(Control),
+    /// Another replica holds the world's lease now: stop at once, leaving presence to it.
+    Fenced,
+    /// The world's lease was retaken under a new fencing token.
+    Refenced(u64),
+}
+
+/// Where a session's frames go.
+#[derive(Clone)]
+pub(crate) enum Sink {
+    /// A socket on this replica.
+    Local(Arc<Outbound>),
+    /// A socket on another replica (its id), reached over the bus.
+    Remote(Arc<str>),
+}
+
+/// Where a socket's world runs.
+pub(crate) enum Place {
+    /// Here: its actor's mailbox.
+    Local(mpsc::Sender<ActorMsg>),
+    /// On another replica.
+    Remote(Lease),
+}
+
+/// A socket on this replica whose world runs on another.
+struct RemoteSocket {
+    world: i64,
+    owner: Lease,
+    outbound: Arc<Outbound>,
+}
+
+/// A world whose actor runs here.
+struct Owned {
+    tx: mpsc::Sender<ActorMsg>,
+    fence: u64,
+}
+
+/// The backends a hub runs on.
+pub struct Backends {
+    /// Presence.
+    pub presence: Arc<dyn Presence>,
+    /// The replica bus.
+    pub bus: Arc<dyn ReplicaBus>,
+    /// World leases.
+    pub leases: Arc<dyn Leases>,
+    /// The media server.
+    pub media: Arc<dyn MediaBackend>,
+}
+
+/// How the cluster parts are doing, for `/health` and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterHealth {
+    /// This replica's id.
+    pub replica: String,
+    /// Presence and leases reachable.
+    pub presence_ok: bool,
+    /// The bus reachable.
+    pub bus_ok: bool,
+    /// Worlds whose engine runs here.
+    pub worlds_owned: usize,
+    /// Sockets here whose world runs on another replica.
+    pub remote_sessions: usize,
 }
 
 /// The hub.
@@ -102,49 +173,74 @@ pub struct Hub {
     pub(crate) db: Db,
     pub(crate) keys: crowdwire_auth::TokenKeys,
     pub(crate) settings: RealtimeSettings,
-    presence: Arc<dyn Presence>,
-    bus: Arc<dyn ReplicaBus>,
+    pub(crate) presence: Arc<dyn Presence>,
+    pub(crate) bus: Arc<dyn ReplicaBus>,
+    leases: Arc<dyn Leases>,
     media: Arc<dyn MediaBackend>,
-    worlds: Mutex<HashMap<i64, mpsc::Sender<ActorMsg>>>,
+    replica: Arc<str>,
+    worlds: Mutex<HashMap<i64, Owned>>,
+    remote: Mutex<FxHashMap<SessionId, RemoteSocket>>,
     next_session: AtomicU64,
     started: Instant,
 }
 
 impl Hub {
-    /// A hub over these backends; starts listening to the bus.
+    /// A hub over these backends; starts listening to the bus and renewing leases.
+    /// `replica_number` is unique among live replicas (see [`Leases::replica_number`]): it
+    /// prefixes session ids, so they are unique across replicas.
     pub fn new(
         db: Db,
         keys: crowdwire_auth::TokenKeys,
         settings: RealtimeSettings,
-        presence: Arc<dyn Presence>,
-        bus: Arc<dyn ReplicaBus>,
-        media: Arc<dyn MediaBackend>,
+        backends: Backends,
+        replica_number: u32,
     ) -> Arc<Hub> {
+        let replica: Arc<str> = backends.bus.replica().into();
         let hub = Arc::new(Hub {
             db,
             keys,
             settings,
-            presence,
-            bus,
-            media,
+            presence: backends.presence,
+            bus: backends.bus,
+            leases: backends.leases,
+            media: backends.media,
+            replica,
             worlds: Mutex::new(HashMap::new()),
-            next_session: AtomicU64::new(1),
+            remote: Mutex::new(FxHashMap::default()),
+            next_session: AtomicU64::new((u64::from(replica_number) << 40) | 1),
             started: Instant::now(),
         });
         let weak = Arc::downgrade(&hub);
         let mut rx = hub.bus.subscribe();
         tokio::spawn(async move {
-            loop {
-                let msg = match rx.recv().await {
-                    Ok(m) => m,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(skipped = n, "replica bus lagged");
-                        continue;
-                    }
-                    Err(_) => return,
-                };
+            while let Some(envelope) = rx.recv().await {
                 let Some(hub) = weak.upgrade() else { return };
-                hub.deliver(msg).await;
+                hub.on_envelope(envelope).await;
+            }
+        });
+        let weak = Arc::downgrade(&hub);
+        let every = hub.settings.lease_ttl / 4;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failing = false;
+            loop {
+                tick.tick().await;
+                let Some(hub) = weak.upgrade() else { return };
+                match hub.renew_leases().await {
+                    Ok(()) if failing => {
+                        tracing::info!("lease store reachable again; leases renewed");
+                        failing = false;
+                    }
+                    Ok(()) => {}
+                    Err(e) if !failing => {
+                        // Nobody else can claim our worlds while the store is away either:
+                        // keep serving them, and renew (or reclaim) when it returns.
+                        tracing::warn!(error = %e, "cannot renew world leases; serving the worlds held");
+                        failing = true;
+                    }
+                    Err(_) => {}
+                }
             }
         });
         hub
@@ -155,8 +251,29 @@ impl Hub {
         (self.presence.backend(), self.bus.backend(), self.media.backend())
     }
 
+    /// How the cluster parts are doing.
+    pub fn cluster_health(&self) -> ClusterHealth {
+        ClusterHealth {
+            replica: self.replica.to_string(),
+            presence_ok: self.presence.healthy() && self.leases.healthy(),
+            bus_ok: self.bus.healthy(),
+            worlds_owned: self.worlds.lock().unwrap_or_else(|p| p.into_inner()).len(),
+            remote_sessions: self.remote.lock().unwrap_or_else(|p| p.into_inner()).len(),
+        }
+    }
+
     pub(crate) fn next_session(&self) -> SessionId {
         self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The mailbox of `world`'s actor, if it runs here.
+    fn owned(&self, world: i64) -> Option<mpsc::Sender<ActorMsg>> {
+        self.worlds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&world)
+            .filter(|o| !o.tx.is_closed())
+            .map(|o| o.tx.clone())
     }
 
     fn local_worlds(&self) -> Vec<(i64, mpsc::Sender<ActorMsg>)> {
@@ -164,50 +281,178 @@ impl Hub {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|(w, t)| (*w, t.clone()))
+            .map(|(w, o)| (*w, o.tx.clone()))
             .collect()
     }
 
-    async fn deliver(&self, msg: Control) {
-        let target = match &msg {
-            Control::Evict { world: None, .. } => None,
-            Control::Evict { world: Some(w), .. }
-            | Control::CloseWorld { world: w, .. }
-            | Control::RoleChanged { world: w, .. }
-            | Control::RoleUpdated { world: w, .. }
-            | Control::WorldUpdated { world: w } => Some(*w),
-        };
-        for (w, tx) in self.local_worlds() {
-            if target.is_none_or(|t| t == w) {
-                let _ = tx.send(ActorMsg::Control(msg.clone())).await;
-            }
+    /// Where `world` runs: here (claiming its lease and starting its actor if nobody holds
+    /// it), or on the replica that holds its lease.
+    pub(crate) async fn place(self: &Arc<Self>, world: i64) -> Result<Place, &'static str> {
+        if let Some(tx) = self.owned(world) {
+            return Ok(Place::Local(tx));
         }
-    }
-
-    /// The actor of `world`, started if needed.
-    pub(crate) fn actor(self: &Arc<Self>, world: i64) -> mpsc::Sender<ActorMsg> {
+        let lease = self.leases.claim(world, &self.replica).await.map_err(|e| {
+            tracing::warn!(world, error = %e, "cannot claim a world");
+            "the server cannot reach its presence store; try again shortly"
+        })?;
+        if *lease.replica != *self.replica {
+            return Ok(Place::Remote(lease));
+        }
         let mut worlds = self.worlds.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = worlds.get(&world)
-            && !tx.is_closed()
+        if let Some(o) = worlds.get(&world)
+            && !o.tx.is_closed()
         {
-            return tx.clone();
+            return Ok(Place::Local(o.tx.clone()));
         }
         let (tx, rx) = mpsc::channel(4096);
-        worlds.insert(world, tx.clone());
+        worlds.insert(
+            world,
+            Owned {
+                tx: tx.clone(),
+                fence: lease.fence,
+            },
+        );
         let hub = self.clone();
         let me = tx.downgrade();
+        let fence = lease.fence;
         tokio::spawn(async move {
-            run_actor(hub.clone(), world, rx).await;
+            run_actor(hub.clone(), world, fence, rx).await;
             // Only forget the actor if a newer one has not taken its place.
             let mut worlds = hub.worlds.lock().unwrap_or_else(|p| p.into_inner());
             if worlds
                 .get(&world)
-                .is_some_and(|t| me.upgrade().is_none_or(|m| m.same_channel(t)))
+                .is_some_and(|o| me.upgrade().is_none_or(|m| m.same_channel(&o.tx)))
             {
                 worlds.remove(&world);
             }
         });
-        tx
+        Ok(Place::Local(tx))
+    }
+
+    async fn renew_leases(&self) -> Result<(), crate::lease::LeaseError> {
+        let held: Vec<(i64, u64)> = self
+            .worlds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(w, o)| (*w, o.fence))
+            .collect();
+        if held.is_empty() {
+            return Ok(());
+        }
+        let results = self.leases.renew(&self.replica, &held).await?;
+        for ((world, _), r) in held.into_iter().zip(results) {
+            match r {
+                Renewal::Held => {}
+                Renewal::Reclaimed(fence) => {
+                    tracing::info!(world, fence, "world lease had lapsed; reclaimed");
+                    if let Some(o) = self.worlds.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&world) {
+                        o.fence = fence;
+                        let _ = o.tx.try_send(ActorMsg::Refenced(fence));
+                    }
+                }
+                Renewal::Lost => {
+                    tracing::warn!(world, "world lease taken by another replica; stopping the world here");
+                    if let Some(tx) = self.owned(world) {
+                        let _ = tx.send(ActorMsg::Fenced).await;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A socket here joins a world that runs on `owner`.
+    pub(crate) fn attach_remote(&self, session: SessionId, world: i64, owner: Lease, outbound: Arc<Outbound>) {
+        self.remote
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(session, RemoteSocket { world, owner, outbound });
+    }
+
+    pub(crate) fn detach_remote(&self, session: SessionId) {
+        self.remote.lock().unwrap_or_else(|p| p.into_inner()).remove(&session);
+    }
+
+    /// Who holds `world`'s lease now (`None` when nobody does or the store cannot say).
+    pub(crate) async fn holder(&self, world: i64) -> Result<Option<Lease>, crate::lease::LeaseError> {
+        self.leases.holder(world).await
+    }
+
+    async fn on_envelope(&self, e: Envelope) {
+        let from = e.from;
+        match e.body {
+            Body::Control { control: c } => {
+                let target = c.world();
+                for (w, tx) in self.local_worlds() {
+                    if target.is_none_or(|t| t == w) {
+                        let _ = tx.send(ActorMsg::Control(c.clone())).await;
+                    }
+                }
+            }
+            Body::Connect {
+                world,
+                session,
+                profile,
+            } => match self.owned(world) {
+                Some(tx) => {
+                    let sink = Sink::Remote(from.into());
+                    let _ = tx.send(ActorMsg::Connect { session, profile, sink }).await;
+                }
+                None => self.bus.send(&from, Body::Moved { world, session }),
+            },
+            Body::Frame { world, session, text } => match self.owned(world) {
+                Some(tx) => {
+                    let at = self.clock();
+                    let message = Parsed::parse(&text);
+                    let _ = tx.send(ActorMsg::Frame { session, message, at }).await;
+                }
+                None => self.bus.send(&from, Body::Moved { world, session }),
+            },
+            Body::Closed { world, session, clean } => {
+                if let Some(tx) = self.owned(world) {
+                    let _ = tx.send(ActorMsg::Closed { session, clean }).await;
+                }
+            }
+            Body::Deliver { world, fence, items } => {
+                let remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
+                for item in items {
+                    let Some(r) = remote.get(&item.session) else { continue };
+                    // Output of a deposed owner (or about another world) is not this socket's.
+                    if r.world != world || *r.owner.replica != *from || fence < r.owner.fence {
+                        continue;
+                    }
+                    let frames = item.frames.into_iter().map(|f| WireFrame {
+                        text: f.t.into(),
+                        coalesce: f.c,
+                    });
+                    if r.outbound.push_many(frames).is_ok()
+                        && let Some((code, reason)) = item.close
+                    {
+                        r.outbound.close(code, reason);
+                    }
+                }
+            }
+            Body::Moved { world, session } => {
+                let remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(r) = remote.get(&session).filter(|r| r.world == world) {
+                    r.outbound.close(MOVED_CODE, MOVED_REASON.into());
+                }
+            }
+        }
+    }
+
+    /// Sends a control message to the replica running its world (to every replica when it
+    /// concerns every world, or when the lease store cannot say who runs it).
+    async fn control(&self, c: Control) {
+        let owner = match c.world() {
+            Some(w) => self.leases.holder(w).await.ok().flatten(),
+            None => None,
+        };
+        match owner {
+            Some(lease) => self.bus.send(&lease.replica, Body::Control { control: c }),
+            None => self.bus.broadcast(Body::Control { control: c }),
+        }
     }
 
     pub(crate) fn clock(&self) -> Clock {
@@ -287,7 +532,13 @@ async fn persist(db: &Db, world: i64, record: Record) {
 /// How long an empty world's actor waits before stopping.
 const IDLE_STOP: Duration = Duration::from_secs(60);
 
-async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) {
+/// The close code and reason for sockets whose world moved to another replica (or whose
+/// owner cannot be reached): the client reconnects, and reaches the world's new owner.
+pub const MOVED_CODE: u16 = 1012;
+/// See [`MOVED_CODE`].
+pub const MOVED_REASON: &str = "the world moved to another server; reconnecting";
+
+async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Receiver<ActorMsg>) {
     let (map, max_users, _) = load_map(&hub.db, world).await;
     let s = &hub.settings;
     let config = EngineConfig {
@@ -306,6 +557,19 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
         ..EngineConfig::default()
     };
     let mut engine = WorldEngine::new(config, map);
+    // Players the world had on the replica that ran it before (it died, or lost its lease):
+    // they wait for their clients to reconnect, in the same place, groups and conference.
+    let carried = hub.presence.carried(world).await;
+    if !carried.is_empty() {
+        tracing::info!(
+            world,
+            players = carried.len(),
+            "world taken over; restoring its players"
+        );
+    }
+    for r in carried {
+        let _ = engine.handle(hub.clock(), Input::Restore(Box::new(r)));
+    }
     let (media_tx, mut media_rx) = mpsc::unbounded_channel();
     hub.media.attach(world, media_tx);
     let (rec_tx, mut rec_rx) = mpsc::unbounded_channel::<Record>();
@@ -315,17 +579,38 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
             persist(&db, world, r).await;
         }
     });
-    let mut sockets = Sockets::default();
+    let mut sockets = Sockets::new(world, fence, hub.bus.clone());
     let mut online: HashSet<String> = HashSet::new();
+    sync_presence(&hub, world, &engine, &mut online).await;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut refresh = tokio::time::interval(hub.settings.presence_refresh);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut empty_since: Option<Instant> = Some(Instant::now());
+    let mut fenced = false;
     loop {
         let mut input = tokio::select! {
             msg = rx.recv() => match msg {
                 None => break,
+                Some(ActorMsg::Fenced) => {
+                    fenced = true;
+                    break;
+                }
+                Some(ActorMsg::Refenced(f)) => {
+                    fence = f;
+                    sockets.fence = f;
+                    continue;
+                }
                 Some(msg) => mailbox_inputs(&hub, world, msg, &mut sockets).await,
             },
+            _ = refresh.tick() => {
+                if !refresh_presence(&hub, world, fence, &engine).await {
+                    tracing::warn!(world, "another replica owns this world now; stopping it here");
+                    fenced = true;
+                    break;
+                }
+                continue;
+            }
             Some((peer, message)) = media_rx.recv() => vec![(Input::MediaMessage { peer, message }, hub.clock())],
             _ = tick.tick() => {
                 if engine.population() == 0 && empty_since.is_some_and(|t| t.elapsed() >= IDLE_STOP) {
@@ -338,9 +623,20 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
         // covers many moves, and each socket gets their frames in one hand-over.
         while input.len() < TURN_INPUTS {
             match rx.try_recv() {
+                Ok(ActorMsg::Fenced) => {
+                    fenced = true;
+                    break;
+                }
+                Ok(ActorMsg::Refenced(f)) => {
+                    fence = f;
+                    sockets.fence = f;
+                }
                 Ok(msg) => input.extend(mailbox_inputs(&hub, world, msg, &mut sockets).await),
                 Err(_) => break,
             }
+        }
+        if fenced {
+            break;
         }
         if input.is_empty() {
             continue;
@@ -408,12 +704,21 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut rx: mpsc::Receiver<ActorMsg>) 
             None
         };
     }
-    // Stopping: nobody is left (or the hub is gone).
-    sockets.close_all(1001, "world closing");
-    for u in online.drain() {
-        hub.presence.leave(world, &u).await;
-    }
     hub.media.detach(world);
+    if fenced {
+        // The new owner has the players (restored from presence): their clients reconnect
+        // there. Presence and the lease are its to keep.
+        sockets.close_all(MOVED_CODE, MOVED_REASON);
+    } else {
+        // Stopping: nobody is left (or the hub is gone, or the engine failed).
+        sockets.close_all(1001, "world closing");
+        for u in online.drain() {
+            hub.presence.leave(world, &u).await;
+        }
+        if let Err(e) = hub.leases.release(world, &hub.replica, fence).await {
+            tracing::debug!(world, error = %e, "world lease not released; it lapses by itself");
+        }
+    }
     drop(rec_tx);
     let _ = recorder.await;
 }
@@ -425,12 +730,8 @@ const TURN_INPUTS: usize = 256;
 async fn mailbox_inputs(hub: &Hub, world: i64, msg: ActorMsg, sockets: &mut Sockets) -> Vec<(Input, Clock)> {
     let now = hub.clock();
     match msg {
-        ActorMsg::Connect {
-            session,
-            profile,
-            outbound,
-        } => {
-            sockets.insert(session, outbound);
+        ActorMsg::Connect { session, profile, sink } => {
+            sockets.insert(session, sink);
             vec![(Input::Connect { session, profile }, now)]
         }
         ActorMsg::Frame { session, message, at } => vec![(Input::Frame { session, message }, at)],
@@ -443,30 +744,57 @@ async fn mailbox_inputs(hub: &Hub, world: i64, msg: ActorMsg, sockets: &mut Sock
             .into_iter()
             .map(|i| (i, now))
             .collect(),
+        ActorMsg::Fenced | ActorMsg::Refenced(_) => Vec::new(),
     }
 }
 
 /// The sockets of a world's sessions, and the frames the current turn has produced for
 /// each. The frames are handed to a socket's queue together at the end of the turn: one
-/// lock and at most one wake-up per socket per turn, however many frames it gets.
-#[derive(Default)]
+/// lock and at most one wake-up per socket per turn, however many frames it gets. Sockets on
+/// other replicas get theirs in one bus message per replica per turn.
 struct Sockets {
+    world: i64,
+    fence: u64,
+    bus: Arc<dyn ReplicaBus>,
     by_session: FxHashMap<SessionId, Socket>,
     /// Sessions with staged frames.
     dirty: Vec<SessionId>,
+    /// What the turn has for sockets on other replicas, by replica.
+    remote: HashMap<Arc<str>, Vec<Delivery>>,
 }
 
 struct Socket {
-    queue: Arc<Outbound>,
+    sink: Sink,
     staged: Vec<WireFrame>,
 }
 
+fn wire_texts(frames: impl IntoIterator<Item = WireFrame>) -> Vec<WireText> {
+    frames
+        .into_iter()
+        .map(|f| WireText {
+            t: f.text.as_str().to_owned(),
+            c: f.coalesce,
+        })
+        .collect()
+}
+
 impl Sockets {
-    fn insert(&mut self, session: SessionId, queue: Arc<Outbound>) {
+    fn new(world: i64, fence: u64, bus: Arc<dyn ReplicaBus>) -> Sockets {
+        Sockets {
+            world,
+            fence,
+            bus,
+            by_session: FxHashMap::default(),
+            dirty: Vec::new(),
+            remote: HashMap::new(),
+        }
+    }
+
+    fn insert(&mut self, session: SessionId, sink: Sink) {
         self.by_session.insert(
             session,
             Socket {
-                queue,
+                sink,
                 staged: Vec::new(),
             },
         );
@@ -485,38 +813,82 @@ impl Sockets {
         }
     }
 
-    /// Hands every staged frame to its queue; returns (and forgets) the sessions whose
-    /// queue overflowed.
+    /// Hands every staged frame to its queue (or to the bus); returns (and forgets) the
+    /// sessions whose queue overflowed.
     fn flush(&mut self) -> Vec<SessionId> {
         let mut overflowed = Vec::new();
         for session in std::mem::take(&mut self.dirty) {
-            if let Some(s) = self.by_session.get_mut(&session)
-                && !s.staged.is_empty()
-                && s.queue.push_many(s.staged.drain(..)) == Err(PushError::Overflow)
-            {
-                overflowed.push(session);
+            let Some(s) = self.by_session.get_mut(&session) else {
+                continue;
+            };
+            if s.staged.is_empty() {
+                continue;
+            }
+            match &s.sink {
+                Sink::Local(q) => {
+                    if q.push_many(s.staged.drain(..)) == Err(PushError::Overflow) {
+                        overflowed.push(session);
+                    }
+                }
+                Sink::Remote(replica) => self.remote.entry(replica.clone()).or_default().push(Delivery {
+                    session,
+                    frames: wire_texts(s.staged.drain(..)),
+                    close: None,
+                }),
             }
         }
         for session in &overflowed {
             self.by_session.remove(session);
         }
+        self.send_remote();
         overflowed
+    }
+
+    fn send_remote(&mut self) {
+        for (replica, items) in self.remote.drain() {
+            self.bus.send(
+                &replica,
+                Body::Deliver {
+                    world: self.world,
+                    fence: self.fence,
+                    items,
+                },
+            );
+        }
     }
 
     /// Sends what is staged for `session`, then a close frame.
     fn close(&mut self, session: SessionId, code: u16, reason: String) {
         if let Some(mut s) = self.by_session.remove(&session) {
-            let _ = s.queue.push_many(s.staged.drain(..));
-            s.queue.close(code, reason);
+            match s.sink {
+                Sink::Local(q) => {
+                    let _ = q.push_many(s.staged.drain(..));
+                    q.close(code, reason);
+                }
+                Sink::Remote(replica) => self.remote.entry(replica).or_default().push(Delivery {
+                    session,
+                    frames: wire_texts(s.staged.drain(..)),
+                    close: Some((code, reason)),
+                }),
+            }
         }
     }
 
     fn close_all(&mut self, code: u16, reason: &str) {
-        for (_, s) in self.by_session.drain() {
-            s.queue.close(code, reason.to_owned());
+        let sessions: Vec<SessionId> = self.by_session.keys().copied().collect();
+        for session in sessions {
+            self.close(session, code, reason.to_owned());
         }
         self.dirty.clear();
+        self.send_remote();
     }
+}
+
+fn presence_entry(hub: &Hub, engine: &WorldEngine, user: &str) -> Option<PresenceEntry> {
+    Some(PresenceEntry {
+        player: engine.restorable(user)?,
+        replica: hub.replica.to_string(),
+    })
 }
 
 async fn sync_presence(hub: &Hub, world: i64, engine: &WorldEngine, online: &mut HashSet<String>) {
@@ -525,15 +897,28 @@ async fn sync_presence(hub: &Hub, world: i64, engine: &WorldEngine, online: &mut
         hub.presence.leave(world, gone).await;
     }
     for new in now.difference(online) {
-        let profile = engine.profile_of(new);
-        let entry = PresenceEntry {
-            username: profile.map(|p| p.username.clone()).unwrap_or_default(),
-            avatar: profile.map(|p| p.avatar.clone()).unwrap_or_default(),
-            position: engine.position_of(new),
-        };
-        hub.presence.join(world, new, entry).await;
+        if let Some(entry) = presence_entry(hub, engine, new) {
+            hub.presence.join(world, new, entry).await;
+        }
     }
     *online = now;
+}
+
+/// Rewrites the world's presence (positions, conferences); false when the world's lease
+/// belongs to another replica now. A store that cannot be reached is not a lost lease: the
+/// world goes on, and the next refresh after the store returns rewrites everything.
+async fn refresh_presence(hub: &Hub, world: i64, fence: u64, engine: &WorldEngine) -> bool {
+    let entries: Vec<(String, PresenceEntry)> = engine
+        .user_ids()
+        .filter_map(|u| presence_entry(hub, engine, u).map(|e| (u.to_owned(), e)))
+        .collect();
+    match hub.presence.refresh(world, fence, &entries).await {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::debug!(world, error = %e, "presence not refreshed");
+            true
+        }
+    }
 }
 
 async fn control_inputs(hub: &Hub, world: i64, c: Control) -> Vec<Input> {
@@ -588,48 +973,58 @@ impl LiveSessions for Hub {
     }
 
     async fn evict(&self, world_id: Option<i64>, who: Principal, why: Eviction) {
-        self.bus
-            .publish(Control::Evict {
-                world: world_id,
-                user: wire_id(who),
-                reason: eviction_text(why).into(),
-            })
-            .await;
+        self.control(Control::Evict {
+            world: world_id,
+            user: wire_id(who),
+            reason: eviction_text(why).into(),
+        })
+        .await;
     }
 
     async fn close_world(&self, world_id: i64, why: Eviction) {
-        self.bus
-            .publish(Control::CloseWorld {
-                world: world_id,
-                reason: eviction_text(why).into(),
-            })
-            .await;
+        self.control(Control::CloseWorld {
+            world: world_id,
+            reason: eviction_text(why).into(),
+        })
+        .await;
     }
 
     async fn role_changed(&self, world_id: i64, who: Principal, role: &Role) {
-        self.bus
-            .publish(Control::RoleChanged {
-                world: world_id,
-                user: wire_id(who),
-                role_id: role.role_id,
-            })
-            .await;
+        self.control(Control::RoleChanged {
+            world: world_id,
+            user: wire_id(who),
+            role_id: role.role_id,
+        })
+        .await;
     }
 
     async fn role_updated(&self, role: &Role) {
-        self.bus
-            .publish(Control::RoleUpdated {
-                world: role.world_id,
-                role_id: role.role_id,
-            })
-            .await;
+        self.control(Control::RoleUpdated {
+            world: role.world_id,
+            role_id: role.role_id,
+        })
+        .await;
     }
 
     async fn world_updated(&self, world_id: i64) {
-        self.bus.publish(Control::WorldUpdated { world: world_id }).await;
+        self.control(Control::WorldUpdated { world: world_id }).await;
     }
 
     fn backend(&self) -> &'static str {
         self.presence.backend()
+    }
+
+    fn cluster(&self) -> Option<crowdwire_api::live::ClusterStatus> {
+        if self.leases.backend() == "memory" {
+            return None;
+        }
+        let h = self.cluster_health();
+        Some(crowdwire_api::live::ClusterStatus {
+            replica: h.replica,
+            presence_ok: h.presence_ok,
+            bus_ok: h.bus_ok,
+            worlds_owned: h.worlds_owned,
+            remote_sessions: h.remote_sessions,
+        })
     }
 }

@@ -4,14 +4,18 @@
 //! - [`hub`]: one actor task per live world, the single writer of its state, and the
 //!   [`crowdwire_api::live::LiveSessions`] bridge that lets REST calls reach live sessions.
 //! - [`outbound`]: each socket's bounded, coalescing queue.
-//! - [`presence`], [`bus`], [`media`]: the small traits behind which presence, the replica
-//!   bus and the media server sit, each with an in-process implementation.
+//! - [`presence`], [`bus`], [`lease`], [`media`]: the small traits behind which presence, the
+//!   replica bus, world ownership and the media server sit, each with an in-process
+//!   implementation (the Redis and RabbitMQ ones are in `crowdwire-cluster`).
+//! - [`wire`]: the versioned schema of what replicas send each other.
 
 pub mod bus;
 pub mod gateway;
 pub mod hub;
+pub mod lease;
 pub mod media;
 pub mod outbound;
 pub mod presence;
+pub mod wire;
 
-pub use hub::{Hub, RealtimeSettings};
+pub use hub::{Backends, ClusterHealth, Hub, RealtimeSettings};

@@ -1,52 +1,59 @@
 //! Who is online where, across replicas.
 //!
-//! The world actors report joins and leaves; the REST API reads counts and checks duplicate
-//! sessions through the same trait. [`LocalPresence`] keeps it in memory (one process).
-//!
-//! The Redis implementation (scale-out) will keep the seed's layout, as JSON rather than
-//! pickle, with every key expiring unless its replica keeps refreshing it:
-//!
-//! | key | type | content |
-//! |---|---|---|
-//! | `world:{world_id}:user:{user_id}` | hash | `username`, `avatar`, `x`, `y`, `replica`, `session` |
-//! | `world:{world_id}:users` | sorted set | user ids, scored by the heartbeat time; members older than the TTL are stale |
-//! | `replica:{replica_id}:worlds` | set | worlds whose actor runs on that replica (heartbeat key, TTL 15 s) |
-//! | `world:{world_id}:owner` | string | replica id hosting the world's actor (`SET NX PX`) |
-//!
-//! Online counts are `ZCOUNT world:{w}:users (now-ttl) +inf`, so a crashed replica's users
-//! stop counting within one TTL without any clean-up.
+//! The world actors report joins and leaves, and refresh the whole world's entries every few
+//! seconds; the REST API reads counts and checks duplicate sessions through the same trait;
+//! the gateway reserves a place before a socket joins, so capacity holds across replicas.
+//! [`LocalPresence`] keeps it in memory (one process). The Redis implementation, in the
+//! `crowdwire-cluster` crate, keeps the seed's key layout with JSON values, and every entry
+//! expires unless its world's owner keeps refreshing it: a crashed replica's users stop
+//! counting within one TTL with no clean-up, and what they were doing (position, conference)
+//! is what the next owner restores.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crowdwire_world::protocol::Position;
+use crowdwire_world::engine::Restored;
 
 /// What presence records about an online user.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PresenceEntry {
-    /// Display name.
-    pub username: String,
-    /// Avatar.
-    pub avatar: String,
-    /// Last known position.
-    pub position: Option<Position>,
+    /// What the world needs to carry the player over to another replica.
+    pub player: Restored,
+    /// The replica running the world.
+    pub replica: String,
 }
+
+/// The presence store could not be reached.
+#[derive(Debug, thiserror::Error)]
+#[error("presence store unavailable: {0}")]
+pub struct PresenceError(pub String);
 
 /// Presence, as the realtime and REST layers need it.
 #[async_trait]
 pub trait Presence: Send + Sync + 'static {
-    /// `user` is online in `world`.
+    /// Holds a place for `user` in `world` unless `max` fresh users are already there (the
+    /// user itself excepted), atomically across replicas. False: the world is full.
+    async fn reserve(&self, world: i64, user: &str, max: Option<u32>) -> Result<bool, PresenceError>;
+    /// `user` is in `world`.
     async fn join(&self, world: i64, user: &str, entry: PresenceEntry);
     /// `user` left `world`.
     async fn leave(&self, world: i64, user: &str);
+    /// Rewrites every entry of `world` and extends their lives, if `fence` still holds the
+    /// world's lease. False: another replica owns the world now.
+    async fn refresh(&self, world: i64, fence: u64, entries: &[(String, PresenceEntry)])
+    -> Result<bool, PresenceError>;
+    /// The players a world had when its last owner stopped refreshing it.
+    async fn carried(&self, world: i64) -> Vec<Restored>;
     /// Users online in `world`.
     async fn online_count(&self, world: i64) -> u64;
     /// Users online anywhere.
     async fn online_total(&self) -> u64;
     /// True when `user` is online in `world`.
     async fn is_online(&self, world: i64, user: &str) -> bool;
+    /// The store is reachable.
+    fn healthy(&self) -> bool;
     /// Backend name for `/health`.
     fn backend(&self) -> &'static str;
 }
@@ -65,6 +72,11 @@ impl LocalPresence {
 
 #[async_trait]
 impl Presence for LocalPresence {
+    async fn reserve(&self, _world: i64, _user: &str, _max: Option<u32>) -> Result<bool, PresenceError> {
+        // One process: the world's engine, the only writer, enforces the capacity.
+        Ok(true)
+    }
+
     async fn join(&self, world: i64, user: &str, entry: PresenceEntry) {
         self.lock().entry(world).or_default().insert(user.to_owned(), entry);
     }
@@ -79,6 +91,27 @@ impl Presence for LocalPresence {
         }
     }
 
+    async fn refresh(
+        &self,
+        world: i64,
+        _fence: u64,
+        entries: &[(String, PresenceEntry)],
+    ) -> Result<bool, PresenceError> {
+        let mut w = self.lock();
+        let users = w.entry(world).or_default();
+        for (user, entry) in entries {
+            if let Some(e) = users.get_mut(user) {
+                *e = entry.clone();
+            }
+        }
+        Ok(true)
+    }
+
+    async fn carried(&self, _world: i64) -> Vec<Restored> {
+        // A world's actor leaves presence as it stops: nothing is ever carried over.
+        Vec::new()
+    }
+
     async fn online_count(&self, world: i64) -> u64 {
         self.lock().get(&world).map(|u| u.len() as u64).unwrap_or(0)
     }
@@ -89,6 +122,10 @@ impl Presence for LocalPresence {
 
     async fn is_online(&self, world: i64, user: &str) -> bool {
         self.lock().get(&world).is_some_and(|u| u.contains_key(user))
+    }
+
+    fn healthy(&self) -> bool {
+        true
     }
 
     fn backend(&self) -> &'static str {

@@ -31,7 +31,7 @@ pub struct Clock {
 }
 
 /// A role's permission flags, as they apply in a live session.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Permissions {
     /// Role id.
     pub role_id: i64,
@@ -56,7 +56,7 @@ pub struct Permissions {
 }
 
 /// Who is connecting.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Profile {
     /// Wire id: decimal user id or guest UUID.
     pub user_id: String,
@@ -355,6 +355,23 @@ pub enum Input {
         /// The whole message (`{topic, d, …}`).
         message: Value,
     },
+    /// A player this world had on the replica that ran it before (failover): present, and
+    /// waiting for its client to reconnect within the reconnection grace.
+    Restore(Box<Restored>),
+}
+
+/// What a world must remember of a player to carry it over to another replica: written to
+/// presence while the player is in the world, read back when the world restarts elsewhere.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Restored {
+    /// Who.
+    pub profile: Profile,
+    /// Where (none before the first `JOIN_PLAYER`).
+    pub position: Option<Position>,
+    /// The conference it was in.
+    pub conference: Option<String>,
+    /// Allowed to speak in that conference (granted, or by role).
+    pub speaker: bool,
 }
 
 /// Reason sent to the older session when the same user connects again.
@@ -451,6 +468,17 @@ impl WorldEngine {
     /// A user's position, if spawned.
     pub fn position_of(&self, user_id: &str) -> Option<Position> {
         self.by_user.get(user_id).and_then(|s| self.players[s].position)
+    }
+
+    /// What another replica needs to carry `user_id` over (see [`Input::Restore`]).
+    pub fn restorable(&self, user_id: &str) -> Option<Restored> {
+        let p = &self.players[self.by_user.get(user_id)?];
+        Some(Restored {
+            profile: p.profile.clone(),
+            position: p.position.filter(|_| p.spawned),
+            conference: p.conference.clone(),
+            speaker: p.speaker,
+        })
     }
 
     /// The proximity groups, as sets of user ids (for tests and diagnostics).
@@ -554,6 +582,7 @@ impl WorldEngine {
                     });
                 }
             }
+            Input::Restore(r) => self.restore(clock, *r),
         }
         std::mem::take(&mut self.out)
     }
@@ -742,6 +771,58 @@ impl WorldEngine {
             },
         );
         self.snapshot(session, slot);
+    }
+
+    /// A player carried over from another replica: in the world without a session, as after a
+    /// network drop, so its client's reconnection resumes it (same groups and conference, no
+    /// second join event) and the grace period ends it if the client never comes back.
+    fn restore(&mut self, clock: Clock, r: Restored) {
+        if self.by_user.contains_key(&r.profile.user_id) {
+            return;
+        }
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        self.by_user.insert(r.profile.user_id.clone(), slot);
+        let bucket = Bucket {
+            tokens: self.config.rate_burst,
+            at: clock.ms,
+            strikes: 0,
+            strike_window: clock.ms,
+        };
+        let position = r.position.filter(|p| self.map.contains(p.x, p.y));
+        self.players.insert(
+            slot,
+            Player {
+                slot,
+                profile: r.profile,
+                session: None,
+                lingering_until: Some(clock.ms + self.config.reconnect_grace_ms.max(1)),
+                position: None,
+                moved_at: clock.ms,
+                velocity: Velocity::default(),
+                spawned: position.is_some(),
+                conference: None,
+                speaker: false,
+                files: Vec::new(),
+                accepted_downloads: Vec::new(),
+                bucket,
+            },
+        );
+        let Some(pos) = position else { return };
+        let conference = r.conference.filter(|c| {
+            c.rsplit_once('-').is_some_and(|(key, world)| {
+                world == self.config.world_id.to_string() && self.map.conference(key).is_some()
+            })
+        });
+        if let Some(c) = conference {
+            self.conferences.entry(c.clone()).or_default().insert(slot);
+            let p = self.players.get_mut(&slot).expect("just inserted");
+            p.conference = Some(c);
+            p.speaker = r.speaker;
+        }
+        // Placed like a spawn: groups form again from the positions, and a member standing
+        // outside its conference's area (the map changed meanwhile) leaves it.
+        self.move_to(clock, slot, pos, Velocity::default(), Announce::Spawn);
     }
 
     /// `PLAYERS_SNAPSHOT` of everyone else, to `session`.

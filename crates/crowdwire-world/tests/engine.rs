@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use crowdwire_world::engine::{FULL_REASON, Input, MediaCommand, MediaRole, Output, REPLACED_REASON, Record};
+use crowdwire_world::engine::{FULL_REASON, Input, MediaCommand, MediaRole, Output, REPLACED_REASON, Record, Restored};
 use crowdwire_world::protocol::{ClientMessage, Position};
 use serde_json::{Value, json};
 
@@ -1825,4 +1825,92 @@ fn the_default_map_spawns_walls_and_conferences_work() {
     assert_eq!(w.take_rooms(2), vec![wire(false, &[]), groups_snapshot(&["C1-42"])]);
     w.frame(1, join_conference("C1-42"));
     assert_error(&w.take(1), "JOIN_CONFERENCE");
+}
+
+#[test]
+fn a_world_restored_on_another_replica_resumes_its_players_in_their_groups_and_conference() {
+    // The world as it ran on the replica that died: 1 and 2 in conference C1, 3 and 4 in a
+    // proximity group, 5 alone.
+    let mut old = World::small();
+    old.join(1, member(1), IN_C1.0, IN_C1.1);
+    old.join(2, member(2), IN_C1.0 + 60.0, IN_C1.1);
+    old.join(3, member(3), 600.0, 600.0);
+    old.join(4, member(4), 700.0, 600.0);
+    old.join(5, member(5), 1500.0, 1500.0);
+    old.frame(1, join_conference("C1-7"));
+    old.frame(2, join_conference("C1-7"));
+    let carried: Vec<Restored> = ["1", "2", "3", "4", "5"]
+        .iter()
+        .map(|u| old.engine.restorable(u).expect("present"))
+        .collect();
+    assert_eq!(carried[0].conference.as_deref(), Some("C1-7"));
+    assert_eq!(carried[2].position, Some(at(600.0, 600.0)));
+    // Through presence: the record is plain JSON.
+    let carried: Vec<Restored> = carried
+        .iter()
+        .map(|r| serde_json::from_str(&serde_json::to_string(r).unwrap()).unwrap())
+        .collect();
+
+    let mut new = World::small();
+    for r in carried {
+        new.input(Input::Restore(Box::new(r)));
+    }
+    assert_eq!(new.engine.population(), 5);
+    assert_eq!(new.engine.online(), 0);
+    let g = new
+        .group_of("3")
+        .expect("3 and 4 are grouped again from their positions");
+    assert_eq!(new.group_of("4").as_ref(), Some(&g));
+    assert!(new.group_of("1").is_none() && new.group_of("5").is_none());
+    new.clear();
+
+    // 3's client reconnects to the new owner: it is resumed, not joined again.
+    new.connect(31, member(3));
+    let back = new.take(31);
+    assert_eq!(topics(&back), ["PLAYERS_SNAPSHOT", "WIRE_PLAYER", "GROUPS_SNAPSHOT"]);
+    assert_eq!(back[1], wire(false, &["4"]));
+    assert_eq!(back[2], groups_snapshot(&[&g]));
+    // 1 comes back inside its conference, as a listener (member role, no grant).
+    new.connect(11, member(1));
+    let back = new.take(11);
+    assert_eq!(back[1], wire(false, &["2"]));
+    assert_eq!(back[2], groups_snapshot(&["C1-7"]));
+    assert_eq!(
+        joins(&new.take_media()),
+        vec![
+            (g.clone(), "3".into(), MediaRole::Speaker),
+            ("C1-7".into(), "1".into(), MediaRole::Listener)
+        ]
+    );
+    assert!(
+        events(&new.take_records()).is_empty(),
+        "no second JOIN_PLAYER for a carried-over player"
+    );
+    // Whoever does not come back within the grace period leaves, once.
+    for (s, m) in [(21, 2), (41, 4)] {
+        new.connect(s, member(m));
+    }
+    new.advance(31_000);
+    new.tick();
+    assert_eq!(new.engine.population(), 4);
+    assert_eq!(events(&new.take_records()), vec![(5, "LEAVE_PLAYER")]);
+}
+
+#[test]
+fn a_restore_never_replaces_a_player_already_back_nor_enters_another_worlds_conference() {
+    let mut w = World::small();
+    w.join(1, member(1), IN_C1.0, IN_C1.1);
+    let mut stale = w.engine.restorable("1").unwrap();
+    stale.position = Some(at(900.0, 900.0));
+    w.input(Input::Restore(Box::new(stale)));
+    assert_eq!(w.engine.position_of("1"), Some(at(IN_C1.0, IN_C1.1)));
+    assert_eq!(w.engine.online(), 1);
+    let foreign = Restored {
+        profile: member(2),
+        position: Some(at(IN_C1.0, IN_C1.1)),
+        conference: Some("C1-8".into()),
+        speaker: true,
+    };
+    w.input(Input::Restore(Box::new(foreign)));
+    assert_eq!(w.engine.restorable("2").unwrap().conference, None);
 }

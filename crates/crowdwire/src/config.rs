@@ -115,6 +115,31 @@ pub struct ServeArgs {
     /// Run without audio and video (signalling gets error replies).
     #[arg(long, env = "CROWDWIRE_MEDIA_DISABLED")]
     pub media_disabled: Option<bool>,
+    /// Redis for presence and world leases (scale-out; with `amqp_url`).
+    #[arg(long, env = "CROWDWIRE_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// RabbitMQ for the bus between replicas (scale-out; with `redis_url`).
+    #[arg(long, env = "CROWDWIRE_AMQP_URL", hide_env_values = true)]
+    pub amqp_url: Option<String>,
+    /// This replica's id, unique among live replicas (default: host name and a random
+    /// suffix, new at every start).
+    #[arg(long, env = "CROWDWIRE_REPLICA_ID")]
+    pub replica_id: Option<String>,
+    /// How long a world's lease outlives its owner's last renewal, ms: the longest a dead
+    /// replica's worlds wait to be taken over.
+    #[arg(long, env = "CROWDWIRE_LEASE_TTL_MS")]
+    pub lease_ttl_ms: Option<u64>,
+}
+
+/// Scale-out settings: both services, or neither.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// Redis URL.
+    pub redis_url: String,
+    /// RabbitMQ URL.
+    pub amqp_url: String,
+    /// This replica's id.
+    pub replica_id: String,
 }
 
 /// The resolved configuration.
@@ -158,6 +183,8 @@ pub struct Config {
     pub guest_token_hours: i64,
     /// Realtime settings.
     pub realtime: crowdwire_realtime::RealtimeSettings,
+    /// Scale-out: Redis and RabbitMQ, if given.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Config {
@@ -245,8 +272,28 @@ impl Config {
                     reconnect_grace: pick!(reconnect_grace_seconds)
                         .map(std::time::Duration::from_secs)
                         .unwrap_or(d.reconnect_grace),
+                    lease_ttl: match pick!(lease_ttl_ms) {
+                        Some(ms) if ms < 500 => bail!("CROWDWIRE_LEASE_TTL_MS must be at least 500"),
+                        Some(ms) => std::time::Duration::from_millis(ms),
+                        None => d.lease_ttl,
+                    },
                     ..d
                 }
+            },
+            cluster: match (pick!(redis_url), pick!(amqp_url)) {
+                (None, None) => None,
+                (Some(redis_url), Some(amqp_url)) => Some(ClusterConfig {
+                    redis_url,
+                    amqp_url,
+                    replica_id: match pick!(replica_id) {
+                        Some(id) if valid_replica_id(&id) => id,
+                        Some(_) => bail!("CROWDWIRE_REPLICA_ID may hold only letters, digits, '-', '_' and '.' (1-64)"),
+                        None => default_replica_id(),
+                    },
+                }),
+                _ => bail!(
+                    "CROWDWIRE_REDIS_URL and CROWDWIRE_AMQP_URL go together: set both to run as one of many replicas"
+                ),
             },
         })
     }
@@ -266,6 +313,28 @@ impl Config {
         }
         c
     }
+}
+
+fn valid_replica_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// The host name and a random suffix: a restarted replica is a new replica.
+fn default_replica_id() -> String {
+    use rand::RngCore;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| {
+            h.trim()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .take(40)
+                .collect::<String>()
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "replica".into());
+    format!("{host}-{:06x}", rand::rng().next_u32() & 0xff_ffff)
 }
 
 /// Parses `WIDTHxHEIGHT`.

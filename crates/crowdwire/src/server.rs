@@ -95,13 +95,49 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         ),
         None => Arc::new(UnavailableMedia::default()),
     };
+    let (backends, replica_number) = match &config.cluster {
+        None => (
+            crowdwire_realtime::Backends {
+                presence: Arc::new(LocalPresence::default()),
+                bus: Arc::new(LocalBus::default()),
+                leases: Arc::new(crowdwire_realtime::lease::LocalLeases),
+                media,
+            },
+            0,
+        ),
+        Some(c) => {
+            if db.backend_name() == "sqlite" {
+                tracing::warn!("running as one of many replicas on SQLite: replicas on other machines need PostgreSQL");
+            }
+            let rt = &config.realtime;
+            let store = crowdwire_cluster::RedisStore::connect(&c.redis_url, rt.lease_ttl, rt.presence_refresh * 3)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let bus = crowdwire_cluster::AmqpBus::connect(&c.amqp_url, &c.replica_id)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let number = crowdwire_realtime::lease::Leases::replica_number(&store)
+                .await
+                .context("numbering this replica")?;
+            tracing::info!(replica = %c.replica_id, number, "joined the cluster");
+            let store = Arc::new(store);
+            (
+                crowdwire_realtime::Backends {
+                    presence: store.clone(),
+                    bus: Arc::new(bus),
+                    leases: store,
+                    media,
+                },
+                number,
+            )
+        }
+    };
     let hub = Hub::new(
         db.clone(),
         keys.clone(),
         config.realtime.clone(),
-        Arc::new(LocalPresence::default()),
-        Arc::new(LocalBus::default()),
-        media,
+        backends,
+        replica_number,
     );
     let (presence, bus, media) = hub.backends();
     let backends = Backends {

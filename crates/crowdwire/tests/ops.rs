@@ -244,20 +244,12 @@ async fn default_map_and_art_are_served(b: Backend) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The real binary on a fresh data directory: it creates its database and a 0600 secret,
 /// serves, logs JSON when asked, and exits cleanly on SIGTERM.
 #[tokio::test]
 async fn binary_starts_on_a_fresh_data_dir_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("crowdwire-bin-{}", uuid::Uuid::new_v4().simple()));
-    let port = free_port();
+    let port = common::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_crowdwire"))
         .args([
             "serve",

@@ -5,108 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use common::ws::Client;
 use common::{Backend, TestServer};
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A WebSocket client that collects everything it receives.
-struct Client {
-    ws: Socket,
-    seen: Vec<Value>,
-    closed: Option<u16>,
-}
-
-impl Client {
-    async fn connect(s: &TestServer, world: i64, token: &str) -> Client {
-        let url = format!("{}/ws/{world}?token={token}", s.api.replace("http://", "ws://"));
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
-        Client {
-            ws,
-            seen: Vec::new(),
-            closed: None,
-        }
-    }
-
-    async fn send(&mut self, v: Value) {
-        self.ws.send(Message::Text(v.to_string().into())).await.expect("send");
-    }
-
-    async fn send_text(&mut self, t: &str) {
-        self.ws.send(Message::Text(t.to_owned().into())).await.expect("send");
-    }
-
-    /// Next text frame within `ms` (JSON value, or a JSON string for non-JSON text).
-    async fn next(&mut self, ms: u64) -> Option<Value> {
-        loop {
-            match tokio::time::timeout(Duration::from_millis(ms), self.ws.next()).await {
-                Ok(Some(Ok(Message::Text(t)))) => {
-                    let v = serde_json::from_str(t.as_str()).unwrap_or(Value::String(t.to_string()));
-                    self.seen.push(v.clone());
-                    return Some(v);
-                }
-                Ok(Some(Ok(Message::Close(f)))) => {
-                    self.closed = Some(f.map(|f| u16::from(f.code)).unwrap_or(1005));
-                    return None;
-                }
-                Ok(Some(Ok(_))) => continue,
-                _ => return None,
-            }
-        }
-    }
-
-    /// Waits for a message with this topic (skipping others), up to 3 s.
-    async fn expect(&mut self, topic: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-        while tokio::time::Instant::now() < deadline {
-            if let Some(v) = self.next(200).await {
-                if v["topic"] == topic || (topic == "PONG" && v == "PONG") {
-                    return v;
-                }
-            } else if self.closed.is_some() {
-                break;
-            }
-        }
-        panic!("no {topic} received; got {:?}", self.seen);
-    }
-
-    /// Waits up to `ms` for a message with this topic.
-    async fn expect_within(&mut self, topic: &str, ms: u64) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
-        while tokio::time::Instant::now() < deadline {
-            if let Some(v) = self.next(200).await
-                && v["topic"] == topic
-            {
-                return v;
-            }
-        }
-        panic!("no {topic} within {ms} ms; got {:?}", self.seen);
-    }
-
-    /// Asserts nothing with this topic arrives within `ms`.
-    async fn expect_no(&mut self, topic: &str, ms: u64) {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
-        while tokio::time::Instant::now() < deadline {
-            if let Some(v) = self.next(50).await {
-                assert_ne!(v["topic"], topic, "unexpected {topic}: {v}");
-            }
-        }
-    }
-
-    /// Reads until the socket closes; returns the close code.
-    async fn closed_with(&mut self) -> u16 {
-        for _ in 0..100 {
-            if self.next(100).await.is_none() && self.closed.is_some() {
-                break;
-            }
-        }
-        self.closed.expect("socket closed")
-    }
-}
 
 async fn joined(s: &TestServer, world: i64, token: &str) -> Client {
     let r = s.post(&format!("/worlds/{world}/users"), Some(token), json!({})).await;

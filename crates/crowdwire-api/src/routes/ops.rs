@@ -24,12 +24,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Liveness and backends.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok` when the database answers, else `degraded`.
+    /// `ok` when the database (and, scaled out, Redis and RabbitMQ) answers, else `degraded`.
     pub status: String,
     /// The database answered.
     pub database_ok: bool,
     /// Which backend serves each part.
     pub backends: Backends,
+    /// Scale-out: this replica's view of Redis, RabbitMQ and its worlds (absent for a single
+    /// process). Either service unreachable makes the status `degraded` (the replica keeps
+    /// serving the worlds it runs), but not a 503: the load balancer should keep it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::live::ClusterStatus>,
     /// Server version.
     pub version: String,
 }
@@ -39,10 +44,13 @@ pub struct Health {
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn health(State(state): State<AppState>) -> Response {
     let ok = state.db.ping().await.is_ok();
+    let cluster = state.live.cluster();
+    let cluster_ok = cluster.as_ref().is_none_or(|c| c.presence_ok && c.bus_ok);
     let body = Health {
-        status: if ok { "ok" } else { "degraded" }.into(),
+        status: if ok && cluster_ok { "ok" } else { "degraded" }.into(),
         database_ok: ok,
         backends: (*state.backends).clone(),
+        cluster,
         version: env!("CARGO_PKG_VERSION").into(),
     };
     let code = if ok {
@@ -82,6 +90,15 @@ pub async fn metrics_text(State(state): State<AppState>) -> Response {
         "# HELP crowdwire_connected_users Users connected to a world right now.\n\
          # TYPE crowdwire_connected_users gauge\ncrowdwire_connected_users {online}\n"
     ));
+    if let Some(c) = state.live.cluster() {
+        text.push_str(&format!(
+            "# HELP crowdwire_worlds_owned Worlds whose engine runs on this replica.\n\
+             # TYPE crowdwire_worlds_owned gauge\ncrowdwire_worlds_owned {}\n\
+             # HELP crowdwire_remote_sessions Sockets on this replica whose world runs on another.\n\
+             # TYPE crowdwire_remote_sessions gauge\ncrowdwire_remote_sessions {}\n",
+            c.worlds_owned, c.remote_sessions
+        ));
+    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use crowdwire::config::Config;
 use crowdwire::server::{Running, start};
 
+pub mod ws;
+
 /// Superuser created in every test server.
 pub const ADMIN_EMAIL: &str = "admin@crowdwire.test";
 /// Its password.
@@ -53,6 +55,15 @@ macro_rules! db_tests {
             )*
         }
     };
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The PostgreSQL URL tests may use.

@@ -1,0 +1,547 @@
+//! Scale-out over real processes: `crowdwire serve` replicas on PostgreSQL, their own Redis
+//! server and the machine's RabbitMQ, all on loopback. Users on different replicas meet, a
+//! world's owner is killed with SIGKILL and its clients resume on the others, and Redis and
+//! RabbitMQ restarts are survived.
+//!
+//! Needs `CROWDWIRE_TEST_DATABASE_URL` (PostgreSQL), `redis-server` on the PATH, and RabbitMQ
+//! at `CROWDWIRE_TEST_AMQP_URL` (default `amqp://guest:guest@127.0.0.1:5672/%2f`) with
+//! `rabbitmqctl` for the restart test. Without the database URL the tests say so and stop;
+//! with it, a missing Redis or RabbitMQ fails them. The tests run one at a time.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use common::ws::Client;
+use common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestServer};
+
+/// One cluster test at a time: each runs several servers on two cores, and one restarts the
+/// shared RabbitMQ.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const SECRET: &str = "cluster-test-secret-0123456789abcdef0123456789";
+
+fn amqp_url() -> String {
+    std::env::var("CROWDWIRE_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// A Redis server of the test's own (so a restart touches nobody else).
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let mut r = Redis {
+            port: common::free_port(),
+            child: None,
+        };
+        r.spawn();
+        r
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed for the cluster tests");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills it (its data is lost, as in a crash of a Redis without persistence).
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "--raw", "GET", key])
+            .output()
+            .expect("redis-cli");
+        let s = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        (!s.is_empty()).then_some(s)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `crowdwire serve` process.
+struct Replica {
+    id: String,
+    server: TestServer,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Replica {
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGKILL: no clean-up of any kind.
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    async fn health(&self) -> Value {
+        self.server.get("/health", None).await.1
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct Cluster {
+    replicas: Vec<Replica>,
+    redis: Redis,
+    database_url: String,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    /// `n` replicas on a fresh PostgreSQL schema and a fresh Redis; `None` (after saying why)
+    /// when no PostgreSQL is configured.
+    async fn start(n: usize) -> Option<Cluster> {
+        if common::postgres_url().is_none() {
+            eprintln!("CROWDWIRE_TEST_DATABASE_URL is not set: the cluster tests need PostgreSQL and were not run");
+            return None;
+        }
+        let (database_url, dir) = common::fresh_database(Backend::Postgres).await;
+        let mut c = Cluster {
+            replicas: Vec::new(),
+            redis: Redis::start(),
+            database_url,
+            dir,
+        };
+        // The first one migrates the database; the others start together after it.
+        c.add().await;
+        for _ in 1..n {
+            c.add().await;
+        }
+        Some(c)
+    }
+
+    async fn add(&mut self) {
+        let i = self.replicas.len();
+        let port = common::free_port();
+        let id = format!("r{i}-{}", uuid::Uuid::new_v4().simple());
+        let data = self.dir.join(format!("replica-{i}"));
+        std::fs::create_dir_all(&data).unwrap();
+        let log = self.dir.join(format!("replica-{i}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_crowdwire"))
+            .arg("serve")
+            .env("CROWDWIRE_BIND", format!("127.0.0.1:{port}"))
+            .env("CROWDWIRE_DATA_DIR", &data)
+            .env("CROWDWIRE_DATABASE_URL", &self.database_url)
+            .env("CROWDWIRE_JWT_SECRET", SECRET)
+            .env("CROWDWIRE_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("CROWDWIRE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("CROWDWIRE_AUTH_RATE_PER_MINUTE", "100000")
+            .env("CROWDWIRE_REDIS_URL", self.redis.url())
+            .env("CROWDWIRE_AMQP_URL", amqp_url())
+            .env("CROWDWIRE_REPLICA_ID", &id)
+            .env("CROWDWIRE_MEDIA_DISABLED", "true")
+            .env(
+                "CROWDWIRE_LOG",
+                "warn,crowdwire=info,crowdwire_realtime=info,crowdwire_cluster=info",
+            )
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("starting crowdwire");
+        let mut config = crowdwire::config::Config::for_data_dir(&data);
+        config.data_dir = data;
+        let root = format!("http://127.0.0.1:{port}");
+        let server = TestServer {
+            running: None,
+            api: format!("{root}/api/v1"),
+            root,
+            http: reqwest::Client::new(),
+            config,
+        };
+        let mut replica = Replica {
+            id,
+            server,
+            child: Some(child),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = replica
+                .server
+                .http
+                .get(format!("{}/health", replica.server.api))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                break;
+            }
+            if let Some(status) = replica.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!(
+                    "replica {i} exited ({status}):\n{}",
+                    std::fs::read_to_string(&replica.log).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "replica {i} did not become healthy");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.replicas.push(replica);
+    }
+
+    fn api(&self, i: usize) -> &TestServer {
+        &self.replicas[i].server
+    }
+
+    /// Which replica (index) holds `world`'s lease.
+    fn owner(&self, world: i64) -> Option<usize> {
+        let v: Value = serde_json::from_str(&self.redis.get(&format!("world:{world}:owner"))?).ok()?;
+        self.replicas.iter().position(|r| v["replica"] == r.id.as_str())
+    }
+
+    fn logs(&self) -> String {
+        self.replicas
+            .iter()
+            .map(|r| {
+                format!(
+                    "---- {} ----\n{}",
+                    r.id,
+                    std::fs::read_to_string(&r.log).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+        self.replicas.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Joins `world` through REST on replica `via`, then opens the socket on replica `on`.
+async fn enter(c: &Cluster, via: usize, on: usize, world: i64, token: &str) -> Client {
+    let r = c
+        .api(via)
+        .post(&format!("/worlds/{world}/users"), Some(token), json!({}))
+        .await;
+    assert!(r.0.is_success(), "REST join: {}", r.1);
+    connect(c, on, world, token).await
+}
+
+/// Opens a socket on replica `on`, retrying while it is refused for now (1013: a world
+/// being taken over, a broker reconnecting), and waits for the snapshot.
+async fn connect(c: &Cluster, on: usize, world: i64, token: &str) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut cl = Client::connect_to(&c.api(on).api, world, token).await;
+        let deadline_one = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline_one {
+            match cl.next(200).await {
+                Some(v) if v["topic"] == "PLAYERS_SNAPSHOT" => return cl,
+                Some(_) => {}
+                None if cl.closed.is_some() => break,
+                None => {}
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no PLAYERS_SNAPSHOT from replica {on}; closed with {:?}, got {:?}",
+            cl.closed,
+            cl.seen
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The user ids in the last `WIRE_PLAYER` with `merge: false` (the full list of co-members).
+fn co_members(seen: &[Value]) -> Option<Vec<String>> {
+    let w = seen
+        .iter()
+        .rev()
+        .find(|v| v["topic"] == "WIRE_PLAYER" && v["merge"] == false)?;
+    let mut ids: Vec<String> = w["ids"]
+        .as_array()?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    Some(ids)
+}
+
+async fn join_events(s: &TestServer, world: i64, token: &str) -> Vec<(Value, String)> {
+    let (_, ev) = s
+        .get(
+            &format!("/worlds/{world}/events?order_desc=false&limit=100"),
+            Some(token),
+        )
+        .await;
+    ev.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| (e["user_id"].clone(), e["event_type"].as_str().unwrap_or("").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_on_different_replicas_meet_move_chat_group_and_are_moderated() {
+    let _serial = SERIAL.lock().await;
+    let Some(c) = Cluster::start(3).await else { return };
+    let (_, ta) = c.api(0).user("Ada").await;
+    let (bid, tb) = c.api(0).user("Bo").await;
+    let (cid, tc) = c.api(0).user("Cy").await;
+    let w = c.api(0).world(&ta, "Spread", true, true).await;
+    // Ada on replica 1 (the first socket: its world starts there), Bo on 2, Cy on 0.
+    let mut a = enter(&c, 0, 1, w, &ta).await;
+    assert_eq!(c.owner(w), Some(1), "the world runs where its first socket arrived");
+    let mut b = enter(&c, 0, 2, w, &tb).await;
+    let mut cy = enter(&c, 2, 0, w, &tc).await;
+    a.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    b.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 400, "y": 100}}))
+        .await;
+    cy.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 1500, "y": 1200}}))
+        .await;
+    // Bo's and Cy's arrivals come through different replicas: in either order.
+    let mut arrived = vec![
+        a.expect("JOIN_PLAYER").await["user"]["user_id"].clone(),
+        a.expect("JOIN_PLAYER").await["user"]["user_id"].clone(),
+    ];
+    arrived.sort_by_key(|v| v.to_string());
+    let mut want = vec![json!(bid.to_string()), json!(cid.to_string())];
+    want.sort_by_key(|v| v.to_string());
+    assert_eq!(arrived, want);
+    // Bo walks to Ada: she sees him move, and they are grouped.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    b.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 130, "y": 100}, "velocity": {"x": -200, "y": 0}}))
+        .await;
+    let m = a.expect("PLAYER_MOVEMENT").await;
+    assert_eq!(
+        (m["user_id"].clone(), m["position"]["x"].clone()),
+        (json!(bid.to_string()), json!(130.0))
+    );
+    let g = b.expect("GROUPS_SNAPSHOT").await;
+    assert_eq!(g["groups"].as_array().map(Vec::len), Some(1), "{g}");
+    assert_eq!(a.expect("GROUPS_SNAPSHOT").await["groups"], g["groups"]);
+    // Chat: everyone reaches all three replicas' sockets; nearby only the group.
+    cy.send(json!({"topic": "SEND_MESSAGE", "text": "hello from replica 0", "to": "ALL"}))
+        .await;
+    for cl in [&mut a, &mut b, &mut cy] {
+        assert_eq!(cl.expect("SEND_MESSAGE").await["text"], "hello from replica 0");
+    }
+    b.send(json!({"topic": "SEND_MESSAGE", "text": "psst", "to": "NEARBY"}))
+        .await;
+    assert_eq!(a.expect("SEND_MESSAGE").await["text"], "psst");
+    cy.expect_no("SEND_MESSAGE", 500).await;
+    // Presence is shared: any replica counts the world's users.
+    for i in 0..3 {
+        let (_, info) = c.api(i).get(&format!("/worlds/{w}"), Some(&ta)).await;
+        assert_eq!(info["online_users"], 3, "replica {i}: {info}");
+    }
+    // A ban through replica 0's REST API reaches Bo's socket on replica 2 via the owner.
+    let r = c
+        .api(0)
+        .put(&format!("/worlds/{w}/users/{bid}"), Some(&ta), json!({"status": 1}))
+        .await;
+    assert!(r.0.is_success(), "{}", r.1);
+    assert!(
+        b.expect("KICKED").await["d"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("banned")
+    );
+    assert_ne!(b.closed_with().await, 1000);
+    assert_eq!(a.expect("LEAVE_PLAYER").await["user_id"], bid.to_string());
+    // Capacity holds across replicas: at 2 online with a cap of 2, a newcomer anywhere is refused.
+    let r = c
+        .api(0)
+        .put(&format!("/worlds/{w}"), Some(&ta), json!({"max_users": 2}))
+        .await;
+    assert!(r.0.is_success(), "{}", r.1);
+    let (_, td) = c.api(0).user("Di").await;
+    c.api(0).post(&format!("/worlds/{w}/users"), Some(&td), json!({})).await;
+    let mut d = Client::connect_to(&c.api(2).api, w, &td).await;
+    assert_eq!(d.closed_with().await, 1008);
+    let health = c.replicas[1].health().await;
+    assert_eq!(health["cluster"]["worlds_owned"], 1, "{health}");
+    assert_eq!(c.replicas[0].health().await["cluster"]["remote_sessions"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_worlds_owner_moves_the_world_and_every_client_resumes_in_its_group() {
+    let _serial = SERIAL.lock().await;
+    let Some(mut c) = Cluster::start(3).await else { return };
+    let (aid, ta) = c.api(1).user("Ada").await;
+    let (bid, tb) = c.api(1).user("Bo").await;
+    let (_, tc) = c.api(1).user("Cy").await;
+    let w = c.api(1).world(&ta, "Failover", true, true).await;
+    let mut a = enter(&c, 1, 0, w, &ta).await;
+    let mut b = enter(&c, 1, 1, w, &tb).await;
+    let mut cy = enter(&c, 1, 2, w, &tc).await;
+    assert_eq!(c.owner(w), Some(0));
+    a.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    b.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 140, "y": 100}}))
+        .await;
+    cy.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 1500, "y": 1200}}))
+        .await;
+    let group = b.expect("GROUPS_SNAPSHOT").await["groups"].clone();
+    a.expect("GROUPS_SNAPSHOT").await;
+    // Let one presence refresh record where everyone stands.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let killed = Instant::now();
+    c.replicas[0].kill();
+    // Bo's and Cy's sockets (proxied to the dead owner) are told to reconnect; Ada's drops.
+    assert_eq!(b.closed_with().await, 1012);
+    assert_eq!(cy.closed_with().await, 1012);
+    // Each client comes back through a surviving replica, as a browser behind a load
+    // balancer would.
+    let mut a = connect(&c, 1, w, &ta).await;
+    let mut b = connect(&c, 2, w, &tb).await;
+    let mut cy = connect(&c, 1, w, &tc).await;
+    let resumed = killed.elapsed();
+    let new_owner = c.owner(w).expect("someone runs the world");
+    assert_ne!(new_owner, 0);
+    // Same groups: Ada and Bo together again, Cy alone.
+    for cl in [&mut a, &mut b, &mut cy] {
+        cl.expect("GROUPS_SNAPSHOT").await;
+    }
+    assert_eq!(co_members(&a.seen), Some(vec![bid.to_string()]));
+    assert_eq!(co_members(&b.seen), Some(vec![aid.to_string()]));
+    assert_eq!(co_members(&cy.seen), Some(vec![]));
+    let ga = a.seen.iter().rev().find(|v| v["topic"] == "GROUPS_SNAPSHOT").unwrap()["groups"].clone();
+    assert_eq!(ga.as_array().map(Vec::len), group.as_array().map(Vec::len));
+    // The snapshot has everyone where they stood.
+    let snap = a.seen.iter().find(|v| v["topic"] == "PLAYERS_SNAPSHOT").unwrap();
+    assert_eq!(snap["snapshot"][bid.to_string()], json!({"x": 140.0, "y": 100.0}));
+    eprintln!(
+        "failover: every client back in its group {} ms after SIGKILL",
+        resumed.as_millis()
+    );
+    // The world works on: chat reaches everyone.
+    b.send(json!({"topic": "SEND_MESSAGE", "text": "still here", "to": "ALL"}))
+        .await;
+    for cl in [&mut a, &mut b, &mut cy] {
+        assert_eq!(cl.expect("SEND_MESSAGE").await["text"], "still here");
+    }
+    // No event lost or doubled: one JOIN_PLAYER each, and no LEAVE_PLAYER for anyone.
+    let events = join_events(c.api(new_owner), w, &ta).await;
+    let joins = events.iter().filter(|(_, k)| k == "JOIN_PLAYER").count();
+    let leaves = events.iter().filter(|(_, k)| k == "LEAVE_PLAYER").count();
+    assert_eq!((joins, leaves), (3, 0), "{events:?}");
+    assert_eq!(
+        c.api(new_owner).get(&format!("/worlds/{w}"), Some(&ta)).await.1["online_users"],
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_crash_and_a_rabbitmq_restart_are_survived() {
+    let _serial = SERIAL.lock().await;
+    let Some(mut c) = Cluster::start(2).await else { return };
+    let (_, ta) = c.api(0).user("Ada").await;
+    let (bid, tb) = c.api(0).user("Bo").await;
+    let w = c.api(0).world(&ta, "Weather", true, true).await;
+    let mut a = enter(&c, 0, 0, w, &ta).await;
+    let mut b = enter(&c, 0, 1, w, &tb).await;
+    a.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    b.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 140, "y": 100}}))
+        .await;
+    b.expect("GROUPS_SNAPSHOT").await;
+
+    // Redis dies with its data. The owner keeps serving its world (local and remote
+    // sockets alike), and says it is degraded.
+    c.redis.kill();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let h = c.replicas[0].health().await;
+    assert_eq!(
+        (h["status"].as_str(), h["cluster"]["presence_ok"].as_bool()),
+        (Some("degraded"), Some(false)),
+        "{h}"
+    );
+    b.send(json!({"topic": "SEND_MESSAGE", "text": "redis is down", "to": "ALL"}))
+        .await;
+    assert_eq!(a.expect("SEND_MESSAGE").await["text"], "redis is down");
+    assert_eq!(b.expect("SEND_MESSAGE").await["text"], "redis is down");
+    // Redis comes back empty: the owner retakes its lease and rewrites presence.
+    c.redis.spawn();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, info) = c.api(1).get(&format!("/worlds/{w}"), Some(&ta)).await;
+        if info["online_users"] == 2 && c.owner(w) == Some(0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "presence not rebuilt after the Redis restart: {} online, owner {:?}",
+            info["online_users"],
+            c.owner(w)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(c.replicas[0].health().await["status"], "ok");
+    a.send(json!({"topic": "SEND_MESSAGE", "text": "redis is back", "to": "ALL"}))
+        .await;
+    assert_eq!(b.expect("SEND_MESSAGE").await["text"], "redis is back");
+    assert!(b.closed.is_none(), "Bo's session went on through the Redis outage");
+
+    // RabbitMQ restarts. Ada (on the owner) goes on; Bo's proxied socket is told to
+    // reconnect, is refused for now while the broker is away, and gets back in after.
+    let ctl = |what: &str| {
+        let ok = Command::new("rabbitmqctl").arg(what).stdout(Stdio::null()).status();
+        assert!(ok.is_ok_and(|s| s.success()), "rabbitmqctl {what} failed");
+    };
+    ctl("stop_app");
+    assert_eq!(b.closed_with().await, 1012);
+    a.send(json!({"topic": "PING", "position": {"x": 100, "y": 100}})).await;
+    assert_eq!(a.expect("PONG").await, "PONG");
+    let h = c.replicas[1].health().await;
+    assert_eq!(h["cluster"]["bus_ok"], false, "{h}");
+    ctl("start_app");
+    let mut b = connect(&c, 1, w, &tb).await;
+    b.expect("GROUPS_SNAPSHOT").await;
+    assert_eq!(co_members(&b.seen).map(|m| m.len()), Some(1));
+    a.send(json!({"topic": "SEND_MESSAGE", "text": "broker is back", "to": "ALL"}))
+        .await;
+    assert_eq!(b.expect("SEND_MESSAGE").await["text"], "broker is back");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while c.replicas[1].health().await["cluster"]["bus_ok"] != true {
+        assert!(Instant::now() < deadline, "replica 1 did not report the broker back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = bid;
+}
