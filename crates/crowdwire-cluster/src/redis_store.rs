@@ -290,6 +290,11 @@ impl RedisStore {
         Ok(store)
     }
 
+    /// The connection (shared by the other Redis users of this replica).
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
     /// Records whether Redis answered; logs the changes.
     fn note<T>(&self, r: &RedisResult<T>) {
         let ok = r.is_ok();

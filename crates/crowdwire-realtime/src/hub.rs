@@ -611,7 +611,15 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
                 }
                 continue;
             }
-            Some((peer, message)) = media_rx.recv() => vec![(Input::MediaMessage { peer, message }, hub.clock())],
+            Some((peer, message)) = media_rx.recv() => {
+                let input = match message["roomId"].as_str() {
+                    Some(room) if peer.is_empty() && message["topic"] == crate::media::ROOM_LOST => {
+                        Input::MediaRoomLost { room: room.to_owned() }
+                    }
+                    _ => Input::MediaMessage { peer, message },
+                };
+                vec![(input, hub.clock())]
+            }
             _ = tick.tick() => {
                 if engine.population() == 0 && empty_since.is_some_and(|t| t.elapsed() >= IDLE_STOP) {
                     break;

@@ -9,7 +9,17 @@ use tokio::sync::mpsc;
 use crowdwire_world::engine::MediaCommand;
 
 /// Where media messages for peers of one world are delivered: (peer, whole message).
+/// A message for the empty peer is for the world itself: see [`room_lost`].
 pub type MediaSink = mpsc::UnboundedSender<(String, Value)>;
+
+/// The topic of [`room_lost`].
+pub const ROOM_LOST: &str = "media-room-lost";
+
+/// What a backend puts in a world's sink when the media server holding `room` is gone: the
+/// world has the room's members join it again.
+pub fn room_lost(room: &str) -> (String, Value) {
+    (String::new(), serde_json::json!({ "topic": ROOM_LOST, "roomId": room }))
+}
 
 /// A media backend.
 pub trait MediaBackend: Send + Sync + 'static {

@@ -358,6 +358,11 @@ pub enum Input {
     /// A player this world had on the replica that ran it before (failover): present, and
     /// waiting for its client to reconnect within the reconnection grace.
     Restore(Box<Restored>),
+    /// The media server holding a room was lost: its members join it again (on another).
+    MediaRoomLost {
+        /// Room.
+        room: String,
+    },
 }
 
 /// What a world must remember of a player to carry it over to another replica: written to
@@ -583,6 +588,26 @@ impl WorldEngine {
                 }
             }
             Input::Restore(r) => self.restore(clock, *r),
+            Input::MediaRoomLost { room } => {
+                // Every member joins the room afresh; each client gets a new
+                // `you-joined-as-*` for it and rebuilds its transports.
+                let members = sorted(
+                    self.players
+                        .values()
+                        .filter(|p| self.rooms(p.slot).contains(&room))
+                        .map(|p| p.slot)
+                        .collect(),
+                );
+                for slot in members {
+                    let role = self.media_role(slot, &room);
+                    let peer = self.uid(slot);
+                    self.out.push(Output::Media(MediaCommand::Join {
+                        room: room.clone(),
+                        peer,
+                        role,
+                    }));
+                }
+            }
         }
         std::mem::take(&mut self.out)
     }

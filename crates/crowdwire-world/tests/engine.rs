@@ -1914,3 +1914,24 @@ fn a_restore_never_replaces_a_player_already_back_nor_enters_another_worlds_conf
     w.input(Input::Restore(Box::new(foreign)));
     assert_eq!(w.engine.restorable("2").unwrap().conference, None);
 }
+
+#[test]
+fn a_lost_media_room_is_joined_again_by_its_members_only() {
+    let (mut w, g) = trio_and_a_stranger();
+    w.take_media();
+    w.input(Input::MediaRoomLost { room: g.clone() });
+    let mut rejoined = joins(&w.take_media());
+    rejoined.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        rejoined,
+        vec![
+            (g.clone(), "1".into(), MediaRole::Speaker),
+            (g.clone(), "2".into(), MediaRole::Speaker),
+            (g.clone(), "3".into(), MediaRole::Speaker)
+        ]
+    );
+    w.input(Input::MediaRoomLost {
+        room: "no-such-room".into(),
+    });
+    assert!(w.take_media().is_empty());
+}

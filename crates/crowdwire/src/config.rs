@@ -20,6 +20,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where audio and video are forwarded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaMode {
+    /// By the SFU inside this process.
+    #[default]
+    Embedded,
+    /// By standalone media nodes (`crowdwire media`), over RabbitMQ.
+    Nodes,
+    /// Nowhere: media signalling gets error replies.
+    Off,
+}
+
 /// Settings of `crowdwire serve`, as given on the command line or in the environment.
 /// Every field is optional here; [`Config::resolve`] applies the file and the defaults.
 #[derive(Args, Debug, Default, Clone, Deserialize)]
@@ -112,9 +125,13 @@ pub struct ServeArgs {
     /// SFU workers, one core and one UDP port each (default: the number of cores).
     #[arg(long, env = "CROWDWIRE_MEDIA_WORKERS")]
     pub media_workers: Option<usize>,
-    /// Run without audio and video (signalling gets error replies).
+    /// Run without audio and video (signalling gets error replies); same as `media_mode = off`.
     #[arg(long, env = "CROWDWIRE_MEDIA_DISABLED")]
     pub media_disabled: Option<bool>,
+    /// Where media is forwarded: `embedded` (default), `nodes` (standalone media nodes; needs
+    /// Redis and RabbitMQ), or `off`.
+    #[arg(long, env = "CROWDWIRE_MEDIA_MODE", value_enum)]
+    pub media_mode: Option<MediaMode>,
     /// Redis for presence and world leases (scale-out; with `amqp_url`).
     #[arg(long, env = "CROWDWIRE_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
@@ -165,8 +182,10 @@ pub struct Config {
     pub google_client_id: Option<String>,
     /// Google JWKS URL.
     pub google_jwks_url: String,
-    /// The SFU, unless media is disabled.
+    /// The embedded SFU, if media is forwarded here.
     pub media: Option<crowdwire_media::MediaConfig>,
+    /// Media is forwarded by standalone media nodes.
+    pub media_nodes: bool,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -205,6 +224,16 @@ impl Config {
             };
         }
         let bind = pick!(bind).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8000)));
+        let media_mode = match (pick!(media_mode), pick!(media_disabled)) {
+            (Some(m), _) => m,
+            (None, Some(true)) => MediaMode::Off,
+            (None, _) => MediaMode::Embedded,
+        };
+        if media_mode == MediaMode::Nodes && (pick!(redis_url).is_none() || pick!(amqp_url).is_none()) {
+            bail!(
+                "CROWDWIRE_MEDIA_MODE=nodes needs CROWDWIRE_REDIS_URL and CROWDWIRE_AMQP_URL: media nodes are reached through them"
+            );
+        }
         let data_dir = pick!(data_dir).unwrap_or_else(|| PathBuf::from("./data"));
         let database_url = pick!(database_url).unwrap_or_else(|| crowdwire_store::Db::sqlite_url_in(&data_dir));
         let public_url = pick!(public_url)
@@ -240,7 +269,8 @@ impl Config {
             trust_forwarded_for: pick!(trust_forwarded_for).unwrap_or(false),
             access_token_minutes: pick!(access_token_minutes).unwrap_or(720),
             guest_token_hours: pick!(guest_token_hours).unwrap_or(12),
-            media: if pick!(media_disabled).unwrap_or(false) {
+            media_nodes: media_mode == MediaMode::Nodes,
+            media: if media_mode != MediaMode::Embedded {
                 None
             } else {
                 Some(crowdwire_media::MediaConfig {
@@ -315,12 +345,13 @@ impl Config {
     }
 }
 
-fn valid_replica_id(id: &str) -> bool {
+/// Replica and node ids: letters, digits, `-`, `_` and `.`, 1 to 64 of them.
+pub fn valid_replica_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// The host name and a random suffix: a restarted replica is a new replica.
-fn default_replica_id() -> String {
+pub fn default_replica_id() -> String {
     use rand::RngCore;
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()

@@ -2,4 +2,5 @@
 //! binary and by the integration tests.
 
 pub mod config;
+pub mod media_node;
 pub mod server;

@@ -16,16 +16,20 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (API, realtime gateway, web client).
     Serve(ServeArgs),
+    /// Run a standalone media node (SFU) for replicas started with `CROWDWIRE_MEDIA_MODE=nodes`.
+    Media(crowdwire::media_node::MediaArgs),
 }
 
-fn init_logging(config: &Config) {
-    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
+fn init_logging(log: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(log).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match config.log_format {
+    match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
@@ -52,11 +56,20 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let config = Config::resolve(args)?;
-            init_logging(&config);
+            init_logging(&config.log, config.log_format);
             let running = crowdwire::server::start(config).await?;
             stop_signal().await;
             tracing::info!("shutting down");
             running.shutdown().await?;
+            tracing::info!("stopped");
+        }
+        Command::Media(args) => {
+            init_logging(&args.log, args.log_format);
+            let running = crowdwire::media_node::start(args).await?;
+            tracing::info!(health = %running.health_addr, "media node serving");
+            stop_signal().await;
+            // A planned stop: leave the placement at once rather than after the TTL.
+            running.node.deregister().await;
             tracing::info!("stopped");
         }
     }

@@ -120,6 +120,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 .await
                 .context("numbering this replica")?;
             tracing::info!(replica = %c.replica_id, number, "joined the cluster");
+            let media: Arc<dyn crowdwire_realtime::media::MediaBackend> = if config.media_nodes {
+                Arc::new(
+                    crowdwire_cluster::RemoteMedia::connect(&c.amqp_url, store.connection(), &c.replica_id)
+                        .await
+                        .map_err(|e| anyhow::anyhow!(e))?,
+                )
+            } else {
+                media
+            };
             let store = Arc::new(store);
             (
                 crowdwire_realtime::Backends {

@@ -29,6 +29,16 @@ fn amqp_url() -> String {
     std::env::var("CROWDWIRE_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
+/// Fails the test, with the process's log, if it has exited.
+fn still_running(child: &mut Option<Child>, log: &std::path::Path, what: &str) {
+    if let Some(status) = child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+        panic!(
+            "{what} exited ({status}):\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+    }
+}
+
 /// A Redis server of the test's own (so a restart touches nobody else).
 struct Redis {
     port: u16,
@@ -118,15 +128,38 @@ impl Drop for Replica {
 
 struct Cluster {
     replicas: Vec<Replica>,
+    nodes: Vec<MediaNodeProc>,
     redis: Redis,
     database_url: String,
     dir: PathBuf,
+    /// Replicas forward media through standalone nodes (else they run none).
+    media_nodes: bool,
+}
+
+/// A `crowdwire media` process.
+struct MediaNodeProc {
+    id: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Drop for MediaNodeProc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 impl Cluster {
     /// `n` replicas on a fresh PostgreSQL schema and a fresh Redis; `None` (after saying why)
     /// when no PostgreSQL is configured.
     async fn start(n: usize) -> Option<Cluster> {
+        Self::start_with(n, false).await
+    }
+
+    async fn start_with(n: usize, media_nodes: bool) -> Option<Cluster> {
         if common::postgres_url().is_none() {
             eprintln!("CROWDWIRE_TEST_DATABASE_URL is not set: the cluster tests need PostgreSQL and were not run");
             return None;
@@ -134,9 +167,11 @@ impl Cluster {
         let (database_url, dir) = common::fresh_database(Backend::Postgres).await;
         let mut c = Cluster {
             replicas: Vec::new(),
+            nodes: Vec::new(),
             redis: Redis::start(),
             database_url,
             dir,
+            media_nodes,
         };
         // The first one migrates the database; the others start together after it.
         c.add().await;
@@ -166,7 +201,7 @@ impl Cluster {
             .env("CROWDWIRE_REDIS_URL", self.redis.url())
             .env("CROWDWIRE_AMQP_URL", amqp_url())
             .env("CROWDWIRE_REPLICA_ID", &id)
-            .env("CROWDWIRE_MEDIA_DISABLED", "true")
+            .env("CROWDWIRE_MEDIA_MODE", if self.media_nodes { "nodes" } else { "off" })
             .env(
                 "CROWDWIRE_LOG",
                 "warn,crowdwire=info,crowdwire_realtime=info,crowdwire_cluster=info",
@@ -203,16 +238,58 @@ impl Cluster {
             {
                 break;
             }
-            if let Some(status) = replica.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!(
-                    "replica {i} exited ({status}):\n{}",
-                    std::fs::read_to_string(&replica.log).unwrap_or_default()
-                );
-            }
+            still_running(&mut replica.child, &replica.log, &format!("replica {i}"));
             assert!(Instant::now() < deadline, "replica {i} did not become healthy");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         self.replicas.push(replica);
+    }
+
+    /// Starts a media node and waits until it is registered for placement.
+    async fn add_node(&mut self) {
+        let i = self.nodes.len();
+        let id = format!("m{i}-{}", uuid::Uuid::new_v4().simple());
+        let log = self.dir.join(format!("media-{i}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_crowdwire"))
+            .arg("media")
+            .env("CROWDWIRE_AMQP_URL", amqp_url())
+            .env("CROWDWIRE_REDIS_URL", self.redis.url())
+            .env("CROWDWIRE_NODE_ID", &id)
+            .env("CROWDWIRE_MEDIA_BIND", "127.0.0.1:0")
+            .env("CROWDWIRE_MEDIA_WORKERS", "1")
+            .env("CROWDWIRE_HEALTH_BIND", "127.0.0.1:0")
+            .env("CROWDWIRE_LOG", "info")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("starting crowdwire media");
+        let mut node = MediaNodeProc {
+            id,
+            child: Some(child),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = Command::new("redis-cli")
+                .args([
+                    "-p",
+                    &self.redis.port.to_string(),
+                    "--raw",
+                    "ZSCORE",
+                    "media:nodes",
+                    &node.id,
+                ])
+                .output()
+                .expect("redis-cli");
+            if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
+                break;
+            }
+            still_running(&mut node.child, &node.log, &format!("media node {i}"));
+            assert!(Instant::now() < deadline, "media node {i} did not register");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.nodes.push(node);
     }
 
     fn api(&self, i: usize) -> &TestServer {
@@ -226,15 +303,11 @@ impl Cluster {
     }
 
     fn logs(&self) -> String {
-        self.replicas
-            .iter()
-            .map(|r| {
-                format!(
-                    "---- {} ----\n{}",
-                    r.id,
-                    std::fs::read_to_string(&r.log).unwrap_or_default()
-                )
-            })
+        let replicas = self.replicas.iter().map(|r| (&r.id, &r.log));
+        let nodes = self.nodes.iter().map(|n| (&n.id, &n.log));
+        replicas
+            .chain(nodes)
+            .map(|(id, log)| format!("---- {id} ----\n{}", std::fs::read_to_string(log).unwrap_or_default()))
             .collect()
     }
 }
@@ -245,6 +318,7 @@ impl Drop for Cluster {
             eprintln!("{}", self.logs());
         }
         self.replicas.clear();
+        self.nodes.clear();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -297,6 +371,31 @@ fn co_members(seen: &[Value]) -> Option<Vec<String>> {
         .collect();
     ids.sort();
     Some(ids)
+}
+
+/// Ada on replica 0 (where the world then runs) and Bo on replica 1, standing together.
+struct Pair {
+    w: i64,
+    ta: String,
+    tb: String,
+    a: Client,
+    b: Client,
+    /// Their proximity group's JSON value.
+    room: Value,
+}
+
+async fn pair(c: &Cluster, world: &str) -> Pair {
+    let (_, ta) = c.api(0).user("Ada").await;
+    let (_, tb) = c.api(0).user("Bo").await;
+    let w = c.api(0).world(&ta, world, true, true).await;
+    let mut a = enter(c, 0, 0, w, &ta).await;
+    let mut b = enter(c, 0, 1, w, &tb).await;
+    a.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    b.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 140, "y": 100}}))
+        .await;
+    let room = b.expect("GROUPS_SNAPSHOT").await["groups"][0].clone();
+    Pair { w, ta, tb, a, b, room }
 }
 
 async fn join_events(s: &TestServer, world: i64, token: &str) -> Vec<(Value, String)> {
@@ -472,16 +571,14 @@ async fn killing_a_worlds_owner_moves_the_world_and_every_client_resumes_in_its_
 async fn a_redis_crash_and_a_rabbitmq_restart_are_survived() {
     let _serial = SERIAL.lock().await;
     let Some(mut c) = Cluster::start(2).await else { return };
-    let (_, ta) = c.api(0).user("Ada").await;
-    let (bid, tb) = c.api(0).user("Bo").await;
-    let w = c.api(0).world(&ta, "Weather", true, true).await;
-    let mut a = enter(&c, 0, 0, w, &ta).await;
-    let mut b = enter(&c, 0, 1, w, &tb).await;
-    a.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
-        .await;
-    b.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 140, "y": 100}}))
-        .await;
-    b.expect("GROUPS_SNAPSHOT").await;
+    let Pair {
+        w,
+        ta,
+        tb,
+        mut a,
+        mut b,
+        ..
+    } = pair(&c, "Weather").await;
 
     // Redis dies with its data. The owner keeps serving its world (local and remote
     // sockets alike), and says it is degraded.
@@ -543,5 +640,69 @@ async fn a_redis_crash_and_a_rabbitmq_restart_are_survived() {
         assert!(Instant::now() < deadline, "replica 1 did not report the broker back");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let _ = bid;
+}
+
+/// The UDP port of the first ICE candidate of a `you-joined-as-speaker`'s send transport.
+fn candidate_port(joined: &Value) -> u64 {
+    joined["d"]["sendTransportOptions"]["iceCandidates"][0]["port"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no candidate in {joined}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_rooms_live_on_one_node_and_move_when_it_dies() {
+    let _serial = SERIAL.lock().await;
+    let Some(mut c) = Cluster::start_with(2, true).await else {
+        return;
+    };
+    c.add_node().await;
+    c.add_node().await;
+    let Pair {
+        w, mut a, mut b, room, ..
+    } = pair(&c, "Voices").await;
+    let room = room.as_str().unwrap().to_owned();
+    // Both are told to join the room's media on the same node, through their replicas.
+    let ja = a.expect_within("you-joined-as-speaker", 10_000).await;
+    let jb = b.expect_within("you-joined-as-speaker", 10_000).await;
+    assert_eq!(
+        (ja["d"]["roomId"].as_str(), jb["d"]["roomId"].as_str()),
+        (Some(&*room), Some(&*room))
+    );
+    assert!(
+        ja.get("uid").is_none(),
+        "the node's routing field is not the client's business: {ja}"
+    );
+    let port = candidate_port(&ja);
+    assert_eq!(candidate_port(&jb), port, "one room, one node");
+    let node = c
+        .redis
+        .get(&format!("world:{w}:room:{room}"))
+        .expect("the room is placed");
+    let dead = c
+        .nodes
+        .iter()
+        .position(|n| n.id == node)
+        .expect("placed on one of our nodes");
+    // Signalling reaches the node and its answer comes back.
+    b.send(json!({"topic": "@connect-transport", "d": {"roomId": room, "direction": "send", "dtlsParameters": {"role": "client", "fingerprints": []}}}))
+        .await;
+    b.expect_within("@connect-transport-send-done", 10_000).await;
+
+    // The node dies: its room moves to the other node, and both clients are told to join it there.
+    let killed = Instant::now();
+    if let Some(mut child) = c.nodes[dead].child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let ja = a.expect_within("you-joined-as-speaker", 15_000).await;
+    let jb = b.expect_within("you-joined-as-speaker", 15_000).await;
+    eprintln!(
+        "media node failover: rooms re-joined {} ms after SIGKILL",
+        killed.elapsed().as_millis()
+    );
+    assert_eq!(ja["d"]["roomId"].as_str(), Some(&*room));
+    assert_ne!(candidate_port(&ja), port);
+    assert_eq!(candidate_port(&jb), candidate_port(&ja));
+    let moved = c.redis.get(&format!("world:{w}:room:{room}")).expect("placed again");
+    assert_eq!(moved, c.nodes[1 - dead].id);
 }
