@@ -13,7 +13,7 @@ await build({
 });
 
 // The Node drivers, one per test.
-for (const name of ['media', 'web', 'screens']) {
+for (const name of ['media', 'web', 'screens', 'cluster']) {
   await build({
     entryPoints: [`src/run-${name}-test.ts`],
     outfile: `dist/run-${name}-test.mjs`,
@@ -27,4 +27,4 @@ for (const name of ['media', 'web', 'screens']) {
   });
 }
 
-console.log('built dist/media-page.js, dist/run-media-test.mjs, dist/run-web-test.mjs and dist/run-screens-test.mjs');
+console.log('built dist/media-page.js and the drivers dist/run-{media,web,screens,cluster}-test.mjs');

@@ -14,9 +14,17 @@
 #          log-in, profile name and password changes, the world browser (search, tags, Public /
 #          Joined / Mine, pages), guest play, an invite link to a private world, and the admin
 #          pages (counters, charts, world and user reports, banning a world and an account) as the
-#          superuser this script starts the server with (e2e/src/run-screens-test.ts).
+#          superuser this script starts the server with (e2e/src/run-screens-test.ts);
+#   cluster  scaled out: two `crowdwire serve` replicas on PostgreSQL, Redis and RabbitMQ with media
+#          on two `crowdwire media` nodes; two people on different replicas meet, see and hear each
+#          other, chat and walk, keep their call when the media node holding it is killed, and
+#          share a conference (e2e/src/run-cluster-test.ts). It runs on its own (not with the
+#          others), needs PostgreSQL's Unix socket in /var/run/postgresql, RabbitMQ on
+#          127.0.0.1:5672 (bridged into the namespace through a Unix socket with socat), and
+#          redis-server (started inside the namespace).
 #
-# Usage: scripts/e2e.sh [--quiet] [media] [web] [screens]      (no test named: all three)
+# Usage: scripts/e2e.sh [--quiet] [media] [web] [screens]      (no test named: these three)
+#        scripts/e2e.sh [--quiet] cluster
 #   --quiet (or E2E_QUIET=1)  don't print every WebSocket message of the media test (they are
 #                             still kept for the failure report and in e2e/artifacts/)
 #   E2E_BUILD=1               rebuild the server (cargo build -p crowdwire) even if the binary exists
@@ -56,11 +64,84 @@ for arg in "$@"; do
   case "$arg" in
     --quiet) export E2E_QUIET=1 ;;
     --inside) INSIDE=1 ;;
-    media | web | screens) TESTS+=("$arg") ;;
-    *) die "unknown argument $arg (expected --quiet, media, web or screens)" ;;
+    media | web | screens | cluster) TESTS+=("$arg") ;;
+    *) die "unknown argument $arg (expected --quiet, media, web, screens or cluster)" ;;
   esac
 done
 [ ${#TESTS[@]} -gt 0 ] || TESTS=(media web screens)
+CLUSTER=
+if [[ " ${TESTS[*]} " == *" cluster "* ]]; then
+  [ ${#TESTS[@]} -eq 1 ] || die "run the cluster test on its own: scripts/e2e.sh cluster"
+  CLUSTER=1
+fi
+
+# ------------------------------------------------------------------------------------------
+# Inside the network namespace, the cluster test: Redis, two replicas, two media nodes.
+if [ -n "$INSIDE" ] && [ -n "$CLUSTER" ]; then
+  ip link set lo up
+  DATA=$(mktemp -d /tmp/crowdwire-e2e-cluster.XXXXXX)
+  PIDS=()
+  DRIVER=
+  cleanup() {
+    [ -n "$DRIVER" ] && kill "$DRIVER" 2>/dev/null || true
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    cp "$DATA"/*.log "$ARTIFACTS/cluster/" 2>/dev/null || true
+    rm -rf "$DATA"
+  }
+  trap cleanup EXIT
+  trap 'echo "e2e: interrupted (time limit?)" >&2; exit 124' TERM INT
+  healthy() { # url pid log
+    for _ in $(seq 1 150); do
+      curl -fs "$1" > /dev/null && return 0
+      kill -0 "$2" 2>/dev/null || break
+      sleep 0.2
+    done
+    echo "e2e: $1 did not become healthy; the output:" >&2
+    tail -n 60 "$3" >&2
+    exit 1
+  }
+  # RabbitMQ is the machine's, reached through the Unix socket the first half bridged.
+  socat TCP-LISTEN:5672,bind=127.0.0.1,reuseaddr,fork "UNIX-CONNECT:$E2E_AMQP_SOCKET" > "$DATA/socat.log" 2>&1 &
+  PIDS+=($!)
+  redis-server --bind 127.0.0.1 --port 6379 --save "" --appendonly no > "$DATA/redis.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 50); do redis-cli -p 6379 ping > /dev/null 2>&1 && break; sleep 0.1; done
+  export CROWDWIRE_DATABASE_URL="postgres://postgres@localhost/test?host=/var/run/postgresql&options=-c%20search_path%3D$E2E_PG_SCHEMA"
+  export CROWDWIRE_JWT_SECRET=e2e-cluster-secret-0123456789abcdef0123456789
+  export CROWDWIRE_REDIS_URL=redis://127.0.0.1:6379/ CROWDWIRE_AMQP_URL='amqp://guest:guest@127.0.0.1:5672/%2f'
+  export CROWDWIRE_MEDIA_MODE=nodes NO_COLOR=1 CROWDWIRE_LOG=info
+  for i in 1 2; do
+    port=$((HTTP_PORT + i - 1))
+    [ "$i" = 1 ] && admin=("CROWDWIRE_ADMIN_EMAIL=$E2E_ADMIN_EMAIL" "CROWDWIRE_ADMIN_PASSWORD=$E2E_ADMIN_PASSWORD") || admin=()
+    env "${admin[@]}" CROWDWIRE_REPLICA_ID="replica-$i" "$BIN" serve --bind "127.0.0.1:$port" --data-dir "$DATA/replica-$i" > "$DATA/replica-$i.log" 2>&1 &
+    PIDS+=($!)
+    # The first one migrates the database before the second starts.
+    healthy "http://127.0.0.1:$port/api/v1/health" "$!" "$DATA/replica-$i.log"
+  done
+  NODES=
+  for i in 1 2; do
+    "$BIN" media --node-id "media-$i" --media-bind "127.0.0.1:$((MEDIA_PORT + 10 * (i - 1)))" --media-workers 1 \
+      --health-bind "127.0.0.1:$((9100 + i))" > "$DATA/media-$i.log" 2>&1 &
+    PIDS+=($!)
+    healthy "http://127.0.0.1:$((9100 + i))/health" "$!" "$DATA/media-$i.log"
+    NODES="$NODES${NODES:+,}$!@http://127.0.0.1:$((9100 + i))"
+  done
+  echo "e2e: ---- cluster ---- (replicas on :$HTTP_PORT and :$((HTTP_PORT + 1)), media nodes $NODES)"
+  s=0
+  E2E_BASE_URL="http://127.0.0.1:$HTTP_PORT" E2E_BASE_URL_2="http://127.0.0.1:$((HTTP_PORT + 1))" E2E_MEDIA_NODES="$NODES" \
+    E2E_ARTIFACTS="$ARTIFACTS/cluster" node "$E2E/dist/run-cluster-test.mjs" &
+  DRIVER=$!
+  wait "$DRIVER" || s=$?
+  DRIVER=
+  if grep -q "panicked" "$DATA"/*.log; then
+    echo "e2e: a server panicked during the test:" >&2
+    grep -A8 panicked "$DATA"/*.log >&2
+    s=1
+  fi
+  if [ $s -ne 0 ]; then echo "e2e: cluster FAILED (exit $s)" >&2; else echo "e2e: cluster passed"; fi
+  exit $s
+fi
 
 # ------------------------------------------------------------------------------------------
 # Second half: inside the network namespace (the script re-runs itself with --inside).
@@ -164,6 +245,21 @@ if [ ! -x "$BIN" ] || [ "${E2E_BUILD:-0}" = 1 ]; then
 fi
 
 for t in "${TESTS[@]}"; do rm -rf "${ARTIFACTS:?}/$t"; mkdir -p "$ARTIFACTS/$t"; done
+BRIDGE=
+if [ -n "$CLUSTER" ]; then
+  command -v socat > /dev/null || { apt-get install -y socat || { apt-get update && apt-get install -y socat; }; } || die "socat is required for the cluster test"
+  command -v redis-server > /dev/null || die "redis-server is required for the cluster test (apt-get install -y redis-server)"
+  command -v psql > /dev/null || die "psql is required for the cluster test"
+  [ -S /var/run/postgresql/.s.PGSQL.5432 ] || die "the cluster test needs PostgreSQL's Unix socket /var/run/postgresql/.s.PGSQL.5432"
+  (exec 3<>/dev/tcp/127.0.0.1/5672) 2> /dev/null || die "the cluster test needs RabbitMQ on 127.0.0.1:5672"
+  export E2E_PG_SCHEMA="e2e_cluster_$$"
+  psql "postgres://postgres@127.0.0.1:5432/test" -qc "CREATE SCHEMA $E2E_PG_SCHEMA" || die "could not create schema $E2E_PG_SCHEMA"
+  export E2E_AMQP_SOCKET=/tmp/crowdwire-e2e-amqp-$$.sock
+  socat "UNIX-LISTEN:$E2E_AMQP_SOCKET,fork,mode=600" TCP:127.0.0.1:5672 &
+  BRIDGE=$!
+  trap 'kill $BRIDGE 2>/dev/null; rm -f "$E2E_AMQP_SOCKET"; psql "postgres://postgres@127.0.0.1:5432/test" -qc "DROP SCHEMA IF EXISTS $E2E_PG_SCHEMA CASCADE" > /dev/null 2>&1' EXIT
+  for _ in $(seq 1 50); do [ -S "$E2E_AMQP_SOCKET" ] && break; sleep 0.1; done
+fi
 # As root, a plain network namespace; otherwise inside a user namespace where we are root.
 NS=(unshare -n)
 [ "$(id -u)" = 0 ] || NS=(unshare -r -n)

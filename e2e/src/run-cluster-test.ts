@@ -1,0 +1,165 @@
+// End-to-end test of a scaled-out CrowdWire: two `crowdwire serve` replicas on PostgreSQL, Redis
+// and RabbitMQ, with media on two standalone `crowdwire media` nodes. Two headless Chromium
+// windows each use a different replica, as two people behind a load balancer would:
+//   1. A (replica 1) signs up, creates a world and enters it; B (replica 2) signs up and enters it;
+//      each sees the other in the people list and on the map;
+//   2. standing together, each decodes the other's camera: the call runs on a media node, its
+//      signalling through both replicas and RabbitMQ;
+//   3. chat reaches B, and B's walk reaches A;
+//   4. the media node holding their call is killed (SIGKILL): the room moves to the other node
+//      and both pages decode each other's video again, without a reload;
+//   5. on the Main Stage, A speaks and B (listening) decodes A's video.
+//
+// Run by scripts/e2e.sh cluster, which starts the servers in a loopback-only network namespace.
+// Environment: E2E_BASE_URL and E2E_BASE_URL_2 (the replicas), E2E_MEDIA_NODES
+// ("pid@health-url,…"), E2E_ARTIFACTS, CHROMIUM.
+
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Person, failureShots } from './person';
+import { elapsed, launchChromium, runDriver, sleep, step, waitFor } from './shared';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BASE = (process.env.E2E_BASE_URL ?? '').replace(/\/$/, '');
+const BASE_2 = (process.env.E2E_BASE_URL_2 ?? '').replace(/\/$/, '');
+const NODES = (process.env.E2E_MEDIA_NODES ?? '')
+  .split(',')
+  .filter(Boolean)
+  .map((n) => {
+    const [pid, health] = n.split('@');
+    return { pid: Number(pid), health };
+  });
+if (!BASE || !BASE_2 || NODES.length < 2) {
+  console.error('E2E_BASE_URL, E2E_BASE_URL_2 and two E2E_MEDIA_NODES are needed (run scripts/e2e.sh cluster)');
+  process.exit(2);
+}
+const ARTIFACTS = resolve(process.env.E2E_ARTIFACTS ?? join(here, '..', 'artifacts', 'cluster'));
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const DRIVER_TIMEOUT_MS = 240_000;
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const figures: Record<string, string> = {};
+
+/** Rooms each live media node holds (a dead one answers nothing). */
+async function nodeRooms(): Promise<(number | null)[]> {
+  return Promise.all(
+    NODES.map(async (n) => {
+      try {
+        const r = await fetch(`${n.health}/health`, { signal: AbortSignal.timeout(2000) });
+        return ((await r.json()) as { rooms: number }).rooms;
+      } catch {
+        return null;
+      }
+    }),
+  );
+}
+
+/** Waits until `who` decodes new frames of `peer`'s video (more than `after`, and still growing). */
+async function framesFlow(who: Person, peer: Person, after: number, timeoutMs: number): Promise<number> {
+  return waitFor(`${who.label} to decode ${peer.label}'s video`, timeoutMs, async () => {
+    const a = await who.framesFrom(peer.id);
+    if (a === 0 || a === after) return null;
+    await sleep(700);
+    const b = await who.framesFrom(peer.id);
+    return b > a ? b : null;
+  });
+}
+
+async function main(): Promise<void> {
+  const browser = await launchChromium(CHROMIUM);
+  const stamp = Date.now().toString(36);
+  const A = new Person('A', 'Ada', `ada-${stamp}@example.test`, BASE, ARTIFACTS);
+  const B = new Person('B', 'Bob', `bob-${stamp}@example.test`, BASE_2, ARTIFACTS);
+  try {
+    await step('1. A signs up on replica 1, creates a world and enters; B signs up on replica 2 and enters', async () => {
+      await A.open(browser);
+      await A.signUp();
+      const p = A.page;
+      await p.getByRole('link', { name: 'New world' }).first().click();
+      await p.getByLabel('Name').fill(`Cluster Plaza ${stamp}`);
+      await p.getByRole('button', { name: 'Create world' }).click();
+      await p.getByRole('button', { name: 'Enter the world' }).waitFor();
+      const id = Number(new URL(p.url()).hash.match(/#\/world\/(\d+)/)?.[1]);
+      if (!id) throw new Error(`after creating, the page is at ${p.url()}`);
+      await A.enter(id);
+      await B.open(browser);
+      await B.signUp();
+      await B.enter(id);
+      await waitFor('B in A\'s people list', 10_000, async () => (await A.page.locator('.people').innerText()).includes('Bob'));
+      await waitFor('A in B\'s people list', 10_000, async () => (await B.page.locator('.people').innerText()).includes('Ada'));
+      await waitFor('B drawn on A\'s map', 10_000, () => A.debug('remote', B.id));
+    });
+
+    await step('2. standing together, each decodes the other\'s camera, through a media node', async () => {
+      const t = Date.now();
+      await waitFor('video both ways', 45_000, async () => (await A.framesFrom(B.id)) > 0 && (await B.framesFrom(A.id)) > 0);
+      figures['first frames both ways (across replicas, on a media node)'] = `${Date.now() - t} ms after B entered`;
+      const rooms = await nodeRooms();
+      if (rooms.filter((r) => (r ?? 0) > 0).length !== 1) throw new Error(`rooms per node: ${JSON.stringify(rooms)}; the call should be on exactly one`);
+      await A.shot('01-cluster-call');
+    });
+
+    await step('3. chat from A reaches B; B walks and A sees it', async () => {
+      await A.page.getByLabel('Message').fill('hello across replicas');
+      await A.page.getByLabel('Message').press('Enter');
+      await waitFor('the message on B', 10_000, async () => (await B.chatText()).includes('hello across replicas'));
+      const start = (await A.debug('remote', B.id))!;
+      await B.walkTo(start.x + 60);
+      await sleep(300);
+      const mine = (await B.debug('position'))!;
+      await waitFor('A to draw B where B stands', 5000, async () => {
+        const r = await A.debug('remote', B.id);
+        return !!r && Math.abs(r.x - mine.x) < 8 && Math.abs(r.y - mine.y) < 8;
+      });
+      await framesFlow(A, B, -1, 15_000);
+    });
+
+    await step('4. the media node holding the call is killed; the call moves to the other node', async () => {
+      const rooms = await nodeRooms();
+      const i = rooms.findIndex((r) => (r ?? 0) > 0);
+      if (i < 0) throw new Error(`no node holds the call: ${JSON.stringify(rooms)}`);
+      const frozenA = await A.framesFrom(B.id);
+      const frozenB = await B.framesFrom(A.id);
+      const t = Date.now();
+      process.kill(NODES[i].pid, 'SIGKILL');
+      console.log(`${elapsed()}      killed media node ${i} (pid ${NODES[i].pid})`);
+      await framesFlow(A, B, frozenA, 30_000);
+      await framesFlow(B, A, frozenB, 30_000);
+      figures['media node killed → video flowing again both ways'] = `${Date.now() - t} ms`;
+      const after = await nodeRooms();
+      if (after[i] !== null || (after[1 - i] ?? 0) === 0) throw new Error(`rooms per node after the kill: ${JSON.stringify(after)}`);
+      await A.shot('02-cluster-call-moved');
+    });
+
+    await step('5. on the Main Stage A speaks and B, listening, decodes A', async () => {
+      // The stage's door is the gap in its south wall at x 384–480, reached from the path at y 545.
+      await A.walk('y', 545);
+      await A.walk('x', 432, 28);
+      const a = await A.walkIntoConference();
+      await waitFor('A to speak', 15_000, async () => (await A.debug('conference'))?.speaker === true);
+      // Down the clear strip along the west edge, where A went.
+      await B.walk('x', 50, 20);
+      await B.walk('y', 545);
+      await B.walk('x', 432, 28);
+      const b = await B.walkIntoConference();
+      if (b.room !== a.room) throw new Error(`B entered ${b.room}, A is in ${a.room}`);
+      await waitFor(`B to join ${b.room}'s media`, 15_000, async () => (await B.debug('rooms')).includes(b.room));
+      await framesFlow(B, A, -1, 30_000);
+      await B.shot('03-cluster-conference');
+    });
+
+    const errors = [...A.errors, ...B.errors].filter((e) => !/Failed to load resource/.test(e));
+    if (errors.length) throw new Error(`console errors: ${errors.join(' | ')}`);
+    console.log('\nfigures (one run):');
+    for (const [k, v] of Object.entries(figures)) console.log(`  ${k}: ${v}`);
+  } catch (e) {
+    await failureShots([A, B]);
+    throw e;
+  } finally {
+    await browser.close();
+  }
+}
+
+runDriver('e2e-cluster', DRIVER_TIMEOUT_MS, main);
