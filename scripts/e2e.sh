@@ -121,7 +121,9 @@ if [ -n "$INSIDE" ] && [ -n "$CLUSTER" ]; then
   done
   NODES=
   for i in 1 2; do
-    "$BIN" media --node-id "media-$i" --media-bind "127.0.0.1:$((MEDIA_PORT + 10 * (i - 1)))" --media-workers 1 \
+    # Capacity 4: the two-person call (4 consumers) passes the threshold, so the test sees
+    # CREATE_NEW_REPLICA reach the replicas.
+    "$BIN" media --node-id "media-$i" --media-bind "127.0.0.1:$((MEDIA_PORT + 10 * (i - 1)))" --media-workers 1 --media-capacity 4 \
       --health-bind "127.0.0.1:$((9100 + i))" > "$DATA/media-$i.log" 2>&1 &
     PIDS+=($!)
     healthy "http://127.0.0.1:$((9100 + i))/health" "$!" "$DATA/media-$i.log"

@@ -4,7 +4,8 @@
 //   1. A (replica 1) signs up, creates a world and enters it; B (replica 2) signs up and enters it;
 //      each sees the other in the people list and on the map;
 //   2. standing together, each decodes the other's camera: the call runs on a media node, its
-//      signalling through both replicas and RabbitMQ;
+//      signalling through both replicas and RabbitMQ; the node, full, sends CREATE_NEW_REPLICA
+//      and a replica counts it in /metrics;
 //   3. chat reaches B, and B's walk reaches A;
 //   4. the media node holding their call is killed (SIGKILL): the room moves to the other node
 //      and both pages decode each other's video again, without a reload;
@@ -56,6 +57,17 @@ async function nodeRooms(): Promise<(number | null)[]> {
   );
 }
 
+/** A counter or gauge summed over both replicas' /metrics. */
+async function metric(name: string): Promise<number> {
+  let sum = 0;
+  for (const base of [BASE, BASE_2]) {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    sum += line ? Number(line.split(' ').pop()) : 0;
+  }
+  return sum;
+}
+
 /** Waits until `who` decodes new frames of `peer`'s video (more than `after`, and still growing). */
 async function framesFlow(who: Person, peer: Person, after: number, timeoutMs: number): Promise<number> {
   return waitFor(`${who.label} to decode ${peer.label}'s video`, timeoutMs, async () => {
@@ -98,6 +110,9 @@ async function main(): Promise<void> {
       figures['first frames both ways (across replicas, on a media node)'] = `${Date.now() - t} ms after B entered`;
       const rooms = await nodeRooms();
       if (rooms.filter((r) => (r ?? 0) > 0).length !== 1) throw new Error(`rooms per node: ${JSON.stringify(rooms)}; the call should be on exactly one`);
+      // The node (capacity 4) is full with this call: it asks for another node, and one of the
+      // replicas (they share the seed's rest_api_queue) counts it for the autoscaler.
+      await waitFor('CREATE_NEW_REPLICA counted by a replica', 15_000, async () => (await metric('crowdwire_media_create_new_replica_total')) >= 1);
       await A.shot('01-cluster-call');
     });
 
