@@ -11,6 +11,7 @@
 //! | `world:{w}:owner` | string | `{"replica": id, "fence": n}`: the world's lease | the lease TTL, renewed by its holder |
 //! | `world:{w}:fence` | string | the last fencing token handed out for the world | kept |
 //! | `crowdwire:replica_seq` | string | a counter giving each replica its session-id prefix | kept |
+//! | `crowdwire:replicas` | sorted set | replica ids, scored by the Unix ms their heartbeat expires | pruned on write |
 //!
 //! Every check-then-write (capacity, claiming, renewing, a fenced refresh) is one Lua script,
 //! so it is atomic across replicas; times come from the Redis server's clock (`TIME`), so
@@ -48,6 +49,8 @@ struct Scripts {
     claim: Script,
     renew: Script,
     release: Script,
+    alive: Script,
+    replicas: Script,
 }
 
 /// The current time in Unix ms, from the server's clock.
@@ -187,6 +190,16 @@ end
 return out
 "#,
             ),
+            // KEYS: replicas. ARGV: replica, ttl ms.
+            alive: script(
+                r#"
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return 1
+"#,
+            ),
+            // KEYS: replicas. The live ones.
+            replicas: script("return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')"),
             // KEYS: owner. ARGV: replica, fence.
             release: script(
                 r#"
@@ -223,6 +236,8 @@ fn fence_key(world: i64) -> String {
 }
 
 const ALL_USERS: &str = "presence:users";
+/// Live replicas, scored by the Unix ms their heartbeat expires.
+const REPLICAS: &str = "crowdwire:replicas";
 
 /// The hash fields of an entry, in order.
 const FIELDS: usize = 8;
@@ -501,6 +516,19 @@ impl Leases for RedisStore {
         self.note(&r);
         // 24 bits: the rest of a 64-bit session id counts that replica's sessions.
         Ok((r.map_err(lease_error)? % (1 << 24)) as u32)
+    }
+
+    async fn heartbeat(&self, replica: &str) -> Result<(), LeaseError> {
+        let mut inv = self.scripts.alive.prepare_invoke();
+        inv.key(REPLICAS).arg(replica).arg(self.lease_ttl.as_millis() as u64);
+        self.run::<i64>(inv).await.map(|_| ()).map_err(lease_error)
+    }
+
+    async fn live_replicas(&self) -> Result<Option<std::collections::HashSet<String>>, LeaseError> {
+        let mut inv = self.scripts.replicas.prepare_invoke();
+        inv.key(REPLICAS);
+        let live: Vec<String> = self.run(inv).await.map_err(lease_error)?;
+        Ok(Some(live.into_iter().collect()))
     }
 
     fn healthy(&self) -> bool {

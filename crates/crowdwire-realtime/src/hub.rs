@@ -330,6 +330,7 @@ impl Hub {
     }
 
     async fn renew_leases(&self) -> Result<(), crate::lease::LeaseError> {
+        self.leases.heartbeat(&self.replica).await?;
         let held: Vec<(i64, u64)> = self
             .worlds
             .lock()
@@ -609,7 +610,11 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
                     fenced = true;
                     break;
                 }
-                continue;
+                // Sessions held by a replica that died are dropped connections: their players
+                // keep their place for the reconnection grace, then leave.
+                let dead = sockets.on_dead_replicas(&hub).await;
+                let now = hub.clock();
+                dead.into_iter().map(|session| (Input::Closed { session, clean: false }, now)).collect()
             }
             Some((peer, message)) = media_rx.recv() => {
                 let input = match message["roomId"].as_str() {
@@ -880,6 +885,41 @@ impl Sockets {
                 }),
             }
         }
+    }
+
+    /// Forgets (and returns) the sessions whose replica is no longer alive.
+    async fn on_dead_replicas(&mut self, hub: &Hub) -> Vec<SessionId> {
+        let remote: HashSet<Arc<str>> = self
+            .by_session
+            .values()
+            .filter_map(|s| match &s.sink {
+                Sink::Remote(r) => Some(r.clone()),
+                Sink::Local(_) => None,
+            })
+            .collect();
+        if remote.is_empty() {
+            return Vec::new();
+        }
+        let Ok(Some(live)) = hub.leases.live_replicas().await else {
+            return Vec::new();
+        };
+        let dead: Vec<SessionId> = self
+            .by_session
+            .iter()
+            .filter(|(_, s)| matches!(&s.sink, Sink::Remote(r) if !live.contains(&**r)))
+            .map(|(id, _)| *id)
+            .collect();
+        for session in &dead {
+            self.by_session.remove(session);
+        }
+        if !dead.is_empty() {
+            tracing::warn!(
+                world = self.world,
+                sessions = dead.len(),
+                "sessions of a replica that died dropped"
+            );
+        }
+        dead
     }
 
     fn close_all(&mut self, code: u16, reason: &str) {

@@ -50,6 +50,15 @@ pub trait Leases: Send + Sync + 'static {
     async fn holder(&self, world: i64) -> Result<Option<Lease>, LeaseError>;
     /// A number no other live replica uses: session ids are unique across replicas.
     async fn replica_number(&self) -> Result<u32, LeaseError>;
+    /// `replica` is alive (called every quarter of the lease TTL, with or without worlds).
+    async fn heartbeat(&self, replica: &str) -> Result<(), LeaseError> {
+        let _ = replica;
+        Ok(())
+    }
+    /// The replicas alive now (`None`: this store does not track them; take them all as alive).
+    async fn live_replicas(&self) -> Result<Option<std::collections::HashSet<String>>, LeaseError> {
+        Ok(None)
+    }
     /// The store is reachable.
     fn healthy(&self) -> bool;
     /// Backend name for `/health`.

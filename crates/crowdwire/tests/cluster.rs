@@ -202,6 +202,8 @@ impl Cluster {
             .env("CROWDWIRE_AMQP_URL", amqp_url())
             .env("CROWDWIRE_REPLICA_ID", &id)
             .env("CROWDWIRE_MEDIA_MODE", if self.media_nodes { "nodes" } else { "off" })
+            // Players whose connection dropped keep their place this long.
+            .env("CROWDWIRE_RECONNECT_GRACE_SECONDS", "5")
             .env(
                 "CROWDWIRE_LOG",
                 "warn,crowdwire=info,crowdwire_realtime=info,crowdwire_cluster=info",
@@ -705,4 +707,39 @@ async fn media_rooms_live_on_one_node_and_move_when_it_dies() {
     assert_eq!(candidate_port(&jb), candidate_port(&ja));
     let moved = c.redis.get(&format!("world:{w}:room:{room}")).expect("placed again");
     assert_eq!(moved, c.nodes[1 - dead].id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_replicas_users_leave_the_world_after_the_grace_unless_they_come_back() {
+    let _serial = SERIAL.lock().await;
+    let Some(mut c) = Cluster::start(3).await else { return };
+    let (_, ta) = c.api(0).user("Ada").await;
+    let (bid, tb) = c.api(0).user("Bo").await;
+    let (_, tc) = c.api(0).user("Cy").await;
+    let w = c.api(0).world(&ta, "Quiet exit", true, true).await;
+    let mut a = enter(&c, 0, 0, w, &ta).await;
+    let mut b = enter(&c, 0, 1, w, &tb).await;
+    let mut cy = enter(&c, 0, 1, w, &tc).await;
+    for (cl, x) in [(&mut a, 100), (&mut b, 140), (&mut cy, 600)] {
+        cl.send(json!({"topic": "JOIN_PLAYER", "position": {"x": x, "y": 100}}))
+            .await;
+    }
+    b.expect("GROUPS_SNAPSHOT").await;
+    // Replica 1 (holding Bo's and Cy's sockets, not the world) dies. Cy comes back through
+    // replica 2 and is resumed; Bo closed his laptop at the same moment and never returns.
+    c.replicas[1].kill();
+    let _cy = connect(&c, 2, w, &tc).await;
+    let left = a.expect_within("LEAVE_PLAYER", 20_000).await;
+    assert_eq!(
+        left["user_id"],
+        bid.to_string(),
+        "Bo leaves once his place's grace is over"
+    );
+    a.expect_no("LEAVE_PLAYER", 1500).await;
+    let (_, info) = c.api(0).get(&format!("/worlds/{w}"), Some(&ta)).await;
+    assert_eq!(info["online_users"], 2);
+    let events = join_events(c.api(0), w, &ta).await;
+    let leaves: Vec<_> = events.iter().filter(|(_, k)| k == "LEAVE_PLAYER").collect();
+    assert_eq!(leaves.len(), 1, "{events:?}");
+    assert_eq!(leaves[0].0, bid, "{events:?}");
 }
