@@ -109,6 +109,8 @@ pub(crate) enum ActorMsg {
     Fenced,
     /// The world's lease was retaken under a new fencing token.
     Refenced(u64),
+    /// This replica is stopping: write presence, send the clients elsewhere, give the lease up.
+    Handover,
 }
 
 /// Where a session's frames go.
@@ -259,6 +261,24 @@ impl Hub {
             bus_ok: self.bus.healthy(),
             worlds_owned: self.worlds.lock().unwrap_or_else(|p| p.into_inner()).len(),
             remote_sessions: self.remote.lock().unwrap_or_else(|p| p.into_inner()).len(),
+        }
+    }
+
+    /// Before this replica stops: every world it runs writes its presence, sends its clients
+    /// elsewhere (close code [`MOVED_CODE`]: they reconnect, through the load balancer, to a
+    /// replica that takes the world over with everyone in place) and gives its lease up; the
+    /// sockets here whose world runs elsewhere are sent away the same way. Waits (up to 5 s)
+    /// until the worlds have stopped.
+    pub async fn hand_over(&self) {
+        for (_, tx) in self.local_worlds() {
+            let _ = tx.send(ActorMsg::Handover).await;
+        }
+        for r in self.remote.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            r.outbound.close(MOVED_CODE, MOVED_REASON.into());
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && !self.worlds.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -589,12 +609,17 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut empty_since: Option<Instant> = Some(Instant::now());
     let mut fenced = false;
+    let mut handover = false;
     loop {
         let mut input = tokio::select! {
             msg = rx.recv() => match msg {
                 None => break,
                 Some(ActorMsg::Fenced) => {
                     fenced = true;
+                    break;
+                }
+                Some(ActorMsg::Handover) => {
+                    (fenced, handover) = (true, true);
                     break;
                 }
                 Some(ActorMsg::Refenced(f)) => {
@@ -638,6 +663,10 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
             match rx.try_recv() {
                 Ok(ActorMsg::Fenced) => {
                     fenced = true;
+                    break;
+                }
+                Ok(ActorMsg::Handover) => {
+                    (fenced, handover) = (true, true);
                     break;
                 }
                 Ok(ActorMsg::Refenced(f)) => {
@@ -720,8 +749,15 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
     hub.media.detach(world);
     if fenced {
         // The new owner has the players (restored from presence): their clients reconnect
-        // there. Presence and the lease are its to keep.
+        // there. Presence and the lease are its to keep (a stopping replica writes presence
+        // once more and gives the lease up, so the world moves at once).
+        if handover {
+            refresh_presence(&hub, world, fence, &engine).await;
+        }
         sockets.close_all(MOVED_CODE, MOVED_REASON);
+        if handover && let Err(e) = hub.leases.release(world, &hub.replica, fence).await {
+            tracing::debug!(world, error = %e, "world lease not released; it lapses by itself");
+        }
     } else {
         // Stopping: nobody is left (or the hub is gone, or the engine failed).
         sockets.close_all(1001, "world closing");
@@ -757,7 +793,7 @@ async fn mailbox_inputs(hub: &Hub, world: i64, msg: ActorMsg, sockets: &mut Sock
             .into_iter()
             .map(|i| (i, now))
             .collect(),
-        ActorMsg::Fenced | ActorMsg::Refenced(_) => Vec::new(),
+        ActorMsg::Fenced | ActorMsg::Refenced(_) | ActorMsg::Handover => Vec::new(),
     }
 }
 

@@ -27,6 +27,7 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Its database handle (tests use it to set up fixtures).
     pub db: Db,
+    hub: Arc<Hub>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -37,8 +38,10 @@ impl Running {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, lets in-flight requests finish, and closes the database.
+    /// Hands its worlds over (see [`Hub::hand_over`]), stops accepting, lets in-flight
+    /// requests finish, and closes the database.
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.hub.hand_over().await;
         let _ = self.shutdown.send(true);
         self.task.await.context("server task")??;
         self.db.close().await;
@@ -165,7 +168,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         google,
         backends: Arc::new(backends),
     };
-    let app = crowdwire_api::app(state, crowdwire_realtime::gateway::router(hub));
+    let app = crowdwire_api::app(state, crowdwire_realtime::gateway::router(hub.clone()));
     let service = tower::ServiceBuilder::new()
         .map_request(crowdwire_api::trim_trailing_slash)
         .service(app);
@@ -194,6 +197,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         db,
+        hub,
         shutdown: tx,
         task,
     })

@@ -743,3 +743,42 @@ async fn a_dead_replicas_users_leave_the_world_after_the_grace_unless_they_come_
     assert_eq!(leaves.len(), 1, "{events:?}");
     assert_eq!(leaves[0].0, bid, "{events:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_stopped_for_a_deploy_hands_its_worlds_over_at_once() {
+    let _serial = SERIAL.lock().await;
+    let Some(c) = Cluster::start(2).await else { return };
+    let Pair {
+        w,
+        ta,
+        tb,
+        mut a,
+        mut b,
+        room,
+    } = pair(&c, "Rolling").await;
+    // SIGTERM to the owner (replica 0), as an orchestrator does before replacing it.
+    let pid = c.replicas[0].child.as_ref().unwrap().id();
+    let stopped = Instant::now();
+    let ok = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(ok.success());
+    assert_eq!(a.closed_with().await, 1012, "Ada is sent to another replica");
+    assert_eq!(b.closed_with().await, 1012, "so is Bo");
+    // The lease was given up: the world moves as soon as a client reaches replica 1, with no
+    // wait for the lease to lapse, and both are back in their group.
+    let mut a = connect(&c, 1, w, &ta).await;
+    let mut b = connect(&c, 1, w, &tb).await;
+    let ga = a.expect("GROUPS_SNAPSHOT").await;
+    b.expect("GROUPS_SNAPSHOT").await;
+    eprintln!(
+        "hand-over: both back in their group {} ms after SIGTERM",
+        stopped.elapsed().as_millis()
+    );
+    assert_eq!(ga["groups"].as_array().map(Vec::len), Some(1), "{ga} (was {room})");
+    assert_eq!(c.owner(w), Some(1));
+    let events = join_events(c.api(1), w, &ta).await;
+    assert_eq!(
+        events.iter().filter(|(_, k)| k == "LEAVE_PLAYER").count(),
+        0,
+        "{events:?}"
+    );
+}
