@@ -28,8 +28,10 @@ use crate::setup;
 
 /// What every bot shares.
 pub struct Shared {
-    /// `http://127.0.0.1:PORT`.
-    pub base: String,
+    /// `http://127.0.0.1:PORT` of each target server.
+    pub bases: Vec<String>,
+    /// Per bot: the index in `bases` of the server it talks to (REST and WebSocket).
+    pub target_of: Vec<u32>,
     /// REST client (keep-alive pool).
     pub http: reqwest::Client,
     /// World ids; bot `i` goes to `worlds[i % len]`.
@@ -60,6 +62,9 @@ pub struct Shared {
     pub area: (f64, f64, f64, f64),
     /// Heartbeat period.
     pub ping: Duration,
+    /// With --claim-first: how many of the bots `0..worlds` (the first of each world) have not
+    /// finished connecting; the others wait for 0. Without it: 0 from the start.
+    pub pioneers: tokio::sync::watch::Sender<usize>,
     /// Concurrent setups (REST + handshake) allowed.
     pub setup_gate: Semaphore,
     /// Ask for batched frames (`?batch=1`: one JSON array per frame, flushed every 50 ms).
@@ -69,6 +74,12 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Bot `i` is not on its world's home target: the target of the world's first bot, which
+    /// claims the world there with --claim-first.
+    pub fn off_home(&self, i: usize) -> bool {
+        self.target_of[i] != self.target_of[i % self.worlds.len()]
+    }
+
     /// Nanoseconds since the origin.
     pub fn now_ns(&self) -> u64 {
         self.origin.elapsed().as_nanos() as u64
@@ -170,6 +181,11 @@ impl Sends {
 pub struct BotReport {
     /// Movement latencies of the window's moves, µs.
     pub latency: Option<Histogram<u64>>,
+    /// The same, by the number of replica hops of the delivery (0, 1, 2: the mover and/or
+    /// the receiver not on the world's home target); only with several targets.
+    pub latency_by_hops: [Option<Histogram<u64>>; 3],
+    /// This bot is not on its world's home target.
+    pub off_home: bool,
     /// Deliveries of the window's moves.
     pub delivered: u64,
     /// Deliveries of moves sent outside the window (ramp-up).
@@ -188,6 +204,8 @@ impl BotReport {
     fn empty() -> BotReport {
         BotReport {
             latency: None,
+            latency_by_hops: [None, None, None],
+            off_home: false,
             delivered: 0,
             delivered_outside: 0,
             unmatched: 0,
@@ -292,13 +310,24 @@ impl Walker {
 /// Runs bot `i` to the end of the run.
 pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
     let mut report = BotReport::empty();
+    report.off_home = sh.off_home(i);
     let delay = sh.ramp.mul_f64(i as f64 / sh.bots.max(1) as f64);
     tokio::time::sleep_until(TInstant::from_std(sh.origin + delay)).await;
     let world_ix = i % sh.worlds.len();
     let world = sh.worlds[world_ix];
+    let pioneer = i < sh.worlds.len();
+    if !pioneer && *sh.pioneers.borrow() > 0 {
+        // --claim-first: the first bot of every world connects before any other bot.
+        let mut rx = sh.pioneers.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(60), rx.wait_for(|&left| left == 0)).await;
+    }
     let ws = {
         let _permit = sh.setup_gate.acquire().await.expect("gate never closed");
-        match connect(&sh, world).await {
+        let r = connect(&sh, &sh.bases[sh.target_of[i] as usize], world).await;
+        if pioneer {
+            sh.pioneers.send_modify(|left| *left = left.saturating_sub(1));
+        }
+        match r {
             Ok(ok) => ok,
             Err(e) => {
                 sh.c.setup_failed.fetch_add(1, Ordering::Relaxed);
@@ -396,13 +425,13 @@ pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
 }
 
 /// Guest token, REST join, WebSocket, `PLAYERS_SNAPSHOT`.
-async fn connect(sh: &Shared, world: i64) -> anyhow::Result<(Socket, String)> {
-    let (token, uuid) = setup::guest(&sh.http, &sh.base).await?;
-    setup::rest_join(&sh.http, &sh.base, world, &token).await?;
+async fn connect(sh: &Shared, base: &str, world: i64) -> anyhow::Result<(Socket, String)> {
+    let (token, uuid) = setup::guest(&sh.http, base).await?;
+    setup::rest_join(&sh.http, base, world, &token).await?;
     let batch = if sh.batch { "&batch=1" } else { "" };
     let url = format!(
         "{}/api/v1/ws/{world}?token={token}{batch}",
-        sh.base.replacen("http://", "ws://", 1)
+        base.replacen("http://", "ws://", 1)
     );
     // tungstenite zero-fills its whole read buffer before every read: keep it small (the
     // default 128 KiB costs a 128 KiB memset per read).
@@ -585,6 +614,12 @@ fn on_move(
                 .latency
                 .get_or_insert_with(|| Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds"));
             h.saturating_record(us.max(1));
+            if sh.bases.len() > 1 {
+                let hops = usize::from(report.off_home) + usize::from(sh.off_home(mover as usize));
+                report.latency_by_hops[hops]
+                    .get_or_insert_with(|| Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds"))
+                    .saturating_record(us.max(1));
+            }
         }
         Some(_) => report.delivered_outside += 1,
         None => report.unmatched += 1,

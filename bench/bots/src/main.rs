@@ -7,6 +7,8 @@
 //! and RSS (from `/proc/<pid>`) and the generator's own CPU. `bots setup` creates worlds.
 //! Only 127.0.0.1 is ever targeted, and every run is bounded in time and count.
 
+#![recursion_limit = "256"]
+
 mod bot;
 mod grid;
 mod procfs;
@@ -61,9 +63,23 @@ struct SetupArgs {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Server base URL (http://127.0.0.1:PORT); omit with --spawn-server.
+    /// Server base URL (http://127.0.0.1:PORT); omit with --spawn-server or --targets.
     #[arg(long)]
     url: Option<String>,
+    /// Several servers (replicas of one deployment), comma-separated base URLs on 127.0.0.1;
+    /// bots are spread over them by --placement. Worlds are created on the first.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["url", "spawn_server"])]
+    targets: Vec<String>,
+    /// How bots are spread over --targets: `bot` (bot i on target i mod n), `world` (every bot
+    /// of world w on target w mod n, its "home"), `split` (the first, third, … bot of world w
+    /// on its home, the others round-robin on the other targets).
+    #[arg(long, value_enum, default_value_t = Placement::World)]
+    placement: Placement,
+    /// The first bot of each world (bots 0..W) connects before any other bot starts its
+    /// setup, so that with several replicas each world is claimed by (owned on) the first
+    /// bot's target, its home.
+    #[arg(long)]
+    claim_first: bool,
     /// Start this server binary on a free port with a fresh data directory, and stop it after.
     #[arg(long)]
     spawn_server: Option<PathBuf>,
@@ -109,9 +125,19 @@ struct RunArgs {
     /// The server's area of interest, WxH px (CROWDWIRE_INTEREST_AREA; default 1920x1080).
     #[arg(long, default_value = "1920x1080", value_parser = parse_pair::<'x'>)]
     area_of_interest: (f64, f64),
-    /// Process id of the server, for its CPU and RSS (implied by --spawn-server).
+    /// Process id(s) of the server, for CPU and RSS (implied by --spawn-server); several,
+    /// comma-separated, are summed (and listed one by one in the JSON).
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
+    /// Process ids of supporting services (Redis, RabbitMQ), comma-separated: their CPU over
+    /// the window is reported apart (`aux_cpu_pct`) and left out of "other CPU".
+    #[arg(long, value_delimiter = ',')]
+    aux_pid: Vec<u32>,
+    /// Shell command run (and awaited, at most 60 s) as `CMD start` just before the window's
+    /// CPU marks and as `CMD end` just after them: e.g. to sample Redis or RabbitMQ counters
+    /// over the same window.
     #[arg(long)]
-    server_pid: Option<u32>,
+    window_hook: Option<String>,
     /// Name of the scenario in the summary.
     #[arg(long, default_value = "run")]
     label: String,
@@ -127,6 +153,34 @@ struct RunArgs {
     /// Also print the summary as one JSON object (on its own line, after the markdown).
     #[arg(long)]
     json: bool,
+}
+
+/// See [`RunArgs::placement`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Placement {
+    Bot,
+    World,
+    Split,
+}
+
+impl Placement {
+    /// The target (index into `n` targets) of bot `i` of `worlds` worlds.
+    fn target(self, i: usize, worlds: usize, n: usize) -> usize {
+        let (w, j) = (i % worlds, i / worlds);
+        match self {
+            _ if n <= 1 => 0,
+            Placement::Bot => i % n,
+            Placement::World => w % n,
+            Placement::Split => {
+                let home = w % n;
+                if j % 2 == 0 {
+                    home
+                } else {
+                    (home + 1 + (j / 2) % (n - 1)) % n
+                }
+            }
+        }
+    }
 }
 
 fn parse_pair<const SEP: char>(s: &str) -> Result<(f64, f64), String> {
@@ -163,6 +217,25 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Runs `sh -c "CMD PHASE"` and waits for it (at most 60 s; then it is killed).
+async fn run_hook(cmd: &str, phase: &str) {
+    let child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{cmd} {phase}"))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    match child {
+        Ok(mut c) => match tokio::time::timeout(Duration::from_secs(60), c.wait()).await {
+            Ok(Ok(s)) if s.success() => {}
+            Ok(Ok(s)) => eprintln!("bots: window hook ({phase}) exited with {s}"),
+            Ok(Err(e)) => eprintln!("bots: window hook ({phase}): {e}"),
+            Err(_) => eprintln!("bots: window hook ({phase}) still running after 60 s; killed"),
+        },
+        Err(e) => eprintln!("bots: cannot start the window hook: {e}"),
+    }
+}
+
 fn client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -196,14 +269,26 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
         Some(bin) => Some(setup::SpawnedServer::start(bin)?),
         None => None,
     };
-    let base = match (&spawned, &a.url) {
-        (Some(s), _) => s.base.clone(),
-        (None, Some(u)) => setup::loopback_base(u)?,
-        (None, None) => anyhow::bail!("give --url or --spawn-server"),
+    let bases: Vec<String> = match (&spawned, &a.url) {
+        (Some(s), _) => vec![s.base.clone()],
+        (None, Some(u)) => vec![setup::loopback_base(u)?],
+        (None, None) if !a.targets.is_empty() => a
+            .targets
+            .iter()
+            .map(|t| setup::loopback_base(t))
+            .collect::<anyhow::Result<_>>()?,
+        (None, None) => anyhow::bail!("give --url, --targets or --spawn-server"),
     };
-    let server_pid = spawned.as_ref().map(|s| s.pid()).or(a.server_pid);
+    ensure!(bases.len() <= 64, "at most 64 targets");
+    let base = bases[0].clone();
+    let server_pids: Vec<u32> = match &spawned {
+        Some(s) => vec![s.pid()],
+        None => a.server_pid.clone(),
+    };
     let http = client()?;
-    setup::wait_healthy(&http, &base, Duration::from_secs(30)).await?;
+    for b in &bases {
+        setup::wait_healthy(&http, b, Duration::from_secs(30)).await?;
+    }
     let worlds = match (a.create_worlds, a.world_ids.is_empty()) {
         (Some(n), true) => {
             ensure!((1..=10_000).contains(&n), "--create-worlds must be 1..=10000");
@@ -215,8 +300,16 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
     let start = Duration::from_secs_f64(a.ramp + a.settle);
     let end = start + Duration::from_secs_f64(a.duration);
     let stop = end + Duration::from_secs_f64(a.drain);
+    let target_of: Vec<u32> = (0..a.bots)
+        .map(|i| a.placement.target(i, worlds.len(), bases.len()) as u32)
+        .collect();
+    let mut bots_per_target = vec![0usize; bases.len()];
+    for &t in &target_of {
+        bots_per_target[t as usize] += 1;
+    }
     let shared = Arc::new(Shared {
-        base: base.clone(),
+        bases: bases.clone(),
+        target_of,
         http,
         grids: worlds
             .iter()
@@ -235,20 +328,27 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
         speed: a.speed,
         area: (a.origin.0, a.origin.1, a.spread.0, a.spread.1),
         ping: Duration::from_secs_f64(a.ping_interval),
+        pioneers: tokio::sync::watch::Sender::new(if a.claim_first { worlds.len() } else { 0 }),
         setup_gate: tokio::sync::Semaphore::new(a.setup_concurrency.max(1)),
         batch: a.batch,
         c: Counters::default(),
     });
-    let rss_before = server_pid.and_then(|p| procfs::rss_kib(Some(p)));
+    let rss_before = procfs::rss_kib_sum(&server_pids);
     eprintln!(
-        "bots: {} bots over {} world(s) at {} Hz, ramp {} s + settle {} s, measuring {} s (server {base}, pid {})",
+        "bots: {} bots over {} world(s) at {} Hz, ramp {} s + settle {} s, measuring {} s (server {}, pid {}; bots per target {:?})",
         a.bots,
         worlds.len(),
         a.rate,
         a.ramp,
         a.settle,
         a.duration,
-        server_pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into())
+        bases.join(" "),
+        if server_pids.is_empty() {
+            "unknown".into()
+        } else {
+            server_pids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+        },
+        bots_per_target,
     );
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..a.bots {
@@ -257,31 +357,42 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
     // Marks at the window's edges, and the peak server RSS inside it.
     let monitor = {
         let sh = shared.clone();
+        let (server_pids, aux_pids, hook) = (server_pids.clone(), a.aux_pid.clone(), a.window_hook.clone());
         tokio::spawn(async move {
             tokio::time::sleep_until(tokio::time::Instant::from_std(sh.origin + sh.start)).await;
+            if let Some(h) = &hook {
+                run_hook(h, "start").await;
+            }
             let connected_at_start = sh.c.connected.load(Ordering::Relaxed);
-            let (s0, g0) = (CpuMark::now(server_pid), CpuMark::now(None));
+            let marks = |pids: &[u32]| pids.iter().map(|&p| CpuMark::now(Some(p))).collect::<Vec<_>>();
+            let (s0, x0, g0) = (marks(&server_pids), marks(&aux_pids), CpuMark::now(None));
             let (m0, t0) = (procfs::machine_busy_seconds(), Instant::now());
             let window_end = tokio::time::Instant::from_std(sh.origin + sh.end);
             let mut peak = 0u64;
             while tokio::time::Instant::now() < window_end {
-                if let Some(r) = server_pid.and_then(|p| procfs::rss_kib(Some(p))) {
+                if let Some(r) = procfs::rss_kib_sum(&server_pids) {
                     peak = peak.max(r);
                 }
                 tokio::time::sleep_until((tokio::time::Instant::now() + Duration::from_secs(1)).min(window_end)).await;
             }
-            let (s1, g1) = (CpuMark::now(server_pid), CpuMark::now(None));
+            let (s1, x1, g1) = (marks(&server_pids), marks(&aux_pids), CpuMark::now(None));
             let machine = match (m0, procfs::machine_busy_seconds()) {
                 (Some(a), Some(b)) => Some((b - a) / t0.elapsed().as_secs_f64() * 100.0),
                 _ => None,
             };
+            if let Some(h) = &hook {
+                run_hook(h, "end").await;
+            }
             let load = procfs::load_average();
-            let rss_end = server_pid.and_then(|p| procfs::rss_kib(Some(p)));
+            let rss_end = procfs::rss_kib_sum(&server_pids);
             let connected_at_end = sh.c.connected.load(Ordering::Relaxed) - sh.c.dropped.load(Ordering::Relaxed);
+            let each =
+                |a: &[CpuMark], b: &[CpuMark]| a.iter().zip(b).map(|(a, b)| a.percent_until(b)).collect::<Vec<_>>();
             (
                 connected_at_start,
                 connected_at_end,
-                s0.percent_until(&s1),
+                each(&s0, &s1),
+                each(&x0, &x1),
                 g0.percent_until(&g1),
                 rss_end,
                 peak,
@@ -291,6 +402,9 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
         })
     };
     let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;
+    let mut by_hops: Vec<Histogram<u64>> = (0..3)
+        .map(|_| Histogram::<u64>::new_with_bounds(1, 120_000_000, 3))
+        .collect::<Result<_, _>>()?;
     let (mut delivered, mut outside, mut unmatched, mut notices) = (0u64, 0u64, 0u64, 0u64);
     let mut first_error: Option<String> = None;
     // Bounded: every bot stops at `stop`; allow setup timeouts on top.
@@ -300,6 +414,11 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
             Ok(Some(Ok(r))) => {
                 if let Some(h) = &r.latency {
                     hist.add(h)?;
+                }
+                for (all, h) in by_hops.iter_mut().zip(&r.latency_by_hops) {
+                    if let Some(h) = h {
+                        all.add(h)?;
+                    }
                 }
                 delivered += r.delivered;
                 outside += r.delivered_outside;
@@ -321,8 +440,17 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let (connected_at_start, connected_at_end, server_cpu, bots_cpu, rss_end, rss_peak, machine_cpu, load) =
+    let (connected_at_start, connected_at_end, server_each, aux_each, bots_cpu, rss_end, rss_peak, machine_cpu, load) =
         monitor.await.context("monitor task")?;
+    let sum = |v: &[Option<f64>]| -> Option<f64> {
+        if v.is_empty() || v.iter().any(Option::is_none) {
+            None
+        } else {
+            Some(v.iter().flatten().sum())
+        }
+    };
+    let server_cpu = sum(&server_each);
+    let aux_cpu = sum(&aux_each);
     if let Some(e) = &first_error {
         eprintln!("bots: first setup error: {e}");
     }
@@ -380,10 +508,27 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
         "deliveries_per_s": delivered as f64 / secs,
         "delivered_ratio": ratio,
         "latency_ms": {"p50": p50, "p90": p90, "p99": p99, "p999": p999, "max": max, "samples": hist.len()},
+        // Deliveries by replica hops: 0 (mover and receiver on the world's home target), 1, 2.
+        "latency_by_hops_ms": by_hops.iter().enumerate().filter(|(_, h)| !h.is_empty()).map(|(hops, h)| json!({
+            "hops": hops,
+            "p50": ms(h.value_at_quantile(0.50)),
+            "p99": ms(h.value_at_quantile(0.99)),
+            "max": ms(h.max()),
+            "samples": h.len(),
+        })).collect::<Vec<_>>(),
         "pings": c.pings.load(Ordering::Relaxed),
         "pongs": c.pongs.load(Ordering::Relaxed),
-        "server_pid": server_pid,
+        "targets": bases,
+        "placement": format!("{:?}", a.placement).to_lowercase(),
+        "bots_per_target": bots_per_target,
+        "claim_first": a.claim_first,
+        "server_pid": server_pids.first(),
+        "server_pids": server_pids,
         "server_cpu_pct": server_cpu,
+        "server_cpu_pct_each": server_each,
+        "aux_pids": a.aux_pid,
+        "aux_cpu_pct": aux_cpu,
+        "aux_cpu_pct_each": aux_each,
         "server_rss_before_kib": rss_before,
         "server_rss_kib": rss_end,
         "server_rss_peak_kib": if rss_peak > 0 { Some(rss_peak) } else { None },
@@ -392,7 +537,7 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
         "bots_rss_kib": procfs::rss_kib(None),
         "machine_cpu_pct": machine_cpu,
         "other_cpu_pct": match (machine_cpu, server_cpu, bots_cpu) {
-            (Some(m), Some(s), Some(b)) => Some((m - s - b).max(0.0)),
+            (Some(m), Some(s), Some(b)) => Some((m - s - b - aux_cpu.unwrap_or(0.0)).max(0.0)),
             _ => None,
         },
         "load_average_1m": load,
@@ -427,11 +572,38 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
         f1(machine_cpu
             .zip(server_cpu)
             .zip(bots_cpu)
-            .map(|((m, s), b)| (m - s - b).max(0.0))),
+            .map(|((m, s), b)| (m - s - b - aux_cpu.unwrap_or(0.0)).max(0.0))),
     );
     if a.json {
         println!("{summary}");
     }
     drop(spawned);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Placement;
+
+    #[test]
+    fn placements_spread_bots_as_documented() {
+        // 6 worlds, 2 targets: `world` keeps a world's bots together, on target w mod 2.
+        for i in 0..60 {
+            assert_eq!(Placement::World.target(i, 6, 2), (i % 6) % 2);
+            assert_eq!(Placement::Bot.target(i, 6, 3), i % 3);
+            assert_eq!(Placement::Split.target(i, 6, 1), 0);
+        }
+        // `split`: the first bot of each world is on its home (it claims the world there);
+        // half the world's bots are on the home, the rest spread over the other targets.
+        for n in [2, 3] {
+            for w in 0..6 {
+                let targets: Vec<usize> = (0..10).map(|j| Placement::Split.target(j * 6 + w, 6, n)).collect();
+                assert_eq!(targets[0], w % n);
+                assert_eq!(targets.iter().filter(|&&t| t == w % n).count(), 5);
+                for t in 0..n {
+                    assert!(targets.contains(&t), "{targets:?}");
+                }
+            }
+        }
+    }
 }

@@ -38,6 +38,14 @@ pub fn rss_kib(pid: Option<u32>) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Summed `VmRSS` of several processes, KiB (`None` when there are none or one is gone).
+pub fn rss_kib_sum(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| rss_kib(Some(p))).sum()
+}
+
 /// A CPU-time reading, to compute a utilisation over an interval.
 #[derive(Clone, Copy, Debug)]
 pub struct CpuMark {
