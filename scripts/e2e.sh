@@ -75,6 +75,19 @@ if [[ " ${TESTS[*]} " == *" cluster "* ]]; then
   CLUSTER=1
 fi
 
+# Waits until GET <url> answers 2xx; otherwise (the process <pid> exited, or 30 s passed) shows
+# the end of <log> and stops the script.
+healthy() { # url pid log
+  for _ in $(seq 1 150); do
+    curl -fs "$1" > /dev/null && return 0
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.2
+  done
+  echo "e2e: $1 did not become healthy; the output:" >&2
+  tail -n 80 "$3" >&2
+  exit 1
+}
+
 # ------------------------------------------------------------------------------------------
 # Inside the network namespace, the cluster test: Redis, two replicas, two media nodes.
 if [ -n "$INSIDE" ] && [ -n "$CLUSTER" ]; then
@@ -91,16 +104,6 @@ if [ -n "$INSIDE" ] && [ -n "$CLUSTER" ]; then
   }
   trap cleanup EXIT
   trap 'echo "e2e: interrupted (time limit?)" >&2; exit 124' TERM INT
-  healthy() { # url pid log
-    for _ in $(seq 1 150); do
-      curl -fs "$1" > /dev/null && return 0
-      kill -0 "$2" 2>/dev/null || break
-      sleep 0.2
-    done
-    echo "e2e: $1 did not become healthy; the output:" >&2
-    tail -n 60 "$3" >&2
-    exit 1
-  }
   # RabbitMQ is the machine's, reached through the Unix socket the first half bridged.
   socat TCP-LISTEN:5672,bind=127.0.0.1,reuseaddr,fork "UNIX-CONNECT:$E2E_AMQP_SOCKET" > "$DATA/socat.log" 2>&1 &
   PIDS+=($!)
@@ -177,17 +180,7 @@ if [ -n "$INSIDE" ]; then
   NO_COLOR=1 CROWDWIRE_ADMIN_EMAIL="$E2E_ADMIN_EMAIL" CROWDWIRE_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" "$BIN" serve --bind "127.0.0.1:$HTTP_PORT" --data-dir "$DATA" --log "${E2E_SERVER_LOG_FILTER:-info,crowdwire_media=debug}" \
     "${MEDIA_ARGS[@]}" "${EXTRA_ARGS[@]}" > "$LOG" 2>&1 &
   SERVER=$!
-  up=
-  for _ in $(seq 1 150); do
-    if curl -fs "http://127.0.0.1:$HTTP_PORT/api/v1/health" > /dev/null; then up=1; break; fi
-    kill -0 "$SERVER" 2>/dev/null || break
-    sleep 0.2
-  done
-  if [ -z "$up" ]; then
-    echo "e2e: the server did not become healthy (GET /api/v1/health); its output:" >&2
-    tail -n 80 "$LOG" >&2
-    exit 1
-  fi
+  healthy "http://127.0.0.1:$HTTP_PORT/api/v1/health" "$SERVER" "$LOG"
 
   status=0
   for t in "${TESTS[@]}"; do

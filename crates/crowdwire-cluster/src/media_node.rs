@@ -191,7 +191,7 @@ async fn serve(
     status: Arc<NodeStatus>,
 ) {
     let mut session = Some(first);
-    let mut attached: HashMap<i64, ()> = HashMap::new();
+    let mut attached: std::collections::HashSet<i64> = std::collections::HashSet::new();
     loop {
         let Some(mut s) = session.take() else {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -212,7 +212,7 @@ async fn serve(
                     let world = d.properties.correlation_id().as_ref().and_then(|c| c.as_str().parse::<i64>().ok()).unwrap_or(0);
                     let reply_to = d.properties.reply_to().as_ref().map(|r| r.as_str().to_owned()).unwrap_or_else(|| API_QUEUE.to_owned());
                     lock(&routes).insert(world, reply_to);
-                    if attached.insert(world, ()).is_none() {
+                    if attached.insert(world) {
                         sfu.attach(world, forwarder(world, routes.clone(), out_tx.clone()));
                     }
                     match serde_json::from_slice::<Value>(&d.data).ok().as_ref().and_then(media_protocol::from_seed) {

@@ -24,7 +24,7 @@ use crowdwire_store::{Db, members, users, worlds};
 use crowdwire_world::engine::{Clock, FULL_REASON, Profile};
 use crowdwire_world::protocol::{ClientMessage, ParseError};
 
-use crate::hub::{ActorMsg, Hub, MOVED_CODE, MOVED_REASON, Place, Sink, permissions, wire_id};
+use crate::hub::{ActorMsg, Hub, Place, Sink, permissions, wire_id};
 use crate::outbound::Outbound;
 use crate::wire::Body;
 
@@ -62,10 +62,19 @@ async fn upgrade(hub: Arc<Hub>, ws: WebSocketUpgrade, Path(world): Path<String>,
 }
 
 /// Closes a socket that may not join, with 1008 and the reason.
-async fn refuse(mut socket: WebSocket, reason: &str) {
+async fn refuse(socket: WebSocket, reason: &str) {
+    close_with(socket, 1008, reason).await;
+}
+
+/// Closes a socket that may try again shortly (1013), with the reason: the client reconnects.
+async fn refuse_for_now(socket: WebSocket, reason: &str) {
+    close_with(socket, 1013, reason).await;
+}
+
+async fn close_with(mut socket: WebSocket, code: u16, reason: &str) {
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
-            code: 1008,
+            code,
             reason: Utf8Bytes::from(reason.to_owned()),
         })))
         .await;
@@ -162,16 +171,6 @@ async fn authorise(
     };
     let max_users = world.max_users.map(|m| m.max(0) as u32);
     Ok((world_id, profile, max_users))
-}
-
-/// Closes a socket that may try again shortly (1013), with the reason: the client reconnects.
-async fn refuse_for_now(mut socket: WebSocket, reason: &str) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code: 1013,
-            reason: Utf8Bytes::from(reason.to_owned()),
-        })))
-        .await;
 }
 
 async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
@@ -398,12 +397,13 @@ async fn read_local(
     }
 }
 
-/// How often a socket whose world runs on another replica checks that it still does.
-const OWNER_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often a socket whose world runs on another replica looks whether the server closed it
+/// (its owner moved: the hub watches owners for all such sockets at once; or it was kicked).
+const CLOSED_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Reads a socket whose world runs on `owner` onto the bus; returns whether it closed
-/// cleanly. When the owner changes or cannot be reached, the socket is closed with
-/// [`MOVED_CODE`] and the client reconnects, to the world's new owner.
+/// cleanly. When the owner changes or cannot be reached, the hub closes the socket with
+/// [`crate::hub::MOVED_CODE`] and the client reconnects, to the world's new owner.
 async fn read_remote(
     hub: &Hub,
     stream: &mut futures_util::stream::SplitStream<WebSocket>,
@@ -414,37 +414,13 @@ async fn read_remote(
     writer: &tokio::task::JoinHandle<()>,
 ) -> bool {
     let idle = hub.settings.idle_timeout;
-    let mut check = tokio::time::interval(OWNER_CHECK);
+    let mut check = tokio::time::interval(CLOSED_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    check.tick().await;
-    // Since when the lease store has answered without a break. After an outage (a Redis
-    // restart loses every lease) the owner needs one renewal to put its lease back: until
-    // then a missing lease is no sign of a dead owner.
-    let mut store_up_since = Some(std::time::Instant::now());
-    let settle = hub.settings.lease_ttl / 4 + OWNER_CHECK;
     loop {
         let next = tokio::select! {
             _ = check.tick() => {
                 if writer.is_finished() {
                     return true;
-                }
-                let moved = match hub.holder(world).await {
-                    // A new token for the same replica (it retook a lapsed lease) is no move.
-                    Ok(Some(h)) => {
-                        store_up_since.get_or_insert_with(std::time::Instant::now);
-                        h.replica != owner.replica
-                    }
-                    // Nobody holds it: the owner died (or stopped the world), unless the store
-                    // has only just come back.
-                    Ok(None) => store_up_since.get_or_insert_with(std::time::Instant::now).elapsed() >= settle,
-                    // The store is away: nobody can take the world over meanwhile.
-                    Err(_) => {
-                        store_up_since = None;
-                        false
-                    }
-                };
-                if moved || !hub.bus.healthy() {
-                    outbound.close(MOVED_CODE, MOVED_REASON.into());
                 }
                 continue;
             }

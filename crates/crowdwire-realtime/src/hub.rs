@@ -155,21 +155,6 @@ pub struct Backends {
     pub media: Arc<dyn MediaBackend>,
 }
 
-/// How the cluster parts are doing, for `/health` and metrics.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClusterHealth {
-    /// This replica's id.
-    pub replica: String,
-    /// Presence and leases reachable.
-    pub presence_ok: bool,
-    /// The bus reachable.
-    pub bus_ok: bool,
-    /// Worlds whose engine runs here.
-    pub worlds_owned: usize,
-    /// Sockets here whose world runs on another replica.
-    pub remote_sessions: usize,
-}
-
 /// The hub.
 pub struct Hub {
     pub(crate) db: Db,
@@ -221,6 +206,17 @@ impl Hub {
             }
         });
         let weak = Arc::downgrade(&hub);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(OWNER_CHECK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut store_up_since = Some(Instant::now());
+            loop {
+                tick.tick().await;
+                let Some(hub) = weak.upgrade() else { return };
+                hub.watch_remote_owners(&mut store_up_since).await;
+            }
+        });
+        let weak = Arc::downgrade(&hub);
         let every = hub.settings.lease_ttl / 4;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -251,17 +247,6 @@ impl Hub {
     /// Names of the presence, bus and media backends.
     pub fn backends(&self) -> (&'static str, &'static str, &'static str) {
         (self.presence.backend(), self.bus.backend(), self.media.backend())
-    }
-
-    /// How the cluster parts are doing.
-    pub fn cluster_health(&self) -> ClusterHealth {
-        ClusterHealth {
-            replica: self.replica.to_string(),
-            presence_ok: self.presence.healthy() && self.leases.healthy(),
-            bus_ok: self.bus.healthy(),
-            worlds_owned: self.worlds.lock().unwrap_or_else(|p| p.into_inner()).len(),
-            remote_sessions: self.remote.lock().unwrap_or_else(|p| p.into_inner()).len(),
-        }
     }
 
     /// Before this replica stops: every world it runs writes its presence, sends its clients
@@ -395,9 +380,50 @@ impl Hub {
         self.remote.lock().unwrap_or_else(|p| p.into_inner()).remove(&session);
     }
 
-    /// Who holds `world`'s lease now (`None` when nobody does or the store cannot say).
-    pub(crate) async fn holder(&self, world: i64) -> Result<Option<Lease>, crate::lease::LeaseError> {
-        self.leases.holder(world).await
+    /// Closes (with [`MOVED_CODE`]) the sockets here whose world no longer runs on the replica
+    /// they were sent to, or cannot be reached (the bus is away): their clients reconnect and
+    /// reach the world's new owner. One lease lookup per (world, owner), however many sockets.
+    ///
+    /// `store_up_since`: since when the lease store has answered without a break. After an
+    /// outage (a Redis restart loses every lease) the owner needs one renewal to put its lease
+    /// back: until then a missing lease is no sign of a dead owner.
+    async fn watch_remote_owners(&self, store_up_since: &mut Option<Instant>) {
+        let owners: HashSet<(i64, String)> = self
+            .remote
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|r| (r.world, r.owner.replica.clone()))
+            .collect();
+        if owners.is_empty() {
+            return;
+        }
+        let settle = self.settings.lease_ttl / 4 + OWNER_CHECK;
+        let bus_ok = self.bus.healthy();
+        for (world, replica) in owners {
+            let moved = match self.leases.holder(world).await {
+                // A new token for the same replica (it retook a lapsed lease) is no move.
+                Ok(Some(h)) => {
+                    store_up_since.get_or_insert_with(Instant::now);
+                    h.replica != replica
+                }
+                // Nobody holds it: the owner died (or stopped the world), unless the store has
+                // only just come back.
+                Ok(None) => store_up_since.get_or_insert_with(Instant::now).elapsed() >= settle,
+                // The store is away: nobody can take the world over meanwhile.
+                Err(_) => {
+                    *store_up_since = None;
+                    false
+                }
+            };
+            if moved || !bus_ok {
+                for r in self.remote.lock().unwrap_or_else(|p| p.into_inner()).values() {
+                    if r.world == world && r.owner.replica == replica {
+                        r.outbound.close(MOVED_CODE, MOVED_REASON.into());
+                    }
+                }
+            }
+        }
     }
 
     async fn on_envelope(&self, e: Envelope) {
@@ -435,7 +461,20 @@ impl Hub {
                     let _ = tx.send(ActorMsg::Closed { session, clean }).await;
                 }
             }
-            Body::Deliver { world, fence, items } => {
+            Body::Deliver {
+                world,
+                fence,
+                frames,
+                items,
+            } => {
+                // Each distinct frame becomes one shared buffer, whichever sockets get it.
+                let frames: Vec<WireFrame> = frames
+                    .into_iter()
+                    .map(|f| WireFrame {
+                        text: f.t.into(),
+                        coalesce: f.c,
+                    })
+                    .collect();
                 let remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
                 for item in items {
                     let Some(r) = remote.get(&item.session) else { continue };
@@ -443,10 +482,7 @@ impl Hub {
                     if r.world != world || *r.owner.replica != *from || fence < r.owner.fence {
                         continue;
                     }
-                    let frames = item.frames.into_iter().map(|f| WireFrame {
-                        text: f.t.into(),
-                        coalesce: f.c,
-                    });
+                    let frames = item.frames.iter().filter_map(|&i| frames.get(i as usize).cloned());
                     if r.outbound.push_many(frames).is_ok()
                         && let Some((code, reason)) = item.close
                     {
@@ -549,6 +585,9 @@ async fn persist(db: &Db, world: i64, record: Record) {
         tracing::warn!(world, error = %e, "could not persist a world record");
     }
 }
+
+/// How often the sockets whose world runs on another replica have their owner checked.
+const OWNER_CHECK: Duration = Duration::from_millis(500);
 
 /// How long an empty world's actor waits before stopping.
 const IDLE_STOP: Duration = Duration::from_secs(60);
@@ -809,22 +848,43 @@ struct Sockets {
     /// Sessions with staged frames.
     dirty: Vec<SessionId>,
     /// What the turn has for sockets on other replicas, by replica.
-    remote: HashMap<Arc<str>, Vec<Delivery>>,
+    remote: HashMap<Arc<str>, RemoteBatch>,
+}
+
+/// One turn's frames for the sessions of one other replica: a frame fanned out to several of
+/// them is copied and serialised once.
+#[derive(Default)]
+struct RemoteBatch {
+    /// Held until the batch is sent, so no buffer in `index` is freed and its address reused.
+    frames: Vec<WireFrame>,
+    /// A frame's shared buffer (address, length) → its index in `frames`.
+    index: HashMap<(usize, usize), u32>,
+    items: Vec<Delivery>,
+}
+
+impl RemoteBatch {
+    fn add(&mut self, session: SessionId, frames: impl IntoIterator<Item = WireFrame>, close: Option<(u16, String)>) {
+        let mut ids = Vec::new();
+        for f in frames {
+            let key = (f.text.as_str().as_ptr() as usize, f.text.len());
+            let next = self.frames.len() as u32;
+            let id = *self.index.entry(key).or_insert(next);
+            if id == next {
+                self.frames.push(f);
+            }
+            ids.push(id);
+        }
+        self.items.push(Delivery {
+            session,
+            frames: ids,
+            close,
+        });
+    }
 }
 
 struct Socket {
     sink: Sink,
     staged: Vec<WireFrame>,
-}
-
-fn wire_texts(frames: impl IntoIterator<Item = WireFrame>) -> Vec<WireText> {
-    frames
-        .into_iter()
-        .map(|f| WireText {
-            t: f.text.as_str().to_owned(),
-            c: f.coalesce,
-        })
-        .collect()
 }
 
 impl Sockets {
@@ -879,11 +939,12 @@ impl Sockets {
                         overflowed.push(session);
                     }
                 }
-                Sink::Remote(replica) => self.remote.entry(replica.clone()).or_default().push(Delivery {
-                    session,
-                    frames: wire_texts(s.staged.drain(..)),
-                    close: None,
-                }),
+                Sink::Remote(replica) => {
+                    self.remote
+                        .entry(replica.clone())
+                        .or_default()
+                        .add(session, s.staged.drain(..), None)
+                }
             }
         }
         for session in &overflowed {
@@ -894,13 +955,21 @@ impl Sockets {
     }
 
     fn send_remote(&mut self) {
-        for (replica, items) in self.remote.drain() {
+        for (replica, batch) in self.remote.drain() {
             self.bus.send(
                 &replica,
                 Body::Deliver {
                     world: self.world,
                     fence: self.fence,
-                    items,
+                    frames: batch
+                        .frames
+                        .into_iter()
+                        .map(|f| WireText {
+                            t: f.text.as_str().to_owned(),
+                            c: f.coalesce,
+                        })
+                        .collect(),
+                    items: batch.items,
                 },
             );
         }
@@ -914,11 +983,12 @@ impl Sockets {
                     let _ = q.push_many(s.staged.drain(..));
                     q.close(code, reason);
                 }
-                Sink::Remote(replica) => self.remote.entry(replica).or_default().push(Delivery {
-                    session,
-                    frames: wire_texts(s.staged.drain(..)),
-                    close: Some((code, reason)),
-                }),
+                Sink::Remote(replica) => {
+                    self.remote
+                        .entry(replica)
+                        .or_default()
+                        .add(session, s.staged.drain(..), Some((code, reason)))
+                }
             }
         }
     }
@@ -1102,13 +1172,39 @@ impl LiveSessions for Hub {
         if self.leases.backend() == "memory" {
             return None;
         }
-        let h = self.cluster_health();
         Some(crowdwire_api::live::ClusterStatus {
-            replica: h.replica,
-            presence_ok: h.presence_ok,
-            bus_ok: h.bus_ok,
-            worlds_owned: h.worlds_owned,
-            remote_sessions: h.remote_sessions,
+            replica: self.replica.to_string(),
+            presence_ok: self.presence.healthy() && self.leases.healthy(),
+            bus_ok: self.bus.healthy(),
+            worlds_owned: self.worlds.lock().unwrap_or_else(|p| p.into_inner()).len(),
+            remote_sessions: self.remote.lock().unwrap_or_else(|p| p.into_inner()).len(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &str, coalesce: Option<u32>) -> WireFrame {
+        WireFrame {
+            text: text.to_owned().into(),
+            coalesce,
+        }
+    }
+
+    #[test]
+    fn a_frame_fanned_out_to_several_remote_sessions_travels_once() {
+        let moved = frame(r#"{"topic":"PLAYER_MOVEMENT"}"#, Some(7));
+        let own = frame(r#"{"topic":"PONG"}"#, None);
+        let mut batch = RemoteBatch::default();
+        batch.add(1, [moved.clone(), own], None);
+        batch.add(2, [moved.clone()], None);
+        batch.add(3, [moved], Some((4001, "bye".into())));
+        assert_eq!(batch.frames.len(), 2);
+        let ids: Vec<&[u32]> = batch.items.iter().map(|d| d.frames.as_slice()).collect();
+        assert_eq!(ids, [&[0, 1][..], &[0], &[0]]);
+        assert_eq!(batch.items[2].close, Some((4001, "bye".into())));
+        assert_eq!(batch.frames[0].coalesce, Some(7));
     }
 }

@@ -18,4 +18,4 @@ pub mod outbound;
 pub mod presence;
 pub mod wire;
 
-pub use hub::{Backends, ClusterHealth, Hub, RealtimeSettings};
+pub use hub::{Backends, Hub, RealtimeSettings};

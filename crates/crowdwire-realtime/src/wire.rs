@@ -69,12 +69,15 @@ pub enum Body {
         clean: bool,
     },
     /// Frames (and closes) for sessions held by the receiver, from one turn of the owner.
+    /// Each distinct frame is carried once, however many of the receiver's sessions get it.
     Deliver {
         /// World.
         world: i64,
         /// The owner's lease fencing token: frames from a deposed owner are dropped.
         fence: u64,
-        /// Per session.
+        /// The turn's distinct frames for this receiver.
+        frames: Vec<WireText>,
+        /// Per session: which of them, in order.
         items: Vec<Delivery>,
     },
     /// The receiver's session asked a replica that does not run its world: it should
@@ -92,9 +95,9 @@ pub enum Body {
 pub struct Delivery {
     /// Session.
     pub session: SessionId,
-    /// Frames, in order.
+    /// Indices into the envelope's `frames`, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub frames: Vec<WireText>,
+    pub frames: Vec<u32>,
     /// Then close the socket with this code and reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub close: Option<(u16, String)>,
@@ -185,12 +188,13 @@ mod tests {
             Body::Deliver {
                 world: 3,
                 fence: 12,
+                frames: vec![WireText {
+                    t: "PONG".into(),
+                    c: Some(4),
+                }],
                 items: vec![Delivery {
                     session: 9,
-                    frames: vec![WireText {
-                        t: "PONG".into(),
-                        c: Some(4),
-                    }],
+                    frames: vec![0],
                     close: Some((4001, "bye".into())),
                 }],
             },
