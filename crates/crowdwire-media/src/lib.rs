@@ -8,11 +8,13 @@
 //! - [`caps`]: the router's codecs and header extensions (`routerRtpCapabilities`).
 //! - [`params`]: the mediasoup parameter shapes the browser sends, parsed at the edge.
 //! - [`sfu`]: the sans-IO core (rooms, transports, producers, consumers, forwarding).
-//! - [`node`]: the IO loop, one task and one socket per worker.
+//! - [`deadlines`]: one heap for the deadlines of every `Rtc` of a core.
+//! - [`node`]: the IO loop, one thread and one socket per worker.
 //! - [`sim`]: the browser side played by str0m, for tests and the load tool.
 //! - [`spare`]: raw capture of header extensions a send transport learns late.
 
 pub mod caps;
+pub mod deadlines;
 pub mod node;
 pub mod params;
 pub mod sfu;
@@ -20,4 +22,4 @@ pub mod sim;
 pub mod spare;
 
 pub use node::{MediaConfig, MediaNode, PeerSink};
-pub use sfu::{Counts, Out, Sfu, SfuConfig, Traffic, error_replies};
+pub use sfu::{Counts, DEFAULT_UNCONNECTED_TIMEOUT, Out, Sfu, SfuConfig, Traffic, error_replies};

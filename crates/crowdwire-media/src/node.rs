@@ -1,6 +1,13 @@
-//! A media node: the IO around [`Sfu`] cores. Each worker is one tokio task with one UDP
-//! socket and one `Sfu`, so a node uses as many cores as it has workers; a room lives on
-//! one worker for its whole life (the least loaded when the room is first joined).
+//! A media node: the IO around [`Sfu`] cores. Each worker is one OS thread (running its own
+//! single-threaded tokio runtime) with one UDP socket and one `Sfu`, so a node uses as many
+//! cores as it has workers; a room lives on one worker for its whole life (the least loaded
+//! when the room is first joined).
+//!
+//! The workers are threads of their own, not tasks on the server's runtime, so that media
+//! work (DTLS handshakes, forwarding bursts) never holds a runtime thread that the worlds'
+//! actors and the sockets' writers need: the kernel shares the cores between both. Commands
+//! reach a worker through an unbounded channel, so a world's actor hands them off without
+//! ever waiting for the SFU.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -28,6 +35,8 @@ pub struct MediaConfig {
     pub announce_ip: Option<IpAddr>,
     /// Worker count (one core each).
     pub workers: usize,
+    /// How long a peer's transports wait for the peer to say anything about its room.
+    pub unconnected_timeout: std::time::Duration,
 }
 
 enum Cmd {
@@ -71,14 +80,30 @@ impl MediaNode {
             if bind.port() != 0 {
                 bind.set_port(bind.port() + i as u16);
             }
-            let socket = UdpSocket::bind(bind)
-                .await
-                .map_err(|e| format!("cannot bind media UDP {bind}: {e}"))?;
+            let socket = std::net::UdpSocket::bind(bind).map_err(|e| format!("cannot bind media UDP {bind}: {e}"))?;
+            socket.set_nonblocking(true).map_err(|e| e.to_string())?;
             let local = socket.local_addr().map_err(|e| e.to_string())?;
             let candidate = SocketAddr::new(announce, local.port());
-            let sfu = Sfu::new(SfuConfig::new(candidate), Instant::now())?;
+            let mut sfu_config = SfuConfig::new(candidate);
+            sfu_config.unconnected_timeout = config.unconnected_timeout;
+            let sfu = Sfu::new(sfu_config, Instant::now())?;
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(run(socket, sfu, rx, sinks.clone()));
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start a media worker: {e}"))?;
+            let worker_sinks = sinks.clone();
+            std::thread::Builder::new()
+                .name(format!("media-worker-{i}"))
+                .spawn(move || {
+                    runtime.block_on(async move {
+                        match UdpSocket::from_std(socket) {
+                            Ok(socket) => run(socket, sfu, rx, worker_sinks).await,
+                            Err(e) => warn!(worker = i, "media worker cannot use its socket: {e}"),
+                        }
+                    })
+                })
+                .map_err(|e| format!("cannot start a media worker thread: {e}"))?;
             info!(worker = i, %local, %candidate, "media worker listening");
             list.push(Worker { tx, addr: candidate });
         }
@@ -199,25 +224,20 @@ impl MediaNode {
                 continue;
             }
             if let Ok((c, t)) = rx.await {
-                let (tc, tt) = &mut total;
-                tc.rooms += c.rooms;
-                tc.peers += c.peers;
-                tc.transports += c.transports;
-                tc.producers += c.producers;
-                tc.consumers += c.consumers;
-                tc.data_producers += c.data_producers;
-                tc.data_consumers += c.data_consumers;
-                tc.routes += c.routes;
-                tt.rtp_in += t.rtp_in;
-                tt.rtp_out += t.rtp_out;
-                tt.data_in += t.data_in;
-                tt.data_out += t.data_out;
-                tt.data_dropped += t.data_dropped;
-                tt.keyframe_requests += t.keyframe_requests;
-                tt.unrouted += t.unrouted;
+                total.0.add(&c);
+                total.1.add(&t);
             }
         }
         total
+    }
+}
+
+fn handle(sfu: &mut Sfu, now: Instant, cmd: Cmd) {
+    match cmd {
+        Cmd::Media(world, c) => sfu.command(now, world, c),
+        Cmd::Stats(tx) => {
+            let _ = tx.send((sfu.counts(), sfu.traffic()));
+        }
     }
 }
 
@@ -240,11 +260,18 @@ async fn run(socket: UdpSocket, mut sfu: Sfu, mut rx: mpsc::UnboundedReceiver<Cm
                 }
                 Err(e) => warn!("media socket receive failed: {e}"),
             },
-            cmd = rx.recv() => match cmd {
-                Some(Cmd::Media(world, c)) => sfu.command(Instant::now(), world, c),
-                Some(Cmd::Stats(tx)) => { let _ = tx.send((sfu.counts(), sfu.traffic())); }
-                None => break,
-            },
+            cmd = rx.recv() => {
+                let Some(cmd) = cmd else { break };
+                let now = Instant::now();
+                handle(&mut sfu, now, cmd);
+                // Take what else is waiting (groups form and part in bursts) before flushing.
+                for _ in 0..256 {
+                    match rx.try_recv() {
+                        Ok(cmd) => handle(&mut sfu, now, cmd),
+                        Err(_) => break,
+                    }
+                }
+            }
             _ = tokio::time::sleep_until(deadline) => {}
         }
         let now = Instant::now();

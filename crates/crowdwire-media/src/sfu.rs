@@ -7,12 +7,26 @@
 //! datagrams to send and messages for peers. The IO loop in [`crate::node`] is thin.
 //!
 //! Rooms are keyed by (world, room id): group ids are only unique within one world.
+//!
+//! **A transport costs what flows through it.** Proximity groups form and part all the time
+//! as people walk, and most transports made for them are never connected (the peer walks on,
+//! or its client does no media). So joining a room builds no `Rtc`: the transport options
+//! carry the shared certificate's fingerprint and fresh ICE credentials, and a transport's
+//! `Rtc` (its DTLS context, key exchange and timers) is built only when the browser first
+//! reaches it: `@connect-transport`, or a STUN request for its ICE username (a send
+//! transport waits for its first produce, which names the browser's extension ids).
+//! Consumers and data consumers made before then are declared on the `Rtc` when it is
+//! built. A peer that has said nothing about a room (no signalling, no STUN) within
+//! [`SfuConfig::unconnected_timeout`] has its transports dropped; if it speaks up later, it
+//! is joined again (a fresh `you-joined-as-*`). Built `Rtc`s wake the core only at their own
+//! deadlines, through one heap ([`crate::deadlines`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use slotmap::SlotMap;
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::DirectApi;
 use str0m::channel::{ChannelConfig, Reliability};
@@ -27,11 +41,19 @@ use tracing::{debug, warn};
 use crowdwire_world::engine::{MediaCommand, MediaRole};
 
 use crate::caps::{self, ROUTER_CODECS, RouterCodec, uri};
+use crate::deadlines::Deadlines;
 use crate::params::{self, ConnectTransport, GetRecvTracks, RtpCapabilities, SendFile, SendTrack};
 use crate::spare;
 
 /// A room: (world, room id).
 pub type RoomKey = (i64, String);
+
+slotmap::new_key_type! {
+    /// A transport inside one SFU core (its wire id is [`Transport::id`]).
+    struct TransportKey;
+    /// A consumer inside one SFU core (its wire id goes only to the client).
+    struct ConsumerKey;
+}
 
 /// Settings of one SFU core.
 #[derive(Debug, Clone)]
@@ -42,6 +64,9 @@ pub struct SfuConfig {
     /// Bytes a data channel towards one consumer may buffer (a file moves at the sender's
     /// pace; the receiving side must not drop it).
     pub data_buffer_bytes: usize,
+    /// How long a peer's transports wait for the peer to say anything about its room
+    /// (signalling, or its browser's STUN) before they are dropped.
+    pub unconnected_timeout: Duration,
 }
 
 impl SfuConfig {
@@ -50,9 +75,13 @@ impl SfuConfig {
         Self {
             candidate,
             data_buffer_bytes: 16 * 1024 * 1024,
+            unconnected_timeout: DEFAULT_UNCONNECTED_TIMEOUT,
         }
     }
 }
+
+/// The default of [`SfuConfig::unconnected_timeout`].
+pub const DEFAULT_UNCONNECTED_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Something the SFU wants done.
 #[derive(Debug)]
@@ -84,6 +113,8 @@ pub struct Counts {
     pub peers: usize,
     /// Transports.
     pub transports: usize,
+    /// Transports whose `Rtc` is built (the browser has reached them).
+    pub rtcs: usize,
     /// Producers.
     pub producers: usize,
     /// Consumers.
@@ -94,6 +125,24 @@ pub struct Counts {
     pub data_consumers: usize,
     /// Address and ufrag routes.
     pub routes: usize,
+    /// `Rtc`s waiting for a deadline.
+    pub deadlines: usize,
+}
+
+impl Counts {
+    /// Adds another core's counts.
+    pub fn add(&mut self, o: &Counts) {
+        self.rooms += o.rooms;
+        self.peers += o.peers;
+        self.transports += o.transports;
+        self.rtcs += o.rtcs;
+        self.producers += o.producers;
+        self.consumers += o.consumers;
+        self.data_producers += o.data_producers;
+        self.data_consumers += o.data_consumers;
+        self.routes += o.routes;
+        self.deadlines += o.deadlines;
+    }
 }
 
 /// Traffic counters.
@@ -113,6 +162,28 @@ pub struct Traffic {
     pub keyframe_requests: u64,
     /// Datagrams no transport claimed.
     pub unrouted: u64,
+    /// `Rtc`s built (transports the browser reached).
+    pub rtcs_built: u64,
+    /// Transports dropped because their peer never spoke up.
+    pub transports_expired: u64,
+    /// Deadlines of `Rtc`s that came due (each one `Input::Timeout`).
+    pub rtc_timeouts: u64,
+}
+
+impl Traffic {
+    /// Adds another core's counters.
+    pub fn add(&mut self, o: &Traffic) {
+        self.rtp_in += o.rtp_in;
+        self.rtp_out += o.rtp_out;
+        self.data_in += o.data_in;
+        self.data_out += o.data_out;
+        self.data_dropped += o.data_dropped;
+        self.keyframe_requests += o.keyframe_requests;
+        self.unrouted += o.unrouted;
+        self.rtcs_built += o.rtcs_built;
+        self.transports_expired += o.transports_expired;
+        self.rtc_timeouts += o.rtc_timeouts;
+    }
 }
 
 /// The text sent when the SFU refuses a request: the `-done` reply the client awaits,
@@ -137,6 +208,9 @@ pub fn error_replies(topic: &str, room: &str, peer: &str, direction: Option<&str
     out
 }
 
+/// The error a request gets when its peer's transports had expired (it is joined again).
+pub const EXPIRED_REJOINED: &str = "your media transports for this room expired unused; you were joined to it again";
+
 /// The smallest gap between two keyframe requests relayed to one producer.
 const KEYFRAME_THROTTLE: Duration = Duration::from_millis(300);
 /// How often speaking and bandwidth are re-evaluated.
@@ -152,13 +226,22 @@ const UNCAPPED_KBPS: u64 = 10_000;
 const PENDING_DATAGRAMS: usize = 32;
 /// IP, UDP and SRTP bytes a packet carries besides its RTP header and payload.
 const RTP_OVERHEAD: usize = 20 + 8 + 10;
+/// A deadline further away than this is str0m's "never" (nothing scheduled).
+const NEVER: Duration = Duration::from_secs(24 * 3600);
 
 struct Peer {
-    send: Option<String>,
-    recv: Option<String>,
+    /// Joined as a speaker (it has, or may have, a send transport).
+    speaker: bool,
+    send: Option<TransportKey>,
+    recv: Option<TransportKey>,
+    /// The peer has signalled about this room, or its browser reached a transport: it is a
+    /// media client, and its transports stay (built or not) while it is in the room.
+    claimed: bool,
+    /// Its transports were dropped unclaimed (see [`SfuConfig::unconnected_timeout`]).
+    expired: bool,
     producers: Vec<String>,
     data_producers: Vec<String>,
-    consumers: Vec<String>,
+    consumers: Vec<ConsumerKey>,
     data_consumers: Vec<String>,
     recv_caps: Option<RtpCapabilities>,
 }
@@ -169,17 +252,22 @@ struct Room {
 }
 
 struct Transport {
+    /// The wire id (`transportId`).
+    id: String,
     room: RoomKey,
     peer: String,
     send: bool,
-    /// Built at creation for receive transports, at the first produce for send ones.
+    /// Built when the browser first reaches the transport (see the module's doc).
     rtc: Option<Rtc>,
     creds: IceCreds,
     /// The browser's fingerprint and whether we are the DTLS client.
     remote: Option<(Fingerprint, bool)>,
     remote_ufrag: Option<String>,
     pending: Vec<(Instant, SocketAddr, Vec<u8>)>,
-    timeout: Instant,
+    /// The deadline held in the core's heap for this `Rtc`, if any.
+    deadline: Option<Instant>,
+    /// Queued in [`Sfu::dirty`].
+    dirty: bool,
     sources: Vec<SocketAddr>,
     next_mid: u32,
     next_stream: u16,
@@ -190,7 +278,7 @@ struct Transport {
     /// Spare ids learnt from later produces, by URI.
     spare_ids: HashMap<&'static str, u8>,
     producers_by_ssrc: HashMap<u32, String>,
-    consumers_by_mid: HashMap<String, String>,
+    consumers_by_mid: HashMap<String, ConsumerKey>,
     data_producers_by_stream: HashMap<u16, String>,
     estimate: Option<Bitrate>,
     /// The bitrate last asked of this receive transport's estimator (bit/s).
@@ -200,7 +288,7 @@ struct Transport {
 struct Producer {
     room: RoomKey,
     peer: String,
-    transport: String,
+    transport: TransportKey,
     kind: MediaKind,
     tag: String,
     ssrc: u32,
@@ -209,7 +297,7 @@ struct Producer {
     codec: usize,
     rtx: bool,
     paused: bool,
-    consumers: Vec<String>,
+    consumers: Vec<ConsumerKey>,
     last_keyframe_request: Option<Instant>,
     voice: VoiceMeter,
     /// A REMB cap is in force.
@@ -229,10 +317,12 @@ struct VoiceMeter {
 
 struct Consumer {
     producer: String,
-    transport: String,
+    transport: TransportKey,
     peer: String,
+    kind: MediaKind,
     mid: String,
     ssrc: u32,
+    rtx_ssrc: Option<u32>,
     /// Added to the producer's extended sequence numbers (gotcha 5: start small, so a
     /// late joiner's SRTP rollover counter is right).
     seq_offset: Option<i64>,
@@ -241,7 +331,7 @@ struct Consumer {
 struct DataProducer {
     room: RoomKey,
     peer: String,
-    transport: String,
+    transport: TransportKey,
     stream: u16,
     label: String,
     protocol: String,
@@ -255,9 +345,11 @@ struct DataProducer {
 
 struct DataConsumer {
     data_producer: String,
-    transport: String,
+    transport: TransportKey,
     peer: String,
     stream: u16,
+    /// The channel's settings (declared on the `Rtc` when it is built).
+    channel: ChannelConfig,
 }
 
 /// The SFU core.
@@ -265,17 +357,23 @@ pub struct Sfu {
     config: SfuConfig,
     cert: DtlsCert,
     fingerprint: Value,
+    router_capabilities: Value,
     candidate_priority: u32,
     rooms: HashMap<RoomKey, Room>,
-    transports: HashMap<String, Transport>,
-    by_ufrag: HashMap<String, String>,
-    by_source: HashMap<SocketAddr, String>,
+    transports: SlotMap<TransportKey, Transport>,
+    transport_ids: HashMap<String, TransportKey>,
+    by_ufrag: HashMap<String, TransportKey>,
+    by_source: HashMap<SocketAddr, TransportKey>,
     producers: HashMap<String, Producer>,
-    consumers: HashMap<String, Consumer>,
+    consumers: SlotMap<ConsumerKey, Consumer>,
     data_producers: HashMap<String, DataProducer>,
     data_consumers: HashMap<String, DataConsumer>,
     out: Vec<Out>,
-    dirty: Vec<String>,
+    dirty: Vec<TransportKey>,
+    deadlines: Deadlines<TransportKey>,
+    /// Receive transports of peers that have not claimed their room yet, in join order (so
+    /// in order of expiry).
+    unclaimed: VecDeque<(Instant, TransportKey)>,
     next_tick: Instant,
     next_remb: Instant,
     traffic: Traffic,
@@ -307,17 +405,21 @@ impl Sfu {
             config,
             cert,
             fingerprint: json!({"algorithm": fp.hash_func, "value": value}),
+            router_capabilities: caps::router_rtp_capabilities(),
             candidate_priority,
             rooms: HashMap::new(),
-            transports: HashMap::new(),
+            transports: SlotMap::with_key(),
+            transport_ids: HashMap::new(),
             by_ufrag: HashMap::new(),
             by_source: HashMap::new(),
             producers: HashMap::new(),
-            consumers: HashMap::new(),
+            consumers: SlotMap::with_key(),
             data_producers: HashMap::new(),
             data_consumers: HashMap::new(),
             out: Vec::new(),
             dirty: Vec::new(),
+            deadlines: Deadlines::default(),
+            unclaimed: VecDeque::new(),
             next_tick: now + TICK,
             next_remb: now + Duration::from_secs(1),
             traffic: Traffic::default(),
@@ -332,11 +434,13 @@ impl Sfu {
             rooms: self.rooms.len(),
             peers: self.rooms.values().map(|r| r.peers.len()).sum(),
             transports: self.transports.len(),
+            rtcs: self.transports.values().filter(|t| t.rtc.is_some()).count(),
             producers: self.producers.len(),
             consumers: self.consumers.len(),
             data_producers: self.data_producers.len(),
             data_consumers: self.data_consumers.len(),
             routes: self.by_ufrag.len() + self.by_source.len(),
+            deadlines: self.transports.values().filter(|t| t.deadline.is_some()).count(),
         }
     }
 
@@ -351,30 +455,36 @@ impl Sfu {
     }
 
     /// When [`Sfu::timeout`] should next be called.
-    pub fn next_timeout(&self) -> Instant {
-        self.transports
-            .values()
-            .filter(|t| t.rtc.as_ref().is_some_and(|r| r.is_alive()))
-            .map(|t| t.timeout)
+    pub fn next_timeout(&mut self) -> Instant {
+        let transports = &self.transports;
+        let rtc_due = self.deadlines.next(|k| transports.get(k).and_then(|t| t.deadline));
+        let expiry = self.unclaimed.front().map(|(at, _)| *at);
+        [rtc_due, expiry]
+            .into_iter()
+            .flatten()
             .fold(self.next_tick, Instant::min)
     }
 
     /// Time passed.
     pub fn timeout(&mut self, now: Instant) {
-        let due: Vec<String> = self
-            .transports
-            .iter()
-            .filter(|(_, t)| t.timeout <= now && t.rtc.as_ref().is_some_and(|r| r.is_alive()))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in due {
-            if let Some(rtc) = self.transports.get_mut(&id).and_then(|t| t.rtc.as_mut())
+        let transports = &self.transports;
+        let due = self
+            .deadlines
+            .pop_due(now, |k| transports.get(k).and_then(|t| t.deadline));
+        for key in due {
+            let Some(t) = self.transports.get_mut(key) else {
+                continue;
+            };
+            t.deadline = None;
+            self.traffic.rtc_timeouts += 1;
+            if let Some(rtc) = t.rtc.as_mut()
                 && let Err(e) = rtc.handle_input(Input::Timeout(now))
             {
-                debug!(transport = %id, "timeout input failed: {e}");
+                debug!(transport = %t.id, "timeout input failed: {e}");
             }
-            self.dirty.push(id);
+            self.mark(key);
         }
+        self.expire_unclaimed(now);
         if now >= self.next_tick {
             self.next_tick = now + TICK;
             self.voice_tick();
@@ -383,14 +493,27 @@ impl Sfu {
             self.next_remb = now + Duration::from_secs(1);
             self.remb_tick();
             self.desired_bitrate_tick();
+            let transports = &self.transports;
+            self.deadlines
+                .compact(transports.len(), |k| transports.get(k).and_then(|t| t.deadline));
         }
         self.settle(now);
     }
 
+    /// Queues a transport for polling (once, however often it is touched).
+    fn mark(&mut self, key: TransportKey) {
+        if let Some(t) = self.transports.get_mut(key)
+            && !t.dirty
+        {
+            t.dirty = true;
+            self.dirty.push(key);
+        }
+    }
+
     /// A datagram arrived on our socket from `source`.
     pub fn datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
-        let tid = if data.first().is_some_and(|b| *b < 2) {
-            match self.route_stun(source, data) {
+        let key = if data.first().is_some_and(|b| *b < 2) {
+            match self.route_stun(now, source, data) {
                 Some(t) => t,
                 None => {
                     self.traffic.unrouted += 1;
@@ -398,12 +521,12 @@ impl Sfu {
                 }
             }
         } else if let Some(t) = self.by_source.get(&source) {
-            t.clone()
+            *t
         } else {
             self.traffic.unrouted += 1;
             return;
         };
-        let Some(t) = self.transports.get_mut(&tid) else { return };
+        let Some(t) = self.transports.get_mut(key) else { return };
         let Some(rtc) = t.rtc.as_mut() else {
             if t.pending.len() < PENDING_DATAGRAMS {
                 t.pending.push((now, source, data.to_vec()));
@@ -411,17 +534,18 @@ impl Sfu {
             return;
         };
         feed(rtc, now, source, self.config.candidate, data);
-        self.dirty.push(tid);
+        self.mark(key);
         self.settle(now);
     }
 
     /// Finds a STUN request's transport by our ufrag and learns the browser's ufrag
-    /// (mediasoup-client never signals it; gotcha 1).
-    fn route_stun(&mut self, source: SocketAddr, data: &[u8]) -> Option<String> {
+    /// (mediasoup-client never signals it; gotcha 1). The browser has reached the
+    /// transport: a receive transport's `Rtc` is built now.
+    fn route_stun(&mut self, now: Instant, source: SocketAddr, data: &[u8]) -> Option<TransportKey> {
         let msg = StunMessage::parse(data).ok()?;
         let (ours, theirs) = msg.split_username()?;
-        let tid = self.by_ufrag.get(ours)?.clone();
-        let t = self.transports.get_mut(&tid)?;
+        let key = *self.by_ufrag.get(ours)?;
+        let t = self.transports.get_mut(key)?;
         if t.remote_ufrag.as_deref() != Some(theirs) {
             t.remote_ufrag = Some(theirs.to_owned());
             if let Some(rtc) = t.rtc.as_mut() {
@@ -433,14 +557,24 @@ impl Sfu {
         }
         if !t.sources.contains(&source) {
             t.sources.push(source);
-            if let Some(old) = self.by_source.insert(source, tid.clone())
-                && old != tid
-                && let Some(o) = self.transports.get_mut(&old)
+            if let Some(old) = self.by_source.insert(source, key)
+                && old != key
+                && let Some(o) = self.transports.get_mut(old)
             {
                 o.sources.retain(|s| *s != source);
             }
         }
-        Some(tid)
+        let (room, peer) = {
+            let t = &self.transports[key];
+            (t.room.clone(), t.peer.clone())
+        };
+        self.claim(&room, &peer);
+        if !self.transports[key].send
+            && let Err(e) = self.build_recv_rtc(now, key)
+        {
+            debug!("receive transport not built: {e}");
+        }
+        Some(key)
     }
 
     /// Carries out one of a world engine's media commands.
@@ -467,6 +601,7 @@ impl Sfu {
             MediaCommand::AddSpeaker { room, peer } => self.add_speaker(now, (world, room), &peer),
             MediaCommand::CloseMedia { room, peer } => {
                 let key = (world, room);
+                self.claim(&key, &peer);
                 let ids: Vec<String> = self
                     .producers
                     .iter()
@@ -484,6 +619,7 @@ impl Sfu {
                 pause,
             } => {
                 let key = (world, room);
+                self.claim(&key, &peer);
                 let kind = caps::parse_kind(&kind);
                 let mut resumed = Vec::new();
                 for (id, p) in self.producers.iter_mut() {
@@ -509,33 +645,48 @@ impl Sfu {
                     }
                 }
             }
-            MediaCommand::Signal { room, peer, topic, d } => {
-                let key = (world, room);
-                let direction = d.get("direction").and_then(|v| v.as_str()).map(str::to_owned);
-                let result = match topic.as_str() {
-                    "@connect-transport" => self.connect(now, &key, &peer, &d),
-                    "@send-track" => self.send_track(now, &key, &peer, &d),
-                    "@send-file" => self.send_file(now, &key, &peer, &d),
-                    "@get-recv-tracks" => self.get_recv_tracks(now, &key, &peer, &d),
-                    _ => Err(format!("unknown media request {topic}")),
-                };
-                match result {
-                    Ok(reply) => self.tell(world, &peer, reply),
-                    Err(message) => {
-                        let direction = direction.or_else(|| {
-                            d.get("transportId")
-                                .and_then(|v| v.as_str())
-                                .and_then(|t| self.transports.get(t))
-                                .map(|t| if t.send { "send".to_owned() } else { "recv".to_owned() })
-                        });
-                        for m in error_replies(&topic, &key.1, &peer, direction.as_deref(), &message) {
-                            self.tell(world, &peer, m);
-                        }
-                    }
+            MediaCommand::Signal { room, peer, topic, d } => self.signal(now, (world, room), &peer, &topic, &d),
+        }
+        self.settle(now);
+    }
+
+    /// Browser signalling: carried out, and answered with the `-done` reply (or errors).
+    fn signal(&mut self, now: Instant, key: RoomKey, peer: &str, topic: &str, d: &Value) {
+        let direction = d.get("direction").and_then(|v| v.as_str()).map(str::to_owned);
+        let member = self.rooms.get(&key).and_then(|r| r.peers.get(peer));
+        if let Some(speaker) = member.filter(|m| m.expired).map(|m| m.speaker) {
+            // Its transports were dropped while it said nothing: it gets new ones, and this
+            // request (made for the old ones) its error, before the new `you-joined-as-*`.
+            for e in error_replies(topic, &key.1, peer, direction.as_deref(), EXPIRED_REJOINED) {
+                self.tell(key.0, peer, e);
+            }
+            self.join(now, key.clone(), peer, speaker);
+            self.claim(&key, peer);
+            return;
+        }
+        self.claim(&key, peer);
+        let result = match topic {
+            "@connect-transport" => self.connect(now, &key, peer, d),
+            "@send-track" => self.send_track(now, &key, peer, d),
+            "@send-file" => self.send_file(now, &key, peer, d),
+            "@get-recv-tracks" => self.get_recv_tracks(now, &key, peer, d),
+            _ => Err(format!("unknown media request {topic}")),
+        };
+        match result {
+            Ok(reply) => self.tell(key.0, peer, reply),
+            Err(message) => {
+                let direction = direction.or_else(|| {
+                    d.get("transportId")
+                        .and_then(|v| v.as_str())
+                        .and_then(|t| self.transport_ids.get(t))
+                        .and_then(|k| self.transports.get(*k))
+                        .map(|t| if t.send { "send".to_owned() } else { "recv".to_owned() })
+                });
+                for m in error_replies(topic, &key.1, peer, direction.as_deref(), &message) {
+                    self.tell(key.0, peer, m);
                 }
             }
         }
-        self.settle(now);
     }
 
     fn tell(&mut self, world: i64, peer: &str, message: Value) {
@@ -546,17 +697,27 @@ impl Sfu {
         });
     }
 
+    /// The peer has shown it is a media client in this room: its transports stay.
+    fn claim(&mut self, key: &RoomKey, peer: &str) {
+        if let Some(p) = self.rooms.get_mut(key).and_then(|r| r.peers.get_mut(peer)) {
+            p.claimed = true;
+        }
+    }
+
     fn join(&mut self, now: Instant, key: RoomKey, peer: &str, speaker: bool) {
         self.leave(&key, peer);
         let recv = self.create_transport(now, &key, peer, false);
         let send = speaker.then(|| self.create_transport(now, &key, peer, true));
-        let recv_options = self.transport_options(&recv);
-        let send_options = send.as_ref().map(|s| self.transport_options(s));
+        let recv_options = self.transport_options(recv);
+        let send_options = send.map(|s| self.transport_options(s));
         self.rooms.entry(key.clone()).or_default().peers.insert(
             peer.to_owned(),
             Peer {
+                speaker,
                 send,
                 recv: Some(recv),
+                claimed: false,
+                expired: false,
                 producers: Vec::new(),
                 data_producers: Vec::new(),
                 consumers: Vec::new(),
@@ -564,10 +725,11 @@ impl Sfu {
                 recv_caps: None,
             },
         );
+        self.unclaimed.push_back((now + self.config.unconnected_timeout, recv));
         let mut d = json!({
             "roomId": key.1,
             "peerId": peer,
-            "routerRtpCapabilities": caps::router_rtp_capabilities(),
+            "routerRtpCapabilities": self.router_capabilities.clone(),
             "recvTransportOptions": recv_options,
         });
         let topic = if let Some(s) = send_options {
@@ -579,18 +741,50 @@ impl Sfu {
         self.tell(key.0, peer, json!({"topic": topic, "d": d}));
     }
 
+    /// Drops the transports of peers that have said nothing about their room for
+    /// [`SfuConfig::unconnected_timeout`] (they stay members, and are joined again if they
+    /// speak up).
+    fn expire_unclaimed(&mut self, now: Instant) {
+        while let Some(&(at, recv)) = self.unclaimed.front() {
+            if at > now {
+                break;
+            }
+            self.unclaimed.pop_front();
+            let Some(t) = self.transports.get(recv) else { continue };
+            let (room, peer) = (t.room.clone(), t.peer.clone());
+            let Some(p) = self.rooms.get_mut(&room).and_then(|r| r.peers.get_mut(&peer)) else {
+                continue;
+            };
+            if p.claimed || p.recv != Some(recv) {
+                continue;
+            }
+            let gone: Vec<TransportKey> = [p.send.take(), p.recv.take()].into_iter().flatten().collect();
+            p.expired = true;
+            for k in gone {
+                self.close_transport(k);
+                self.traffic.transports_expired += 1;
+            }
+        }
+    }
+
     fn add_speaker(&mut self, now: Instant, key: RoomKey, peer: &str) {
-        let old = match self.rooms.get(&key).and_then(|r| r.peers.get(peer)) {
-            Some(p) => p.send.clone(),
+        let (old, expired) = match self.rooms.get(&key).and_then(|r| r.peers.get(peer)) {
+            Some(p) => (p.send, p.expired),
             None => return,
         };
+        if expired {
+            // It has no transports: a fresh join as a speaker gives it both.
+            self.join(now, key, peer, true);
+            return;
+        }
         if let Some(old) = old {
-            self.close_transport(&old);
+            self.close_transport(old);
         }
         let send = self.create_transport(now, &key, peer, true);
-        let options = self.transport_options(&send);
+        let options = self.transport_options(send);
         if let Some(p) = self.rooms.get_mut(&key).and_then(|r| r.peers.get_mut(peer)) {
             p.send = Some(send);
+            p.speaker = true;
         }
         self.tell(
             key.0,
@@ -610,14 +804,14 @@ impl Sfu {
         for id in &p.data_producers {
             self.close_data_producer(id);
         }
-        for id in &p.consumers {
-            self.close_consumer(id);
+        for c in &p.consumers {
+            self.close_consumer(*c);
         }
         for id in &p.data_consumers {
             self.close_data_consumer(id);
         }
         for t in [p.send, p.recv].into_iter().flatten() {
-            self.close_transport(&t);
+            self.close_transport(t);
         }
         if self.rooms.get(key).is_some_and(|r| r.peers.is_empty()) {
             self.rooms.remove(key);
@@ -634,50 +828,42 @@ impl Sfu {
             .set_sctp_max_buffered_amount(self.config.data_buffer_bytes)
     }
 
-    fn create_transport(&mut self, now: Instant, key: &RoomKey, peer: &str, send: bool) -> String {
+    /// A transport with no `Rtc` yet: an id and ICE credentials, nothing else.
+    fn create_transport(&mut self, now: Instant, key: &RoomKey, peer: &str, send: bool) -> TransportKey {
         let id = new_id(&self.id_prefix, &mut self.ids);
         let creds = IceCreds::new();
-        let rtc = if send {
-            None
-        } else {
-            let mut config = self
-                .base_config(&creds)
-                .set_extension_map(caps::recv_extension_map())
-                .enable_bwe(Some(Bitrate::kbps(INITIAL_ESTIMATE_KBPS)));
-            caps::recv_codec_config(config.codec_config());
-            Some(self.finish_rtc(config, now))
-        };
-        self.by_ufrag.insert(creds.ufrag.clone(), id.clone());
-        self.transports.insert(
-            id.clone(),
-            Transport {
-                room: key.clone(),
-                peer: peer.to_owned(),
-                send,
-                rtc,
-                creds,
-                remote: None,
-                remote_ufrag: None,
-                pending: Vec::new(),
-                timeout: now,
-                sources: Vec::new(),
-                next_mid: 0,
-                next_stream: 1,
-                send_map: None,
-                send_pts: HashMap::new(),
-                spare_ids: HashMap::new(),
-                producers_by_ssrc: HashMap::new(),
-                consumers_by_mid: HashMap::new(),
-                data_producers_by_stream: HashMap::new(),
-                estimate: None,
-                desired: 0,
-            },
-        );
-        self.dirty.push(id.clone());
-        id
+        let ufrag = creds.ufrag.clone();
+        let _ = now;
+        let tk = self.transports.insert(Transport {
+            id: id.clone(),
+            room: key.clone(),
+            peer: peer.to_owned(),
+            send,
+            rtc: None,
+            creds,
+            remote: None,
+            remote_ufrag: None,
+            pending: Vec::new(),
+            deadline: None,
+            dirty: false,
+            sources: Vec::new(),
+            next_mid: 0,
+            next_stream: 1,
+            send_map: None,
+            send_pts: HashMap::new(),
+            spare_ids: HashMap::new(),
+            producers_by_ssrc: HashMap::new(),
+            consumers_by_mid: HashMap::new(),
+            data_producers_by_stream: HashMap::new(),
+            estimate: None,
+            desired: 0,
+        });
+        self.by_ufrag.insert(ufrag, tk);
+        self.transport_ids.insert(id, tk);
+        tk
     }
 
-    fn finish_rtc(&self, config: RtcConfig, now: Instant) -> Rtc {
+    fn finish_rtc(&mut self, config: RtcConfig, now: Instant) -> Rtc {
         let mut rtc = config.build(now);
         match Candidate::host(self.config.candidate, "udp") {
             Ok(c) => {
@@ -688,16 +874,77 @@ impl Sfu {
         let mut api = rtc.direct_api();
         api.set_ice_controlling(false);
         api.enable_twcc_feedback();
+        self.traffic.rtcs_built += 1;
         rtc
     }
 
-    fn transport_options(&self, id: &str) -> Value {
-        let Some(t) = self.transports.get(id) else {
+    /// What a built `Rtc` needs of what the transport learnt before it existed: the browser's
+    /// ICE username, its DTLS fingerprint, and the datagrams that arrived meanwhile.
+    fn adopt_rtc(&mut self, now: Instant, tk: TransportKey, mut rtc: Rtc) -> Result<(), String> {
+        let candidate = self.config.candidate;
+        let t = self.transports.get_mut(tk).ok_or("no such transport")?;
+        if let Some(u) = &t.remote_ufrag {
+            rtc.direct_api().set_remote_ice_credentials(IceCreds {
+                ufrag: u.clone(),
+                pass: String::new(),
+            });
+        }
+        if let Some(remote) = &t.remote {
+            start_dtls(&mut rtc, remote)?;
+        }
+        for (at, source, data) in t.pending.drain(..) {
+            feed(&mut rtc, at.max(now), source, candidate, &data);
+        }
+        t.pending = Vec::new();
+        t.rtc = Some(rtc);
+        t.desired = 0;
+        self.mark(tk);
+        Ok(())
+    }
+
+    /// Builds a receive transport's `Rtc`, with the consumers and data consumers made for it
+    /// so far.
+    fn build_recv_rtc(&mut self, now: Instant, tk: TransportKey) -> Result<(), String> {
+        let Some(t) = self.transports.get(tk) else {
+            return Err("no such transport".into());
+        };
+        if t.rtc.is_some() || t.send {
+            return Ok(());
+        }
+        let mut config = self
+            .base_config(&t.creds)
+            .set_extension_map(caps::recv_extension_map())
+            .enable_bwe(Some(Bitrate::kbps(INITIAL_ESTIMATE_KBPS)));
+        caps::recv_codec_config(config.codec_config());
+        let mut rtc = self.finish_rtc(config, now);
+        let t = &self.transports[tk];
+        {
+            let mut api = rtc.direct_api();
+            let mut consumers: Vec<&Consumer> = t
+                .consumers_by_mid
+                .values()
+                .filter_map(|c| self.consumers.get(*c))
+                .collect();
+            consumers.sort_by_key(|c| c.mid.parse::<u32>().unwrap_or(u32::MAX));
+            for c in consumers {
+                declare_consumer(&mut api, c);
+            }
+            let mut channels: Vec<&DataConsumer> = self.data_consumers.values().filter(|c| c.transport == tk).collect();
+            channels.sort_by_key(|c| c.stream);
+            for c in channels {
+                api.create_data_channel(c.channel.clone());
+            }
+        }
+        self.adopt_rtc(now, tk, rtc)
+    }
+
+    fn transport_options(&self, tk: TransportKey) -> Value {
+        let Some(t) = self.transports.get(tk) else {
             return Value::Null;
         };
         let c = self.config.candidate;
         json!({
-            "id": id,
+            "id": t.id,
             "iceParameters": {"usernameFragment": t.creds.ufrag, "password": t.creds.pass, "iceLite": true},
             "iceCandidates": [{
                 "foundation": "udpcandidate",
@@ -714,16 +961,17 @@ impl Sfu {
     }
 
     /// The transport `id` if it is `peer`'s in `key`, in the wanted direction.
-    fn own_transport(&self, key: &RoomKey, peer: &str, id: &str, send: Option<bool>) -> Result<(), String> {
-        match self.transports.get(id) {
-            Some(t) if &t.room == key && t.peer == peer && send.is_none_or(|s| s == t.send) => Ok(()),
+    fn own_transport(&self, key: &RoomKey, peer: &str, id: &str, send: Option<bool>) -> Result<TransportKey, String> {
+        let tk = self.transport_ids.get(id).copied();
+        match tk.and_then(|k| Some((k, self.transports.get(k)?))) {
+            Some((k, t)) if &t.room == key && t.peer == peer && send.is_none_or(|s| s == t.send) => Ok(k),
             Some(_) | None => Err("no such transport for you in this room".to_owned()),
         }
     }
 
     fn connect(&mut self, now: Instant, key: &RoomKey, peer: &str, d: &Value) -> Result<Value, String> {
         let c: ConnectTransport = params::parse(d)?;
-        self.own_transport(key, peer, &c.transport_id, None)?;
+        let tk = self.own_transport(key, peer, &c.transport_id, None)?;
         let fp = c
             .dtls_parameters
             .fingerprints
@@ -735,7 +983,7 @@ impl Sfu {
             .map_err(|e| format!("invalid fingerprint: {e}"))?;
         // The browser names the role it takes; `auto` and `client` make us the server.
         let we_are_client = c.dtls_parameters.role.as_deref() == Some("server");
-        let t = self.transports.get_mut(&c.transport_id).ok_or("no such transport")?;
+        let t = self.transports.get_mut(tk).ok_or("no such transport")?;
         if t.remote.is_some() {
             return Err("connect() already called".to_owned());
         }
@@ -743,17 +991,19 @@ impl Sfu {
         let direction = if t.send { "send" } else { "recv" };
         if let Some(rtc) = t.rtc.as_mut() {
             start_dtls(rtc, t.remote.as_ref().expect("just set"))?;
+            self.mark(tk);
+        } else if !t.send {
+            // The browser is about to reach this transport: build it now (DTLS starts in it).
+            self.build_recv_rtc(now, tk)?;
         }
-        let _ = now;
-        self.dirty.push(c.transport_id.clone());
         Ok(json!({"topic": format!("@connect-transport-{direction}-done"), "d": {"roomId": key.1, "peerId": peer}}))
     }
 
     /// Builds a send transport's `Rtc` with the browser's header-extension ids and
     /// payload types from its first produce (gotchas 2 and 3), then replays what arrived
     /// before it existed.
-    fn build_send_rtc(&mut self, now: Instant, tid: &str, sent: Option<&SendTrack>) -> Result<(), String> {
-        let Some(t) = self.transports.get(tid) else {
+    fn build_send_rtc(&mut self, now: Instant, tk: TransportKey, sent: Option<&SendTrack>) -> Result<(), String> {
+        let Some(t) = self.transports.get(tk) else {
             return Err("no such transport".into());
         };
         if t.rtc.is_some() {
@@ -780,8 +1030,8 @@ impl Sfu {
         spare::fill_spare(&mut map);
         let mut config = self.base_config(&t.creds).set_extension_map(map.clone());
         // Named codecs at the browser's numbers; the rest at the router's, where free.
-        let named: std::collections::HashSet<usize> = pts.values().copied().collect();
-        let mut used: std::collections::HashSet<u8> = pts.keys().copied().chain(rtx_of.values().copied()).collect();
+        let named: HashSet<usize> = pts.values().copied().collect();
+        let mut used: HashSet<u8> = pts.keys().copied().chain(rtx_of.values().copied()).collect();
         let mut table = pts.clone();
         for (pt, idx) in &pts {
             caps::add_codec(
@@ -802,30 +1052,17 @@ impl Sfu {
             table.insert(c.pt, idx);
             caps::add_codec(config.codec_config(), c, c.pt, c.rtx);
         }
-        let mut rtc = self.finish_rtc(config, now);
-        let t = self.transports.get_mut(tid).expect("checked above");
-        if let Some(u) = &t.remote_ufrag {
-            rtc.direct_api().set_remote_ice_credentials(IceCreds {
-                ufrag: u.clone(),
-                pass: String::new(),
-            });
-        }
-        if let Some(remote) = &t.remote {
-            start_dtls(&mut rtc, remote)?;
-        }
-        for (at, source, data) in t.pending.drain(..) {
-            feed(&mut rtc, at.max(now), source, self.config.candidate, &data);
-        }
-        t.rtc = Some(rtc);
+        let rtc = self.finish_rtc(config, now);
+        self.adopt_rtc(now, tk, rtc)?;
+        let t = self.transports.get_mut(tk).expect("adopted above");
         t.send_map = Some(map);
         t.send_pts = table;
-        self.dirty.push(tid.to_owned());
         Ok(())
     }
 
     fn send_track(&mut self, now: Instant, key: &RoomKey, peer: &str, d: &Value) -> Result<Value, String> {
         let s: SendTrack = params::parse(d)?;
-        self.own_transport(key, peer, &s.transport_id, Some(true))?;
+        let tk = self.own_transport(key, peer, &s.transport_id, Some(true))?;
         let kind = caps::parse_kind(&s.kind).ok_or("kind must be audio or video")?;
         let tag = s
             .app_data
@@ -847,7 +1084,7 @@ impl Sfu {
         if mid.is_empty() || mid.len() > 16 {
             return Err("rtpParameters.mid is invalid".into());
         }
-        let (pts, rtx_of) = producer_pts(&s.rtp_parameters)?;
+        let (pts, _rtx_of) = producer_pts(&s.rtp_parameters)?;
         let codec = pts
             .iter()
             .find(|(pt, _)| s.rtp_parameters.codecs.first().and_then(|c| c.payload_type) == Some(**pt))
@@ -856,8 +1093,8 @@ impl Sfu {
         if ROUTER_CODECS[codec].kind != kind {
             return Err("the codec does not match the kind".into());
         }
-        self.build_send_rtc(now, &s.transport_id, Some(&s))?;
-        let t = self.transports.get_mut(&s.transport_id).expect("own transport");
+        self.build_send_rtc(now, tk, Some(&s))?;
+        let t = self.transports.get_mut(tk).expect("own transport");
         // The browser's numbers must be the ones this transport's `Rtc` reads.
         for (pt, idx) in &pts {
             if t.send_pts.get(pt) != Some(idx) {
@@ -866,7 +1103,6 @@ impl Sfu {
                 ));
             }
         }
-        let _ = rtx_of;
         let map = t.send_map.as_ref().expect("built");
         let mut learnt = Vec::new();
         for e in &s.rtp_parameters.header_extensions {
@@ -925,14 +1161,14 @@ impl Sfu {
             self.close_producer(&id);
         }
         let id = new_id(&self.id_prefix, &mut self.ids);
-        let t = self.transports.get_mut(&s.transport_id).expect("own transport");
+        let t = self.transports.get_mut(tk).expect("own transport");
         t.producers_by_ssrc.insert(ssrc, id.clone());
         self.producers.insert(
             id.clone(),
             Producer {
                 room: key.clone(),
                 peer: peer.to_owned(),
-                transport: s.transport_id.clone(),
+                transport: tk,
                 kind,
                 tag,
                 ssrc,
@@ -983,6 +1219,26 @@ impl Sfu {
             .unwrap_or_default()
     }
 
+    /// A new SSRC for a consumer on transport `tk`: random, non-zero, and unused there.
+    fn new_consumer_ssrc(&self, tk: TransportKey, also_taken: Option<u32>) -> u32 {
+        let taken = |s: u32| {
+            s == 0
+                || Some(s) == also_taken
+                || self.transports.get(tk).is_some_and(|t| {
+                    t.consumers_by_mid
+                        .values()
+                        .filter_map(|c| self.consumers.get(*c))
+                        .any(|c| c.ssrc == s || c.rtx_ssrc == Some(s))
+                })
+        };
+        loop {
+            let s = rand_u32();
+            if !taken(s) {
+                return s;
+            }
+        }
+    }
+
     fn create_consumer(&mut self, now: Instant, producer: &str, key: &RoomKey, peer: &str) -> Result<Value, String> {
         let p = self.producers.get(producer).ok_or("no such producer")?;
         let member = self
@@ -991,7 +1247,7 @@ impl Sfu {
             .and_then(|r| r.peers.get(peer))
             .ok_or("not in the room")?;
         let caps_ = member.recv_caps.as_ref().ok_or("no capabilities yet")?;
-        let tid = member.recv.clone().ok_or("no receive transport")?;
+        let tk = member.recv.ok_or("no receive transport")?;
         let rc: &RouterCodec = &ROUTER_CODECS[p.codec];
         if !caps::device_can_receive(caps_, rc) {
             return Err(format!("the device cannot receive {}", rc.mime));
@@ -1001,21 +1257,29 @@ impl Sfu {
         let kind = p.kind;
         let paused = p.paused;
         let tag = p.tag.clone();
-        let t = self.transports.get_mut(&tid).ok_or("no receive transport")?;
-        let rtc = t.rtc.as_mut().ok_or("receive transport not built")?;
+        if !self.transports.contains_key(tk) {
+            return Err("no receive transport".into());
+        }
+        let ssrc = self.new_consumer_ssrc(tk, None);
+        let rtx_ssrc = rtx.then(|| self.new_consumer_ssrc(tk, Some(ssrc)));
+        let t = &mut self.transports[tk];
         let mid = t.next_mid.to_string();
         t.next_mid += 1;
-        let m: Mid = mid.as_str().into();
-        let (ssrc, rtx_ssrc) = {
-            let mut api = rtc.direct_api();
-            api.declare_media(m, kind);
-            let ssrc = api.new_ssrc();
-            let rtx_ssrc = rtx.then(|| api.new_ssrc());
-            api.declare_stream_tx(ssrc, rtx_ssrc, m, None);
-            (ssrc, rtx_ssrc)
-        };
         let id = new_id(&self.id_prefix, &mut self.ids);
-        t.consumers_by_mid.insert(mid.clone(), id.clone());
+        let consumer = Consumer {
+            producer: producer.to_owned(),
+            transport: tk,
+            peer: peer.to_owned(),
+            kind,
+            mid: mid.clone(),
+            ssrc,
+            rtx_ssrc,
+            seq_offset: None,
+        };
+        // A built `Rtc` learns of it now; one built later declares it then.
+        if let Some(rtc) = t.rtc.as_mut() {
+            declare_consumer(&mut rtc.direct_api(), &consumer);
+        }
         let mut codecs = vec![{
             let mut c = json!({
                 "mimeType": caps::canonical_mime(rc.mime),
@@ -1029,13 +1293,13 @@ impl Sfu {
             }
             c
         }];
-        let mut encoding = json!({"ssrc": *ssrc});
+        let mut encoding = json!({"ssrc": ssrc});
         if let (Some(r), Some(rs)) = (rc.rtx, rtx_ssrc) {
             codecs.push(json!({
                 "mimeType": "video/rtx", "payloadType": r, "clockRate": rc.clock_rate,
                 "parameters": {"apt": rc.pt}, "rtcpFeedback": [],
             }));
-            encoding["rtx"] = json!({"ssrc": *rs});
+            encoding["rtx"] = json!({"ssrc": rs});
         }
         let params = json!({
             "producerId": producer,
@@ -1053,24 +1317,15 @@ impl Sfu {
             // Not in mediasoup's shape: lets a client tell a screen share ("media") from a camera.
             "appData": {"mediaTag": tag},
         });
-        self.consumers.insert(
-            id.clone(),
-            Consumer {
-                producer: producer.to_owned(),
-                transport: tid.clone(),
-                peer: peer.to_owned(),
-                mid,
-                ssrc: *ssrc,
-                seq_offset: None,
-            },
-        );
+        let ck = self.consumers.insert(consumer);
+        self.transports[tk].consumers_by_mid.insert(mid, ck);
         if let Some(p) = self.producers.get_mut(producer) {
-            p.consumers.push(id.clone());
+            p.consumers.push(ck);
         }
         if let Some(m) = self.rooms.get_mut(key).and_then(|r| r.peers.get_mut(peer)) {
-            m.consumers.push(id.clone());
+            m.consumers.push(ck);
         }
-        self.dirty.push(tid);
+        self.mark(tk);
         // Gotcha 6: a new consumer starts on a fresh keyframe, not the next periodic one.
         if kind == MediaKind::Video {
             self.request_keyframe(producer, now);
@@ -1080,13 +1335,13 @@ impl Sfu {
 
     fn send_file(&mut self, now: Instant, key: &RoomKey, peer: &str, d: &Value) -> Result<Value, String> {
         let s: SendFile = params::parse(d)?;
-        self.own_transport(key, peer, &s.transport_id, Some(true))?;
+        let tk = self.own_transport(key, peer, &s.transport_id, Some(true))?;
         let stream = s.sctp_stream_parameters.stream_id;
         if stream >= 1024 {
             return Err("streamId must be below 1024".into());
         }
-        self.build_send_rtc(now, &s.transport_id, None)?;
-        let t = self.transports.get_mut(&s.transport_id).expect("own transport");
+        self.build_send_rtc(now, tk, None)?;
+        let t = self.transports.get_mut(tk).expect("own transport");
         if t.data_producers_by_stream.contains_key(&stream) {
             return Err("that streamId is already producing".into());
         }
@@ -1110,7 +1365,7 @@ impl Sfu {
             DataProducer {
                 room: key.clone(),
                 peer: peer.to_owned(),
-                transport: s.transport_id.clone(),
+                transport: tk,
                 stream,
                 label,
                 protocol,
@@ -1124,7 +1379,7 @@ impl Sfu {
         if let Some(p) = self.rooms.get_mut(key).and_then(|r| r.peers.get_mut(peer)) {
             p.data_producers.push(id.clone());
         }
-        self.dirty.push(s.transport_id.clone());
+        self.mark(tk);
         for other in self.receivers(key, peer) {
             match self.create_data_consumer(&id, key, &other) {
                 Ok(params) => {
@@ -1143,28 +1398,30 @@ impl Sfu {
 
     fn create_data_consumer(&mut self, data_producer: &str, key: &RoomKey, peer: &str) -> Result<Value, String> {
         let dp = self.data_producers.get(data_producer).ok_or("no such data producer")?;
-        let tid = self
+        let tk = self
             .rooms
             .get(key)
             .and_then(|r| r.peers.get(peer))
-            .and_then(|p| p.recv.clone())
+            .and_then(|p| p.recv)
             .ok_or("no receive transport")?;
         let (label, protocol, ordered, reliability) =
             (dp.label.clone(), dp.protocol.clone(), dp.ordered, dp.reliability);
-        let t = self.transports.get_mut(&tid).ok_or("no receive transport")?;
+        let t = self.transports.get_mut(tk).ok_or("no receive transport")?;
         if t.next_stream >= 1024 {
             return Err("no free data stream on the receive transport".into());
         }
         let stream = t.next_stream;
         t.next_stream += 1;
-        let rtc = t.rtc.as_mut().ok_or("receive transport not built")?;
-        rtc.direct_api().create_data_channel(ChannelConfig {
+        let channel = ChannelConfig {
             label: label.clone(),
             ordered,
             reliability,
             negotiated: Some(stream),
             protocol: protocol.clone(),
-        });
+        };
+        if let Some(rtc) = t.rtc.as_mut() {
+            rtc.direct_api().create_data_channel(channel.clone());
+        }
         let id = new_id(&self.id_prefix, &mut self.ids);
         let mut sctp = json!({"streamId": stream, "ordered": ordered});
         match reliability {
@@ -1176,9 +1433,10 @@ impl Sfu {
             id.clone(),
             DataConsumer {
                 data_producer: data_producer.to_owned(),
-                transport: tid.clone(),
+                transport: tk,
                 peer: peer.to_owned(),
                 stream,
+                channel,
             },
         );
         if let Some(dp) = self.data_producers.get_mut(data_producer) {
@@ -1187,7 +1445,7 @@ impl Sfu {
         if let Some(m) = self.rooms.get_mut(key).and_then(|r| r.peers.get_mut(peer)) {
             m.data_consumers.push(id.clone());
         }
-        self.dirty.push(tid);
+        self.mark(tk);
         Ok(json!({
             "dataProducerId": data_producer,
             "id": id,
@@ -1209,27 +1467,27 @@ impl Sfu {
             return Err("you have no receive transport in this room".into());
         }
         member.recv_caps = Some(g.rtp_capabilities);
-        let mine: Vec<String> = member.consumers.clone();
-        let mine_data: Vec<String> = member.data_consumers.clone();
-        let have: std::collections::HashSet<String> = mine
+        let have: HashSet<&str> = member
+            .consumers
             .iter()
-            .filter_map(|c| self.consumers.get(c).map(|c| c.producer.clone()))
+            .filter_map(|c| self.consumers.get(*c).map(|c| c.producer.as_str()))
             .collect();
-        let have_data: std::collections::HashSet<String> = mine_data
+        let have_data: HashSet<&str> = member
+            .data_consumers
             .iter()
-            .filter_map(|c| self.data_consumers.get(c).map(|c| c.data_producer.clone()))
+            .filter_map(|c| self.data_consumers.get(c).map(|c| c.data_producer.as_str()))
             .collect();
         let mut producers: Vec<(String, String)> = self
             .producers
             .iter()
-            .filter(|(id, p)| &p.room == key && p.peer != peer && !have.contains(*id))
+            .filter(|(id, p)| &p.room == key && p.peer != peer && !have.contains(id.as_str()))
             .map(|(id, p)| (id.clone(), p.peer.clone()))
             .collect();
         producers.sort();
         let mut data: Vec<(String, String)> = self
             .data_producers
             .iter()
-            .filter(|(id, p)| &p.room == key && p.peer != peer && !have_data.contains(*id))
+            .filter(|(id, p)| &p.room == key && p.peer != peer && !have_data.contains(id.as_str()))
             .map(|(id, p)| (id.clone(), p.peer.clone()))
             .collect();
         data.sort();
@@ -1264,9 +1522,9 @@ impl Sfu {
     fn close_producer(&mut self, id: &str) {
         let Some(p) = self.producers.remove(id) else { return };
         for c in &p.consumers {
-            self.close_consumer(c);
+            self.close_consumer(*c);
         }
-        if let Some(t) = self.transports.get_mut(&p.transport) {
+        if let Some(t) = self.transports.get_mut(p.transport) {
             t.producers_by_ssrc.remove(&p.ssrc);
             if let Some(rtc) = t.rtc.as_mut() {
                 rtc.direct_api().remove_stream_rx(p.ssrc.into());
@@ -1280,22 +1538,24 @@ impl Sfu {
         }
     }
 
-    fn close_consumer(&mut self, id: &str) {
-        let Some(c) = self.consumers.remove(id) else { return };
-        if let Some(t) = self.transports.get_mut(&c.transport) {
+    fn close_consumer(&mut self, ck: ConsumerKey) {
+        let Some(c) = self.consumers.remove(ck) else { return };
+        if let Some(t) = self.transports.get_mut(c.transport) {
             t.consumers_by_mid.remove(&c.mid);
             if let Some(rtc) = t.rtc.as_mut() {
                 rtc.direct_api().remove_media(c.mid.as_str().into());
+                self.mark(c.transport);
             }
-            self.dirty.push(c.transport.clone());
         }
         if let Some(p) = self.producers.get_mut(&c.producer) {
-            p.consumers.retain(|x| x != id);
+            p.consumers.retain(|x| *x != ck);
         }
-        for room in self.rooms.values_mut() {
-            if let Some(m) = room.peers.get_mut(&c.peer) {
-                m.consumers.retain(|x| x != id);
-            }
+        let room = self.transports.get(c.transport).map(|t| t.room.clone());
+        if let Some(m) = room
+            .and_then(|r| self.rooms.get_mut(&r))
+            .and_then(|r| r.peers.get_mut(&c.peer))
+        {
+            m.consumers.retain(|x| *x != ck);
         }
     }
 
@@ -1306,7 +1566,7 @@ impl Sfu {
         for c in &dp.consumers {
             self.close_data_consumer(c);
         }
-        if let Some(t) = self.transports.get_mut(&dp.transport) {
+        if let Some(t) = self.transports.get_mut(dp.transport) {
             t.data_producers_by_stream.remove(&dp.stream);
             if let Some(rtc) = t.rtc.as_mut()
                 && let Some(cid) = rtc.direct_api().channel_id_by_sctp_stream_id(dp.stream)
@@ -1323,7 +1583,7 @@ impl Sfu {
         let Some(c) = self.data_consumers.remove(id) else {
             return;
         };
-        if let Some(rtc) = self.transports.get_mut(&c.transport).and_then(|t| t.rtc.as_mut())
+        if let Some(rtc) = self.transports.get_mut(c.transport).and_then(|t| t.rtc.as_mut())
             && let Some(cid) = rtc.direct_api().channel_id_by_sctp_stream_id(c.stream)
         {
             rtc.direct_api().close_data_channel(cid);
@@ -1331,20 +1591,54 @@ impl Sfu {
         if let Some(dp) = self.data_producers.get_mut(&c.data_producer) {
             dp.consumers.retain(|x| x != id);
         }
-        for room in self.rooms.values_mut() {
-            if let Some(m) = room.peers.get_mut(&c.peer) {
-                m.data_consumers.retain(|x| x != id);
-            }
+        let room = self.transports.get(c.transport).map(|t| t.room.clone());
+        if let Some(m) = room
+            .and_then(|r| self.rooms.get_mut(&r))
+            .and_then(|r| r.peers.get_mut(&c.peer))
+        {
+            m.data_consumers.retain(|x| x != id);
         }
     }
 
-    fn close_transport(&mut self, id: &str) {
-        let Some(mut t) = self.transports.remove(id) else {
+    fn close_transport(&mut self, tk: TransportKey) {
+        // What hangs off the transport goes first (it finds its room through it).
+        let (consumers, producers, data_producers) = match self.transports.get(tk) {
+            Some(t) => (
+                t.consumers_by_mid.values().copied().collect::<Vec<_>>(),
+                t.producers_by_ssrc.values().cloned().collect::<Vec<_>>(),
+                t.data_producers_by_stream.values().cloned().collect::<Vec<_>>(),
+            ),
+            None => return,
+        };
+        for c in consumers {
+            self.close_consumer(c);
+        }
+        for p in producers {
+            self.close_producer(&p);
+        }
+        for dp in data_producers {
+            self.close_data_producer(&dp);
+        }
+        let data: Vec<String> = self
+            .data_consumers
+            .iter()
+            .filter(|(_, c)| c.transport == tk)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for c in data {
+            self.close_data_consumer(&c);
+        }
+        let Some(mut t) = self.transports.remove(tk) else {
             return;
         };
+        if self.transports.is_empty() {
+            // Every deadline left is stale.
+            self.deadlines = Deadlines::default();
+        }
+        self.transport_ids.remove(&t.id);
         self.by_ufrag.remove(&t.creds.ufrag);
         for s in &t.sources {
-            if self.by_source.get(s).map(String::as_str) == Some(id) {
+            if self.by_source.get(s) == Some(&tk) {
                 self.by_source.remove(s);
             }
         }
@@ -1362,24 +1656,6 @@ impl Sfu {
                 }
             }
         }
-        for c in t.consumers_by_mid.values().cloned().collect::<Vec<_>>() {
-            self.close_consumer(&c);
-        }
-        for p in t.producers_by_ssrc.values().cloned().collect::<Vec<_>>() {
-            self.close_producer(&p);
-        }
-        for dp in t.data_producers_by_stream.values().cloned().collect::<Vec<_>>() {
-            self.close_data_producer(&dp);
-        }
-        let data: Vec<String> = self
-            .data_consumers
-            .iter()
-            .filter(|(_, c)| c.transport == id)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for c in data {
-            self.close_data_consumer(&c);
-        }
     }
 
     /// Asks a producer for a keyframe, at most once per [`KEYFRAME_THROTTLE`].
@@ -1392,57 +1668,62 @@ impl Sfu {
         }
         p.last_keyframe_request = Some(now);
         let ssrc = p.ssrc;
-        let tid = p.transport.clone();
-        if let Some(rtc) = self.transports.get_mut(&tid).and_then(|t| t.rtc.as_mut())
+        let tk = p.transport;
+        if let Some(rtc) = self.transports.get_mut(tk).and_then(|t| t.rtc.as_mut())
             && let Some(rx) = rtc.direct_api().stream_rx(&ssrc.into())
         {
             rx.request_keyframe(KeyframeRequestKind::Pli);
             self.traffic.keyframe_requests += 1;
-            self.dirty.push(tid);
+            self.mark(tk);
         }
     }
 
-    /// Polls every touched `Rtc` until nothing is left to do.
+    /// Polls every touched `Rtc` until nothing is left to do, and files its next deadline.
     fn settle(&mut self, now: Instant) {
-        while let Some(tid) = self.dirty.pop() {
+        while let Some(tk) = self.dirty.pop() {
             let mut events = Vec::new();
-            let Some(t) = self.transports.get_mut(&tid) else {
+            let Some(t) = self.transports.get_mut(tk) else {
                 continue;
             };
+            t.dirty = false;
             let Some(rtc) = t.rtc.as_mut() else { continue };
-            loop {
+            let next = loop {
                 match rtc.poll_output() {
                     Ok(Output::Transmit(tx)) => self.out.push(Out::Transmit {
                         to: tx.destination,
                         data: tx.contents.to_vec(),
                     }),
-                    Ok(Output::Timeout(at)) => {
-                        t.timeout = at;
-                        break;
-                    }
+                    Ok(Output::Timeout(at)) => break Some(at),
                     Ok(Output::Event(e)) => events.push(e),
                     Err(e) => {
-                        debug!(transport = %tid, "poll failed: {e}");
-                        t.timeout = now + Duration::from_secs(3600);
-                        break;
+                        debug!(transport = %t.id, "poll failed: {e}");
+                        break None;
                     }
+                }
+            };
+            // A deadline is filed only when it moves; str0m's "never" files none.
+            let next = next.filter(|at| at.saturating_duration_since(now) < NEVER);
+            if next != t.deadline {
+                t.deadline = next;
+                if let Some(at) = next {
+                    self.deadlines.schedule(tk, at);
                 }
             }
             for e in events {
-                self.event(now, &tid, e);
+                self.event(now, tk, e);
             }
         }
     }
 
-    fn event(&mut self, now: Instant, tid: &str, e: Event) {
+    fn event(&mut self, now: Instant, tk: TransportKey, e: Event) {
         match e {
-            Event::RtpPacket(p) => self.forward(tid, p),
+            Event::RtpPacket(p) => self.forward(tk, p),
             Event::KeyframeRequest(k) => {
                 let producer = self
                     .transports
-                    .get(tid)
+                    .get(tk)
                     .and_then(|t| t.consumers_by_mid.get(&k.mid.to_string()))
-                    .and_then(|c| self.consumers.get(c))
+                    .and_then(|c| self.consumers.get(*c))
                     .map(|c| c.producer.clone());
                 if let Some(p) = producer {
                     self.request_keyframe(&p, now);
@@ -1451,10 +1732,10 @@ impl Sfu {
             Event::ChannelData(data) => {
                 let stream = self
                     .transports
-                    .get_mut(tid)
+                    .get_mut(tk)
                     .and_then(|t| t.rtc.as_mut())
                     .and_then(|r| r.direct_api().sctp_stream_id_by_channel_id(data.id));
-                let dp = stream.and_then(|s| self.transports.get(tid)?.data_producers_by_stream.get(&s).cloned());
+                let dp = stream.and_then(|s| self.transports.get(tk)?.data_producers_by_stream.get(&s).cloned());
                 if let Some(dp) = dp {
                     self.forward_data(&dp, data.binary, &data.data);
                 }
@@ -1463,11 +1744,11 @@ impl Sfu {
                 // Consumers made before the transport was up start on a fresh keyframe.
                 let producers: Vec<String> = self
                     .transports
-                    .get(tid)
+                    .get(tk)
                     .map(|t| {
                         t.consumers_by_mid
                             .values()
-                            .filter_map(|c| self.consumers.get(c))
+                            .filter_map(|c| self.consumers.get(*c))
                             .map(|c| c.producer.clone())
                             .collect()
                     })
@@ -1480,10 +1761,10 @@ impl Sfu {
                 }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                debug!(transport = %tid, "ICE disconnected");
+                debug!(transport = ?self.transports.get(tk).map(|t| &t.id), "ICE disconnected");
             }
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate: b, .. }) => {
-                if let Some(t) = self.transports.get_mut(tid) {
+                if let Some(t) = self.transports.get_mut(tk) {
                     t.estimate = Some(b);
                 }
             }
@@ -1491,16 +1772,15 @@ impl Sfu {
         }
     }
 
-    fn forward(&mut self, tid: &str, pkt: RtpPacket) {
+    fn forward(&mut self, tk: TransportKey, pkt: RtpPacket) {
         self.traffic.rtp_in += 1;
-        let Some(t) = self.transports.get(tid) else { return };
+        let Some(t) = self.transports.get(tk) else { return };
         let Some(pid) = t.producers_by_ssrc.get(&*pkt.header.ssrc) else {
             return;
         };
         let level_id = t.spare_ids.get(uri::AUDIO_LEVEL).copied();
         let orientation_id = t.spare_ids.get(uri::VIDEO_ORIENTATION).copied();
-        let pid = pid.clone();
-        let Some(p) = self.producers.get_mut(&pid) else { return };
+        let Some(p) = self.producers.get_mut(pid) else { return };
         p.bytes += (pkt.header.header_len + pkt.payload.len() + RTP_OVERHEAD) as u64;
         let ext = &pkt.header.ext_vals;
         let level = ext.audio_level.or_else(|| {
@@ -1532,10 +1812,16 @@ impl Sfu {
         };
         let video = p.kind == MediaKind::Video;
         let seq = *pkt.seq_no as i64;
-        // Taken for the loop (it touches other maps only) and put back after.
-        let consumers = std::mem::take(&mut p.consumers);
-        for cid in &consumers {
-            let Some(c) = self.consumers.get_mut(cid) else {
+        for &ck in &p.consumers {
+            let Some(c) = self.consumers.get_mut(ck) else {
+                continue;
+            };
+            // A consumer whose transport the browser has not reached yet gets nothing (and
+            // its sequence numbers start when its stream does).
+            let Some(t) = self.transports.get_mut(c.transport) else {
+                continue;
+            };
+            let Some(rtc) = t.rtc.as_mut() else {
                 continue;
             };
             let offset = *c.seq_offset.get_or_insert(1000 - seq);
@@ -1543,9 +1829,6 @@ impl Sfu {
             if out_seq < 1 {
                 continue;
             }
-            let Some(rtc) = self.transports.get_mut(&c.transport).and_then(|t| t.rtc.as_mut()) else {
-                continue;
-            };
             let mut api = rtc.direct_api();
             let Some(tx) = api.stream_tx(&c.ssrc.into()) else {
                 continue;
@@ -1563,10 +1846,10 @@ impl Sfu {
                 .nackable(video),
             );
             self.traffic.rtp_out += 1;
-            self.dirty.push(c.transport.clone());
-        }
-        if let Some(p) = self.producers.get_mut(&pid) {
-            p.consumers = consumers;
+            if !t.dirty {
+                t.dirty = true;
+                self.dirty.push(c.transport);
+            }
         }
     }
 
@@ -1595,8 +1878,9 @@ impl Sfu {
                 continue;
             };
             let stream = c.stream;
-            let tid = c.transport.clone();
-            let Some(rtc) = self.transports.get_mut(&tid).and_then(|t| t.rtc.as_mut()) else {
+            let tk = c.transport;
+            let Some(rtc) = self.transports.get_mut(tk).and_then(|t| t.rtc.as_mut()) else {
+                self.traffic.data_dropped += 1;
                 continue;
             };
             let ch = rtc.direct_api().channel_id_by_sctp_stream_id(stream);
@@ -1605,7 +1889,7 @@ impl Sfu {
                 Some(Ok(true)) => self.traffic.data_out += 1,
                 _ => self.traffic.data_dropped += 1,
             }
-            self.dirty.push(tid);
+            self.mark(tk);
         }
     }
 
@@ -1665,19 +1949,24 @@ impl Sfu {
             p.rate = p.bytes * 8;
             p.bytes = 0;
         }
-        let mut wanted: HashMap<&str, u64> = HashMap::new();
+        let mut wanted: HashMap<TransportKey, u64> = HashMap::new();
         for c in self.consumers.values() {
             if let Some(p) = self.producers.get(&c.producer)
                 && !p.paused
             {
-                *wanted.entry(c.transport.as_str()).or_default() += p.rate;
+                *wanted.entry(c.transport).or_default() += p.rate;
             }
         }
-        for (tid, t) in self.transports.iter_mut() {
+        let mut touched = Vec::new();
+        for (tk, t) in self.transports.iter_mut() {
+            // Only a built receive transport has an estimator to ask.
             if t.send {
                 continue;
             }
-            let rate = wanted.get(tid.as_str()).copied().unwrap_or(0);
+            let Some(rtc) = t.rtc.as_mut() else {
+                continue;
+            };
+            let rate = wanted.get(&tk).copied().unwrap_or(0);
             let desired = (rate + rate / 4).max(INITIAL_ESTIMATE_KBPS * 1000);
             // An increase starts a probe, which costs padding towards that consumer: raise
             // only past what the link is known to carry and by a clear step (rates swing
@@ -1689,10 +1978,11 @@ impl Sfu {
                 continue;
             }
             t.desired = desired;
-            if let Some(rtc) = t.rtc.as_mut() {
-                rtc.bwe().set_bitrate(Bitrate::ZERO, Bitrate::from(desired));
-                self.dirty.push(tid.clone());
-            }
+            rtc.bwe().set_bitrate(Bitrate::ZERO, Bitrate::from(desired));
+            touched.push(tk);
+        }
+        for tk in touched {
+            self.mark(tk);
         }
     }
 
@@ -1708,27 +1998,34 @@ impl Sfu {
             let min = p
                 .consumers
                 .iter()
-                .filter_map(|c| self.consumers.get(c))
-                .filter_map(|c| self.transports.get(&c.transport)?.estimate)
+                .filter_map(|c| self.consumers.get(*c))
+                .filter_map(|c| self.transports.get(c.transport)?.estimate)
                 .map(|b| b.as_f64())
                 .fold(f64::INFINITY, f64::min);
             if min < initial {
                 p.capped = true;
-                caps_.push((p.transport.clone(), p.ssrc, Bitrate::from(min)));
+                caps_.push((p.transport, p.ssrc, Bitrate::from(min)));
             } else if p.capped {
                 p.capped = false;
-                caps_.push((p.transport.clone(), p.ssrc, Bitrate::kbps(UNCAPPED_KBPS)));
+                caps_.push((p.transport, p.ssrc, Bitrate::kbps(UNCAPPED_KBPS)));
             }
         }
-        for (tid, ssrc, b) in caps_ {
-            if let Some(rtc) = self.transports.get_mut(&tid).and_then(|t| t.rtc.as_mut())
+        for (tk, ssrc, b) in caps_ {
+            if let Some(rtc) = self.transports.get_mut(tk).and_then(|t| t.rtc.as_mut())
                 && let Some(rx) = rtc.direct_api().stream_rx(&ssrc.into())
             {
                 rx.request_remb(b);
-                self.dirty.push(tid);
+                self.mark(tk);
             }
         }
     }
+}
+
+/// Declares a consumer's media and outgoing stream on its transport's `Rtc`.
+fn declare_consumer(api: &mut DirectApi<'_>, c: &Consumer) {
+    let m: Mid = c.mid.as_str().into();
+    api.declare_media(m, c.kind);
+    api.declare_stream_tx(c.ssrc.into(), c.rtx_ssrc.map(Into::into), m, None);
 }
 
 fn start_dtls(rtc: &mut Rtc, remote: &(Fingerprint, bool)) -> Result<(), String> {
@@ -1756,10 +2053,10 @@ fn feed(rtc: &mut Rtc, now: Instant, source: SocketAddr, destination: SocketAddr
     }
 }
 
-/// A producer's payload types: media PT → router codec index, and router codec → RTX PT.
 /// Media payload type → router codec index, and router codec index → RTX payload type.
 type PayloadTables = (HashMap<u8, usize>, HashMap<usize, u8>);
 
+/// A producer's payload types: media PT → router codec index, and router codec → RTX PT.
 fn producer_pts(rp: &params::RtpParameters) -> Result<PayloadTables, String> {
     let mut pts = HashMap::new();
     let mut by_pt = HashMap::new();
@@ -1798,9 +2095,19 @@ fn reliability_of(s: &params::SctpStreamParameters) -> Reliability {
     }
 }
 
+/// A random `u32` (ids' prefix, consumer SSRCs).
 fn rand_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
+    thread_local! {
+        static COUNTER: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    let n = COUNTER.with(|c| {
+        let v = c.get().wrapping_add(1);
+        c.set(v);
+        v
+    });
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(std::process::id() as u64);
+    h.write_u64(n);
     h.finish() as u32
 }

@@ -49,9 +49,13 @@ struct Net {
 
 impl Net {
     fn new() -> Net {
+        Net::with_config(SfuConfig::new(server_addr()))
+    }
+
+    fn with_config(config: SfuConfig) -> Net {
         let now = Instant::now();
         Net {
-            sfu: Sfu::new(SfuConfig::new(server_addr()), now).expect("sfu"),
+            sfu: Sfu::new(config, now).expect("sfu"),
             now,
             clients: HashMap::new(),
             lossy: None,
@@ -171,14 +175,46 @@ impl Net {
         }
     }
 
-    /// Joins `peer` as a speaker and connects both its transports.
-    fn join(&mut self, peer: &str, port: u16) {
+    /// Puts `peer` in the room as a speaker (no browser yet); returns `you-joined-as-speaker`.
+    fn enter(&mut self, peer: &str) -> Value {
         self.command(MediaCommand::Join {
             room: ROOM.into(),
             peer: peer.into(),
             role: MediaRole::Speaker,
         });
-        let joined = self.take(peer, "you-joined-as-speaker");
+        self.take(peer, "you-joined-as-speaker")
+    }
+
+    /// Gives `peer` a browser transport from the options of its `you-joined-as-*`, as
+    /// mediasoup-client does when it creates one (nothing is connected yet).
+    fn browser_transport(&mut self, peer: &str, joined: &Value, send: bool, port: u16) {
+        let options = if send {
+            &joined["d"]["sendTransportOptions"]
+        } else {
+            &joined["d"]["recvTransportOptions"]
+        };
+        let addr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let t = BrowserTransport::new(self.now, options, addr, send).expect("transport");
+        let c = self.clients.get_mut(peer).expect("client");
+        if send {
+            c.send = Some(t);
+        } else {
+            c.recv = Some(t);
+        }
+    }
+
+    /// `@connect-transport` for one of `peer`'s browser transports.
+    fn connect(&mut self, peer: &str, send: bool) -> Value {
+        let dir = if send { "send" } else { "recv" };
+        let c = self.clients.get_mut(peer).expect("client");
+        let t = if send { c.send.as_mut() } else { c.recv.as_mut() }.expect("transport");
+        let m = t.connect_message(ROOM, dir);
+        self.signal(peer, "@connect-transport", m)
+    }
+
+    /// Joins `peer` as a speaker and connects both its transports.
+    fn join(&mut self, peer: &str, port: u16) {
+        let joined = self.enter(peer);
         let d = &joined["d"];
         assert_eq!(d["routerRtpCapabilities"]["codecs"][0]["mimeType"], "audio/opus");
         let now = self.now;
@@ -627,4 +663,197 @@ fn a_thousand_join_leave_cycles_leave_nothing_behind() {
     }
     net.run(Duration::from_millis(100));
     assert_eq!(net.sfu.counts(), Counts::default());
+    // Only the transports that were connected had an `Rtc` built: a's two and b's receive
+    // transport (b never produced), ten times.
+    assert_eq!(net.sfu.traffic().rtcs_built, 30);
+}
+
+#[test]
+fn peers_that_join_and_expire_or_leave_without_connecting_leave_nothing_behind() {
+    let mut config = SfuConfig::new(server_addr());
+    config.unconnected_timeout = Duration::from_secs(1);
+    let mut net = Net::with_config(config);
+    for i in 0..1000 {
+        let peer = format!("p{}", i % 5);
+        let room = format!("{}", i % 7);
+        net.sfu.command(
+            net.now,
+            WORLD,
+            MediaCommand::Join {
+                room: room.clone(),
+                peer: peer.clone(),
+                role: if i % 2 == 0 {
+                    MediaRole::Speaker
+                } else {
+                    MediaRole::Listener
+                },
+            },
+        );
+        // Some stay long enough for their transports to expire first.
+        if i % 10 == 0 {
+            net.run(Duration::from_millis(1100));
+        }
+        if i % 3 != 0 {
+            net.sfu.command(
+                net.now,
+                WORLD,
+                MediaCommand::Leave {
+                    rooms: vec![room],
+                    peer,
+                },
+            );
+        }
+    }
+    for r in 0..7 {
+        net.sfu
+            .command(net.now, WORLD, MediaCommand::Destroy { room: r.to_string() });
+    }
+    net.run(Duration::from_millis(1100));
+    assert_eq!(net.sfu.counts(), Counts::default());
+    assert_eq!(net.sfu.traffic().rtcs_built, 0);
+}
+
+#[test]
+fn joining_a_room_builds_no_rtc_until_the_browser_reaches_a_transport() {
+    let mut net = Net::new();
+    let t0 = net.now;
+    let joined = net.enter("a");
+    let c = net.sfu.counts();
+    assert_eq!((c.peers, c.transports, c.rtcs, c.deadlines), (1, 2, 0, 0), "{c:?}");
+    assert_eq!(net.sfu.traffic().rtcs_built, 0);
+    // Nothing to wake for but the core's own tick.
+    assert!(net.sfu.next_timeout() >= t0 + Duration::from_millis(200));
+    // The options still carry what the browser needs: the shared certificate's
+    // fingerprint and the transport's own ICE credentials.
+    let recv = &joined["d"]["recvTransportOptions"];
+    assert_eq!(recv["dtlsParameters"]["fingerprints"][0]["algorithm"], "sha-256");
+    let send = &joined["d"]["sendTransportOptions"];
+    assert_ne!(
+        recv["iceParameters"]["usernameFragment"],
+        send["iceParameters"]["usernameFragment"]
+    );
+    // The browser's first STUN request builds the receive transport; the send transport
+    // waits for its first produce.
+    net.browser_transport("a", &joined, false, 51_000);
+    net.browser_transport("a", &joined, true, 51_002);
+    net.run(Duration::from_millis(600));
+    let c = net.sfu.counts();
+    assert_eq!((c.transports, c.rtcs), (2, 1), "{c:?}");
+    let r = net.connect("a", true);
+    assert!(r["d"]["error"].is_null(), "{r}");
+    assert_eq!(
+        net.sfu.counts().rtcs,
+        1,
+        "connecting a send transport does not build it"
+    );
+    net.produce_video("a", 0x4444, 0x4445);
+    assert_eq!(net.sfu.counts().rtcs, 2);
+}
+
+#[test]
+fn a_receiver_that_takes_its_tracks_before_connecting_gets_the_media() {
+    // mediasoup-client's order: you-joined, @get-recv-tracks, consume (which makes the
+    // transport connect), so consumers are made on a transport that has no `Rtc` yet.
+    let mut net = Net::new();
+    net.join("a", 50_000);
+    net.run(Duration::from_millis(600));
+    net.produce_video("a", 0x1111, 0x2222);
+    let joined = net.enter("b");
+    let r = net.signal(
+        "b",
+        "@get-recv-tracks",
+        json!({"roomId": ROOM, "rtpCapabilities": recv_capabilities()}),
+    );
+    let arr = r["d"]["consumerParametersArr"].as_array().expect("array").clone();
+    assert_eq!(arr.len(), 1, "{r}");
+    assert_eq!(
+        net.sfu.counts().rtcs,
+        2,
+        "b's transports are not built yet (a's two are)"
+    );
+    net.browser_transport("b", &joined, false, 50_010);
+    let ssrc = net.consume("b", &arr[0]["consumer"]["consumerParameters"]);
+    let r = net.connect("b", false);
+    assert!(r["d"]["error"].is_null(), "{r}");
+    net.run(Duration::from_millis(1500));
+    net.send_video("a", 0x1111, 1, 30);
+    let got: Vec<u32> = net.clients["b"].rtp.iter().map(|(s, _, _)| *s).collect();
+    assert!(got.len() >= 29 && got.iter().all(|s| *s == ssrc), "b got {got:?}");
+}
+
+#[test]
+fn a_peer_that_never_speaks_up_loses_its_transports_and_is_joined_again_when_it_does() {
+    let mut config = SfuConfig::new(server_addr());
+    config.unconnected_timeout = Duration::from_secs(2);
+    let mut net = Net::with_config(config);
+    let first = net.enter("quiet");
+    // "talker" claims its room at once (its device asks for tracks): it keeps its transports.
+    net.enter("talker");
+    net.signal(
+        "talker",
+        "@get-recv-tracks",
+        json!({"roomId": ROOM, "rtpCapabilities": recv_capabilities()}),
+    );
+    net.run(Duration::from_millis(1900));
+    assert_eq!(net.sfu.counts().transports, 4);
+    net.run(Duration::from_millis(200));
+    let c = net.sfu.counts();
+    assert_eq!((c.peers, c.transports, c.routes), (2, 2, 2), "{c:?}");
+    assert_eq!(net.sfu.traffic().transports_expired, 2);
+    // The quiet peer now asks for tracks with its old transports: its request fails, and it
+    // is joined again with new ones.
+    let r = net.signal(
+        "quiet",
+        "@get-recv-tracks",
+        json!({"roomId": ROOM, "rtpCapabilities": recv_capabilities()}),
+    );
+    assert!(r["d"]["error"].as_str().is_some_and(|e| e.contains("expired")), "{r}");
+    let again = net.take("quiet", "you-joined-as-speaker");
+    assert_ne!(
+        again["d"]["recvTransportOptions"]["id"],
+        first["d"]["recvTransportOptions"]["id"]
+    );
+    assert_eq!(net.sfu.counts().transports, 4);
+    // Asking again on the new transports works, and the peer keeps them from now on.
+    let r = net.signal(
+        "quiet",
+        "@get-recv-tracks",
+        json!({"roomId": ROOM, "rtpCapabilities": recv_capabilities()}),
+    );
+    assert!(r["d"]["error"].is_null(), "{r}");
+    net.run(Duration::from_millis(2500));
+    assert_eq!(net.sfu.counts().transports, 4);
+}
+
+#[test]
+fn connected_but_silent_transports_wake_the_sfu_only_at_their_deadlines() {
+    let (mut net, _, _) = connected_pair();
+    let rtcs = net.sfu.counts().rtcs as u64;
+    let wakes = |net: &mut Net| {
+        let before = net.sfu.traffic().rtc_timeouts;
+        // Ten simulated seconds with nothing flowing, stepped every 5 ms (2,000 steps).
+        net.run(Duration::from_secs(10));
+        net.sfu.traffic().rtc_timeouts - before
+    };
+    let quiet = wakes(&mut net);
+    // Polling every transport at every step would be 2,000 per transport; str0m's own
+    // deadlines for a silent transport are its bandwidth estimator's 25 ms update and the
+    // RTCP reports: at most ~45 a second.
+    assert!(quiet <= rtcs * 450, "{quiet} timeouts for {rtcs} Rtcs in 10 s");
+    // A crowd that joins rooms and never connects adds no deadlines at all.
+    for i in 0..200 {
+        net.command(MediaCommand::Join {
+            room: format!("r{i}"),
+            peer: format!("p{i}"),
+            role: MediaRole::Speaker,
+        });
+    }
+    let built = net.sfu.traffic().rtcs_built;
+    let crowded = wakes(&mut net);
+    assert_eq!(net.sfu.traffic().rtcs_built, built, "nobody connected");
+    assert_eq!(net.sfu.counts().deadlines as u64, rtcs);
+    assert!(
+        crowded <= quiet + quiet / 10,
+        "{crowded} timeouts with the crowd, {quiet} without"
+    );
 }

@@ -125,6 +125,10 @@ pub struct ServeArgs {
     /// SFU workers, one core and one UDP port each (default: the number of cores).
     #[arg(long, env = "CROWDWIRE_MEDIA_WORKERS")]
     pub media_workers: Option<usize>,
+    /// Seconds a peer's media transports wait for the peer to say anything about its room
+    /// (signalling, or its browser's STUN) before they are dropped (default 30).
+    #[arg(long, env = "CROWDWIRE_MEDIA_UNCONNECTED_TIMEOUT")]
+    pub media_unconnected_timeout: Option<u64>,
     /// Run without audio and video (signalling gets error replies); same as `media_mode = off`.
     #[arg(long, env = "CROWDWIRE_MEDIA_DISABLED")]
     pub media_disabled: Option<bool>,
@@ -279,6 +283,7 @@ impl Config {
                     workers: pick!(media_workers)
                         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
                         .max(1),
+                    unconnected_timeout: unconnected_timeout(pick!(media_unconnected_timeout))?,
                 })
             },
             realtime: {
@@ -342,6 +347,15 @@ impl Config {
             m.workers = 1;
         }
         c
+    }
+}
+
+/// `--media-unconnected-timeout`, checked: 1 s to a day.
+pub fn unconnected_timeout(seconds: Option<u64>) -> anyhow::Result<std::time::Duration> {
+    match seconds {
+        None => Ok(crowdwire_media::DEFAULT_UNCONNECTED_TIMEOUT),
+        Some(s) if (1..=86_400).contains(&s) => Ok(std::time::Duration::from_secs(s)),
+        Some(_) => bail!("CROWDWIRE_MEDIA_UNCONNECTED_TIMEOUT must be 1 to 86400 seconds"),
     }
 }
 

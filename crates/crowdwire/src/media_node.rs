@@ -41,6 +41,10 @@ pub struct MediaArgs {
     /// is consumers / capacity.
     #[arg(long, env = "CROWDWIRE_MEDIA_CAPACITY", default_value_t = 1000)]
     pub media_capacity: usize,
+    /// Seconds a peer's media transports wait for the peer to say anything about its room
+    /// before they are dropped.
+    #[arg(long, env = "CROWDWIRE_MEDIA_UNCONNECTED_TIMEOUT")]
+    pub media_unconnected_timeout: Option<u64>,
     /// Where `GET /health` and `GET /metrics` are served.
     #[arg(long, env = "CROWDWIRE_HEALTH_BIND", default_value = "127.0.0.1:9100")]
     pub health_bind: SocketAddr,
@@ -83,6 +87,7 @@ pub async fn start(args: MediaArgs) -> anyhow::Result<RunningNode> {
                 .media_workers
                 .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
                 .max(1),
+            unconnected_timeout: crate::config::unconnected_timeout(args.media_unconnected_timeout)?,
         },
         capacity: args.media_capacity.max(1),
     };
