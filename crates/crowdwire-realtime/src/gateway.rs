@@ -25,7 +25,7 @@ use crowdwire_world::engine::{Clock, FULL_REASON, Profile};
 use crowdwire_world::protocol::{ClientMessage, ParseError};
 
 use crate::hub::{ActorMsg, Hub, Place, Sink, permissions, wire_id};
-use crate::outbound::Outbound;
+use crate::outbound::{Item, Outbound, WireFrame};
 use crate::wire::Body;
 
 /// The WebSocket routes, to merge into the HTTP application.
@@ -256,40 +256,14 @@ async fn write(
         if batch {
             tokio::time::sleep(interval).await;
         }
-        let (frames, close) = queue.drain();
-        if batch && !frames.is_empty() {
-            // `PONG` is plain text, not JSON: it keeps its own frame.
-            let (pongs, json): (Vec<_>, Vec<_>) = frames.into_iter().partition(|f| &*f.text == "PONG");
-            if !json.is_empty() {
-                let mut text = String::with_capacity(json.iter().map(|f| f.text.len() + 1).sum::<usize>() + 2);
-                text.push('[');
-                for (i, f) in json.iter().enumerate() {
-                    if i > 0 {
-                        text.push(',');
-                    }
-                    text.push_str(&f.text);
-                }
-                text.push(']');
-                if sink.send(Message::Text(text.into())).await.is_err() {
-                    return;
-                }
-            }
-            for _ in pongs {
-                if sink.send(Message::Text("PONG".into())).await.is_err() {
-                    return;
-                }
-            }
-        } else if !frames.is_empty() {
-            // Queue every frame, then write them out together: one flush (and usually
-            // one syscall) per drain rather than per frame.
-            for f in frames {
-                if sink.feed(Message::Text(f.text)).await.is_err() {
-                    return;
-                }
-            }
-            if sink.flush().await.is_err() {
-                return;
-            }
+        let (items, close) = queue.drain();
+        let sent = if batch {
+            write_batched(&mut sink, &items).await
+        } else {
+            write_each(&mut sink, &items).await
+        };
+        if sent.is_err() {
+            return;
         }
         if let Some((code, reason)) = close {
             let _ = sink
@@ -302,6 +276,69 @@ async fn write(
             return;
         }
     }
+}
+
+type WsSink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+/// `?batch=1`: everything drained goes out as one JSON array (`PONG`, plain text rather
+/// than JSON, keeps its own frame).
+async fn write_batched(sink: &mut WsSink, items: &[Item]) -> Result<(), axum::Error> {
+    let mut frames: Vec<&WireFrame> = Vec::new();
+    for item in items {
+        match item {
+            Item::Frame(f) => frames.push(f),
+            Item::Moves(m) => frames.extend(m.frames()),
+        }
+    }
+    let (pongs, json): (Vec<&WireFrame>, Vec<&WireFrame>) = frames.into_iter().partition(|f| &*f.text == "PONG");
+    if !json.is_empty() {
+        let mut text = String::with_capacity(json.iter().map(|f| f.text.len() + 1).sum::<usize>() + 2);
+        text.push('[');
+        for (i, f) in json.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&f.text);
+        }
+        text.push(']');
+        sink.send(Message::Text(text.into())).await?;
+    }
+    for _ in pongs {
+        sink.send(Message::Text("PONG".into())).await?;
+    }
+    Ok(())
+}
+
+/// One message per frame, as the original client reads them: queued together, then written
+/// out with one flush (and usually one syscall) per drain rather than per frame.
+async fn write_each(sink: &mut WsSink, items: &[Item]) -> Result<(), axum::Error> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    for item in items {
+        match item {
+            Item::Frame(f) => sink.feed(Message::Text(f.text.clone())).await?,
+            Item::Moves(m) => {
+                // Copied into one buffer of this writer's own, then sliced: the turn's shared
+                // frames are read here but never reference-counted from every writer's core.
+                let mut buf = bytes::BytesMut::with_capacity(m.frames().map(|f| f.text.len()).sum());
+                let mut ends = Vec::with_capacity(m.picks.len());
+                for f in m.frames() {
+                    buf.extend_from_slice(f.text.as_bytes());
+                    ends.push(buf.len());
+                }
+                let all = buf.freeze();
+                let mut start = 0;
+                for end in ends {
+                    if let Ok(text) = Utf8Bytes::try_from(all.slice(start..end)) {
+                        sink.feed(Message::Text(text)).await?;
+                    }
+                    start = end;
+                }
+            }
+        }
+    }
+    sink.flush().await
 }
 
 /// What the reader does with one socket message.

@@ -19,7 +19,7 @@ use crowdwire_store::Db;
 use crowdwire_store::Timestamp;
 use crowdwire_store::roles::Role;
 use crowdwire_world::engine::{
-    Clock, EngineConfig, Input, Output, Permissions, Profile, Record, SessionId, WorldEngine,
+    Clock, EngineConfig, Input, MoveBatch, Output, Permissions, Profile, Record, SessionId, WorldEngine,
 };
 use crowdwire_world::map::WorldMap;
 use crowdwire_world::protocol::ClientMessage as Parsed;
@@ -29,7 +29,7 @@ use crowdwire_world::proximity::ProximityConfig;
 use crate::bus::{Control, ReplicaBus};
 use crate::lease::{Lease, Leases, Renewal};
 use crate::media::MediaBackend;
-use crate::outbound::{Outbound, PushError, WireFrame};
+use crate::outbound::{Item, MoveSet, Outbound, PushError, WireFrame};
 use crate::presence::{Presence, PresenceEntry};
 use crate::wire::{Body, Delivery, Envelope, WireText};
 use rustc_hash::FxHashMap;
@@ -482,7 +482,10 @@ impl Hub {
                     if r.world != world || *r.owner.replica != *from || fence < r.owner.fence {
                         continue;
                     }
-                    let frames = item.frames.iter().filter_map(|&i| frames.get(i as usize).cloned());
+                    let frames = item
+                        .frames
+                        .iter()
+                        .filter_map(|&i| frames.get(i as usize).cloned().map(Item::Frame));
                     if r.outbound.push_many(frames).is_ok()
                         && let Some((code, reason)) = item.close
                     {
@@ -729,6 +732,8 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
         let mut any_close = false;
         let mut crashed = false;
         'turn: loop {
+            // The inputs, then the turn's end: its movements go out once per mover.
+            pending.insert(0, (Input::Flush, hub.clock()));
             while let Some((input, clock)) = pending.pop() {
                 // A bug in the engine must not strand the world's sessions: catch it, close
                 // every socket so clients reconnect to a fresh actor, and clear presence below.
@@ -750,6 +755,7 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
                                 sockets.stage(s, frame.clone());
                             }
                         }
+                        Output::Moves(batch) => sockets.stage_moves(batch),
                         Output::Close { session, code, reason } => {
                             any_close = true;
                             sockets.close(session, code, reason);
@@ -863,8 +869,12 @@ struct RemoteBatch {
 }
 
 impl RemoteBatch {
-    fn add(&mut self, session: SessionId, frames: impl IntoIterator<Item = WireFrame>, close: Option<(u16, String)>) {
+    fn add(&mut self, session: SessionId, items: impl IntoIterator<Item = Item>, close: Option<(u16, String)>) {
         let mut ids = Vec::new();
+        let frames = items.into_iter().flat_map(|i| match i {
+            Item::Frame(f) => vec![f],
+            Item::Moves(m) => m.frames().cloned().collect(),
+        });
         for f in frames {
             let key = (f.text.as_str().as_ptr() as usize, f.text.len());
             let next = self.frames.len() as u32;
@@ -884,7 +894,7 @@ impl RemoteBatch {
 
 struct Socket {
     sink: Sink,
-    staged: Vec<WireFrame>,
+    staged: Vec<Item>,
 }
 
 impl Sockets {
@@ -914,11 +924,30 @@ impl Sockets {
     }
 
     fn stage(&mut self, session: SessionId, frame: WireFrame) {
+        self.stage_item(session, Item::Frame(frame));
+    }
+
+    fn stage_item(&mut self, session: SessionId, item: Item) {
         if let Some(s) = self.by_session.get_mut(&session) {
             if s.staged.is_empty() {
                 self.dirty.push(session);
             }
-            s.staged.push(frame);
+            s.staged.push(item);
+        }
+    }
+
+    /// A turn's movements: one shared table, and each receiver's picks from it (the bytes of
+    /// a receiver's frames are assembled by its socket's writer, on any core).
+    fn stage_moves(&mut self, batch: MoveBatch) {
+        let table: Arc<[WireFrame]> = batch.frames.into_iter().map(WireFrame::from).collect();
+        for (session, picks) in batch.to {
+            self.stage_item(
+                session,
+                Item::Moves(MoveSet {
+                    table: table.clone(),
+                    picks,
+                }),
+            );
         }
     }
 
@@ -1198,9 +1227,9 @@ mod tests {
         let moved = frame(r#"{"topic":"PLAYER_MOVEMENT"}"#, Some(7));
         let own = frame(r#"{"topic":"PONG"}"#, None);
         let mut batch = RemoteBatch::default();
-        batch.add(1, [moved.clone(), own], None);
-        batch.add(2, [moved.clone()], None);
-        batch.add(3, [moved], Some((4001, "bye".into())));
+        batch.add(1, [Item::Frame(moved.clone()), Item::Frame(own)], None);
+        batch.add(2, [Item::Frame(moved.clone())], None);
+        batch.add(3, [Item::Frame(moved)], Some((4001, "bye".into())));
         assert_eq!(batch.frames.len(), 2);
         let ids: Vec<&[u32]> = batch.items.iter().map(|d| d.frames.as_slice()).collect();
         assert_eq!(ids, [&[0, 1][..], &[0], &[0]]);

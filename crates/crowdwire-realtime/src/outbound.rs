@@ -1,15 +1,19 @@
 //! Each socket's outgoing queue: bounded, and with position updates coalesced.
 //!
-//! A newer position of the same mover replaces an older one still waiting, so a slow but
-//! live reader gets the latest state rather than a backlog. A reader whose queue grows past
-//! the bound anyway is cut off: the server never buffers without limit.
+//! Two kinds of items wait in it: single frames, and a turn's movements for this socket (a
+//! [`MoveSet`]: picks from a table of the turn's movements that all its receivers share, so
+//! the world's actor hands a receiver its movements without copying a byte; the socket's
+//! writer assembles them). A newer position of the same mover replaces an older one still
+//! waiting, so a slow but live reader gets the latest state rather than a backlog. A reader
+//! whose queue grows past the bound anyway is cut off: the server never buffers without
+//! limit.
 
 use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::sync::Notify;
 
 use crowdwire_world::engine::Frame;
@@ -33,6 +37,37 @@ impl From<Frame> for WireFrame {
     }
 }
 
+/// One turn's movements for one socket: indices into the turn's shared table.
+#[derive(Clone, Debug)]
+pub struct MoveSet {
+    /// Every movement of the turn, one per mover.
+    pub table: Arc<[WireFrame]>,
+    /// The ones this socket gets, in order.
+    pub picks: Vec<u32>,
+}
+
+impl MoveSet {
+    /// The picked frames.
+    pub fn frames(&self) -> impl Iterator<Item = &WireFrame> {
+        self.picks.iter().filter_map(|&i| self.table.get(i as usize))
+    }
+}
+
+/// Something queued for a socket.
+#[derive(Clone, Debug)]
+pub enum Item {
+    /// One frame.
+    Frame(WireFrame),
+    /// A turn's movements.
+    Moves(MoveSet),
+}
+
+impl From<WireFrame> for Item {
+    fn from(f: WireFrame) -> Item {
+        Item::Frame(f)
+    }
+}
+
 /// Why a push was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PushError {
@@ -44,10 +79,12 @@ pub enum PushError {
 
 #[derive(Default)]
 struct Inner {
-    frames: VecDeque<WireFrame>,
-    /// Where each mover's queued position is in `frames` (frames are only appended between
-    /// drains, and a drain empties the queue, so the indices stay valid).
+    items: VecDeque<Item>,
+    /// Where each mover's queued single position frame is in `items` (items are only
+    /// appended between drains, and a drain empties the queue, so the indices stay valid).
     coalesced: FxHashMap<u32, usize>,
+    /// Where the queued movement sets are in `items`.
+    move_sets: Vec<usize>,
     closed: Option<(u16, String)>,
     overflowed: bool,
 }
@@ -60,7 +97,7 @@ pub struct Outbound {
 }
 
 impl Outbound {
-    /// A queue holding at most `bound` frames.
+    /// A queue holding at most `bound` items.
     pub fn new(bound: usize) -> Outbound {
         Outbound {
             inner: Mutex::new(Inner::default()),
@@ -75,44 +112,68 @@ impl Outbound {
 
     /// Queues a frame, replacing a queued position of the same mover.
     pub fn push(&self, frame: WireFrame) -> Result<(), PushError> {
-        self.push_many(std::iter::once(frame))
+        self.push_many(std::iter::once(Item::Frame(frame)))
     }
 
-    /// Queues frames in order under one lock, each replacing a queued position of the same
-    /// mover, and wakes the writer at most once.
-    pub fn push_many(&self, frames: impl IntoIterator<Item = WireFrame>) -> Result<(), PushError> {
+    /// Queues items in order under one lock, each replacing queued positions of the same
+    /// movers, and wakes the writer at most once.
+    pub fn push_many(&self, items: impl IntoIterator<Item = Item>) -> Result<(), PushError> {
         let mut guard = self.lock();
         let q = &mut *guard;
         if q.closed.is_some() {
             return Err(PushError::Closed);
         }
-        let was_empty = q.frames.is_empty();
+        let was_empty = q.items.is_empty();
         let mut result = Ok(());
-        for frame in frames {
-            let slot = match frame.coalesce {
-                Some(key) => match q.coalesced.entry(key) {
+        for item in items {
+            let slot = match &item {
+                Item::Frame(WireFrame {
+                    coalesce: Some(key), ..
+                }) => match q.coalesced.entry(*key) {
                     Entry::Occupied(e) => {
-                        q.frames[*e.get()] = frame;
+                        q.items[*e.get()] = item;
                         continue;
                     }
                     Entry::Vacant(e) => Some(e),
                 },
-                None => None,
+                Item::Frame(_) => None,
+                Item::Moves(new) => {
+                    // A reader still holding earlier movements: they lose the movers this
+                    // set has newer positions of.
+                    if !q.move_sets.is_empty() {
+                        let movers: FxHashSet<u32> = new.frames().filter_map(|f| f.coalesce).collect();
+                        for &i in &q.move_sets {
+                            if let Some(Item::Moves(old)) = q.items.get_mut(i) {
+                                let table = old.table.clone();
+                                old.picks.retain(|&p| {
+                                    table
+                                        .get(p as usize)
+                                        .and_then(|f| f.coalesce)
+                                        .is_none_or(|m| !movers.contains(&m))
+                                });
+                            }
+                        }
+                    }
+                    None
+                }
             };
-            if q.frames.len() >= self.bound {
+            if q.items.len() >= self.bound {
                 q.overflowed = true;
                 q.closed = Some((1008, "too slow: outgoing queue overflow".into()));
                 result = Err(PushError::Overflow);
                 break;
             }
             if let Some(e) = slot {
-                e.insert(q.frames.len());
+                e.insert(q.items.len());
             }
-            q.frames.push_back(frame);
+            if matches!(item, Item::Moves(_)) {
+                q.move_sets.push(q.items.len());
+            }
+            q.items.push_back(item);
         }
-        let wake = result.is_err() || (was_empty && !q.frames.is_empty());
+        let wake = result.is_err() || (was_empty && !q.items.is_empty());
         drop(guard);
-        // The writer drains everything it finds, so only the first frames after a drain
+        // The writer drains everything it finds, so only the first items after a drain
         // (or a close) need to wake it.
         if wake {
             self.notify.notify_one();
@@ -131,33 +192,34 @@ impl Outbound {
     }
 
     /// Takes everything queued, and the close request if any (after an overflow the queued
-    /// frames are dropped: the reader is being cut off).
-    pub fn drain(&self) -> (Vec<WireFrame>, Option<(u16, String)>) {
+    /// items are dropped: the reader is being cut off).
+    pub fn drain(&self) -> (Vec<Item>, Option<(u16, String)>) {
         let mut q = self.lock();
         q.coalesced.clear();
-        let frames = if q.overflowed {
-            q.frames.clear();
+        q.move_sets.clear();
+        let items = if q.overflowed {
+            q.items.clear();
             Vec::new()
         } else {
-            q.frames.drain(..).collect()
+            q.items.drain(..).collect()
         };
-        (frames, q.closed.clone())
+        (items, q.closed.clone())
     }
 
     /// Waits until something is queued or a close is requested.
     pub async fn wait(&self) {
         {
             let q = self.lock();
-            if !q.frames.is_empty() || q.closed.is_some() {
+            if !q.items.is_empty() || q.closed.is_some() {
                 return;
             }
         }
         self.notify.notified().await;
     }
 
-    /// Frames waiting.
+    /// Items waiting.
     pub fn len(&self) -> usize {
-        self.lock().frames.len()
+        self.lock().items.len()
     }
 
     /// True when nothing waits.
@@ -177,6 +239,16 @@ mod tests {
         }
     }
 
+    fn texts(items: &[Item]) -> Vec<String> {
+        items
+            .iter()
+            .flat_map(|i| match i {
+                Item::Frame(f) => vec![f.text.to_string()],
+                Item::Moves(m) => m.frames().map(|f| f.text.to_string()).collect(),
+            })
+            .collect()
+    }
+
     #[test]
     fn newer_position_of_the_same_mover_replaces_the_older() {
         let q = Outbound::new(10);
@@ -184,9 +256,8 @@ mod tests {
         q.push(f("chat", None)).unwrap();
         q.push(f("b1", Some(2))).unwrap();
         q.push(f("a2", Some(1))).unwrap();
-        let (frames, closed) = q.drain();
-        let texts: Vec<&str> = frames.iter().map(|f| &*f.text).collect();
-        assert_eq!(texts, ["a2", "chat", "b1"]);
+        let (items, closed) = q.drain();
+        assert_eq!(texts(&items), ["a2", "chat", "b1"]);
         assert!(closed.is_none());
     }
 
@@ -199,9 +270,8 @@ mod tests {
         q.push(f("b1", Some(2))).unwrap();
         q.push(f("a2", Some(1))).unwrap();
         q.push(f("a3", Some(1))).unwrap();
-        let (frames, _) = q.drain();
-        let texts: Vec<&str> = frames.iter().map(|f| &*f.text).collect();
-        assert_eq!(texts, ["b1", "a3"]);
+        let (items, _) = q.drain();
+        assert_eq!(texts(&items), ["b1", "a3"]);
     }
 
     #[test]
@@ -210,8 +280,8 @@ mod tests {
         q.push(f("1", None)).unwrap();
         q.push(f("2", None)).unwrap();
         assert_eq!(q.push(f("3", None)), Err(PushError::Overflow));
-        let (frames, closed) = q.drain();
-        assert!(frames.is_empty());
+        let (items, closed) = q.drain();
+        assert!(items.is_empty());
         assert_eq!(closed.unwrap().0, 1008);
         assert_eq!(q.push(f("4", None)), Err(PushError::Closed));
     }
@@ -220,14 +290,34 @@ mod tests {
     fn a_batch_coalesces_within_itself_and_stops_at_the_bound() {
         let q = Outbound::new(3);
         q.push(f("a1", Some(1))).unwrap();
-        q.push_many([f("b1", Some(2)), f("a2", Some(1)), f("b2", Some(2)), f("chat", None)])
+        q.push_many([f("b1", Some(2)), f("a2", Some(1)), f("b2", Some(2)), f("chat", None)].map(Item::Frame))
             .unwrap();
-        let (frames, _) = q.drain();
-        let texts: Vec<&str> = frames.iter().map(|f| &*f.text).collect();
-        assert_eq!(texts, ["a2", "b2", "chat"]);
+        let (items, _) = q.drain();
+        assert_eq!(texts(&items), ["a2", "b2", "chat"]);
         // Four distinct frames against a bound of three: the reader is cut off.
-        let batch = [f("1", None), f("2", None), f("3", None), f("4", None)];
+        let batch = [f("1", None), f("2", None), f("3", None), f("4", None)].map(Item::Frame);
         assert_eq!(q.push_many(batch), Err(PushError::Overflow));
         assert!(q.drain().0.is_empty());
+    }
+
+    #[test]
+    fn a_slow_reader_keeps_only_the_latest_movement_of_each_mover_across_turns() {
+        let q = Outbound::new(10);
+        let turn1: Arc<[WireFrame]> = vec![f("a1", Some(1)), f("b1", Some(2)), f("c1", Some(3))].into();
+        let turn2: Arc<[WireFrame]> = vec![f("b2", Some(2)), f("a2", Some(1))].into();
+        q.push_many([Item::Moves(MoveSet {
+            table: turn1,
+            picks: vec![0, 1, 2],
+        })])
+        .unwrap();
+        q.push(f("LEAVE c", None)).unwrap();
+        // This reader hears about b and a only in the second turn.
+        q.push_many([Item::Moves(MoveSet {
+            table: turn2,
+            picks: vec![1, 0],
+        })])
+        .unwrap();
+        let (items, _) = q.drain();
+        assert_eq!(texts(&items), ["c1", "LEAVE c", "a2", "b2"]);
     }
 }

@@ -279,6 +279,9 @@ pub enum Output {
         /// Frame.
         frame: Frame,
     },
+    /// The movements of one turn (see [`Input::Flush`]): each mover's latest position
+    /// serialised once, and for each receiver the movers it hears about.
+    Moves(MoveBatch),
     /// Close a session.
     Close {
         /// Session.
@@ -292,6 +295,17 @@ pub enum Output {
     Media(MediaCommand),
     /// A record to persist.
     Record(Record),
+}
+
+/// The movements of one turn, serialised once per mover and addressed per receiver: the
+/// cost of a turn grows with its movers and receivers, and the bytes of a receiver's
+/// frames are assembled by whoever writes its socket.
+#[derive(Clone, Debug, Default)]
+pub struct MoveBatch {
+    /// One `PLAYER_MOVEMENT` per mover, with the mover as its coalescing key.
+    pub frames: Vec<Frame>,
+    /// Each receiver and the indices (into `frames`) of the movements it gets, in order.
+    pub to: Vec<(SessionId, Vec<u32>)>,
 }
 
 /// An input.
@@ -320,6 +334,9 @@ pub enum Input {
     },
     /// Periodic housekeeping.
     Tick,
+    /// The end of a turn (a batch of inputs): the movements accepted since the last flush
+    /// go out as one [`Output::Moves`], each mover at its latest position.
+    Flush,
     /// One user's role changed.
     RoleChanged {
         /// Wire id.
@@ -409,6 +426,19 @@ struct Player {
     /// Users whose download request this player accepted and who have not started it.
     accepted_downloads: Vec<u32>,
     bucket: Bucket,
+    /// Its movement waiting for the turn's flush: an index into `WorldEngine::moves`.
+    pending_move: Option<usize>,
+    /// While a flush runs: its index in the batch's receivers.
+    batch_ix: Option<usize>,
+}
+
+/// A movement accepted this turn and not yet sent.
+#[derive(Debug)]
+struct PendingMove {
+    /// The mover (`None` once it left the world).
+    slot: Option<u32>,
+    /// Those whose area of interest contained the mover's latest announced position.
+    receivers: Vec<u32>,
 }
 
 /// The engine of one world.
@@ -423,6 +453,8 @@ pub struct WorldEngine {
     proximity: ProximityGroups,
     interest: InterestGrid,
     conferences: HashMap<String, BTreeSet<u32>>,
+    /// Movements waiting for the turn's [`Input::Flush`].
+    moves: Vec<PendingMove>,
     out: Vec<Output>,
 }
 
@@ -441,6 +473,7 @@ impl WorldEngine {
             proximity,
             interest,
             conferences: HashMap::new(),
+            moves: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -537,6 +570,7 @@ impl WorldEngine {
             }
             Input::Closed { session, clean } => self.closed(clock, session, clean),
             Input::Tick => self.tick(clock),
+            Input::Flush => self.flush_moves(),
             Input::RoleChanged { user_id, role } => {
                 if let Some(&slot) = self.by_user.get(&user_id) {
                     self.set_role(slot, role);
@@ -636,6 +670,52 @@ impl WorldEngine {
             0 => {}
             1 => self.out.push(Output::Send { to: to[0], frame }),
             _ => self.out.push(Output::Fanout { to, frame }),
+        }
+    }
+
+    /// Sends the turn's movements: each mover's latest position, serialised once, to the
+    /// receivers of its latest move (see [`MoveBatch`]).
+    fn flush_moves(&mut self) {
+        let moves = std::mem::take(&mut self.moves);
+        if moves.is_empty() {
+            return;
+        }
+        let mut batch = MoveBatch::default();
+        let mut touched: Vec<u32> = Vec::new();
+        for m in moves {
+            let Some(p) = m.slot.and_then(|s| self.players.get_mut(&s)) else {
+                continue;
+            };
+            p.pending_move = None;
+            let Some(position) = p.position else { continue };
+            let moved = ServerMessage::PlayerMovement {
+                user_id: p.profile.user_id.clone(),
+                velocity: p.velocity,
+                position,
+            };
+            let index = batch.frames.len() as u32;
+            batch.frames.push(Frame {
+                text: moved.to_json().into(),
+                coalesce: Some(p.slot),
+            });
+            for r in m.receivers {
+                let Some(rp) = self.players.get_mut(&r) else { continue };
+                let Some(session) = rp.session else { continue };
+                let ix = *rp.batch_ix.get_or_insert_with(|| {
+                    touched.push(r);
+                    batch.to.push((session, Vec::new()));
+                    batch.to.len() - 1
+                });
+                batch.to[ix].1.push(index);
+            }
+        }
+        for r in touched {
+            if let Some(p) = self.players.get_mut(&r) {
+                p.batch_ix = None;
+            }
+        }
+        if !batch.to.is_empty() {
+            self.out.push(Output::Moves(batch));
         }
     }
 
@@ -793,6 +873,8 @@ impl WorldEngine {
                 files: Vec::new(),
                 accepted_downloads: Vec::new(),
                 bucket,
+                pending_move: None,
+                batch_ix: None,
             },
         );
         self.snapshot(session, slot);
@@ -831,6 +913,8 @@ impl WorldEngine {
                 files: Vec::new(),
                 accepted_downloads: Vec::new(),
                 bucket,
+                pending_move: None,
+                batch_ix: None,
             },
         );
         let Some(pos) = position else { return };
@@ -942,6 +1026,10 @@ impl WorldEngine {
         self.apply_diff(diff, Some(slot));
         self.interest.remove(slot);
         let p = self.players.remove(&slot).expect("leaving player exists");
+        if let Some(m) = p.pending_move.and_then(|i| self.moves.get_mut(i)) {
+            // Nobody hears of the move of someone who left.
+            m.slot = None;
+        }
         self.by_user.remove(&p.profile.user_id);
         if let Some(s) = p.session {
             self.by_session.remove(&s);
@@ -1602,23 +1690,36 @@ impl WorldEngine {
             p.velocity = velocity;
         }
         let sight = self.interest.place(slot, pos);
-        let receivers = match announce {
-            Announce::Everyone => sight.receivers,
-            Announce::InView => sight.entered.clone(),
-            Announce::Spawn => Vec::new(),
-        };
-        if !receivers.is_empty() {
-            // Serialised once, however many receive it.
-            let moved = ServerMessage::PlayerMovement {
-                user_id: self.uid(slot),
-                velocity,
-                position: pos,
-            };
-            let frame = Frame {
-                text: moved.to_json().into(),
-                coalesce: Some(slot),
-            };
-            self.fanout(receivers, frame);
+        let pending = self.players[&slot].pending_move;
+        match announce {
+            // Sent at the turn's flush, once, at the latest position (a second move in the
+            // same turn replaces the first, and reaches who sees it now).
+            Announce::Everyone => match pending {
+                Some(i) => self.moves[i].receivers = sight.receivers,
+                None if !sight.receivers.is_empty() => {
+                    self.players.get_mut(&slot).expect("present").pending_move = Some(self.moves.len());
+                    self.moves.push(PendingMove {
+                        slot: Some(slot),
+                        receivers: sight.receivers,
+                    });
+                }
+                None => {}
+            },
+            Announce::InView if !sight.entered.is_empty() => {
+                // Where the mover stands, to those who just got it in view (a waiting
+                // movement of it will carry the same, latest, position).
+                let moved = ServerMessage::PlayerMovement {
+                    user_id: self.uid(slot),
+                    velocity,
+                    position: pos,
+                };
+                let frame = Frame {
+                    text: moved.to_json().into(),
+                    coalesce: Some(slot),
+                };
+                self.fanout(sight.entered.clone(), frame);
+            }
+            Announce::InView | Announce::Spawn => {}
         }
         // Newly in view: the mover learns where they are.
         if let Some(s) = self.players[&slot].session {

@@ -5,9 +5,12 @@
 mod common;
 
 use common::*;
-use crowdwire_world::engine::{FULL_REASON, Input, MediaCommand, MediaRole, Output, REPLACED_REASON, Record, Restored};
+use crowdwire_world::engine::{
+    FULL_REASON, Input, MediaCommand, MediaRole, MoveBatch, Output, REPLACED_REASON, Record, Restored, SessionId,
+};
 use crowdwire_world::protocol::{ClientMessage, Position};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 fn at(x: f64, y: f64) -> Position {
     Position { x, y }
@@ -142,9 +145,10 @@ fn movement_reaches_only_users_whose_area_of_interest_contains_the_mover() {
     // The position update carries its mover as the coalescing key.
     let coalesce: Vec<Option<u32>> = out
         .iter()
-        .filter_map(|o| match o {
-            Output::Send { frame, .. } | Output::Fanout { frame, .. } => Some(frame.coalesce),
-            _ => None,
+        .flat_map(|o| match o {
+            Output::Send { frame, .. } | Output::Fanout { frame, .. } => vec![frame.coalesce],
+            Output::Moves(b) => b.frames.iter().map(|f| f.coalesce).collect(),
+            _ => Vec::new(),
         })
         .collect();
     assert_eq!(coalesce, vec![w.engine.slot_of("1")]);
@@ -1934,4 +1938,81 @@ fn a_lost_media_room_is_joined_again_by_its_members_only() {
         room: "no-such-room".into(),
     });
     assert!(w.take_media().is_empty());
+}
+
+/// Feeds one frame to the engine without ending the turn (as the hub does while it takes a
+/// batch of inputs), returning its outputs.
+fn in_turn(w: &mut World, session: SessionId, v: serde_json::Value) -> Vec<Output> {
+    let message = ClientMessage::parse(&v.to_string());
+    w.engine.handle(w.clock, Input::Frame { session, message })
+}
+
+fn mv(x: f64, y: f64) -> serde_json::Value {
+    json!({"topic": "PLAYER_MOVEMENT", "position": {"x": x, "y": y}, "velocity": {"x": 100, "y": 0}})
+}
+
+#[test]
+fn a_turns_movements_go_out_once_per_mover_at_its_latest_position() {
+    let mut w = World::small_with(|c| c.interest_area = (400.0, 400.0));
+    w.join(1, member(1), 500.0, 500.0);
+    w.join(2, member(2), 600.0, 500.0);
+    w.join(3, member(3), 750.0, 500.0); // sees 1 only after 1's second step
+    w.clear();
+    w.advance(500);
+    let first = in_turn(&mut w, 1, mv(520.0, 500.0));
+    assert!(
+        !first.iter().any(|o| matches!(o, Output::Moves(_))),
+        "movements wait for the turn's end: {first:?}"
+    );
+    w.advance(500);
+    in_turn(&mut w, 1, mv(560.0, 500.0));
+    in_turn(&mut w, 2, mv(620.0, 500.0));
+    let flushed = w.engine.handle(w.clock, Input::Flush);
+    let batches: Vec<&MoveBatch> = flushed
+        .iter()
+        .filter_map(|o| match o {
+            Output::Moves(b) => Some(b),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(batches.len(), 1);
+    let b = batches[0];
+    let frames: Vec<serde_json::Value> = b
+        .frames
+        .iter()
+        .map(|f| serde_json::from_str(&f.text).unwrap())
+        .collect();
+    assert_eq!(frames.len(), 2, "one frame per mover: {frames:?}");
+    assert_eq!(frames[0]["user_id"], "1");
+    assert_eq!(frames[0]["position"]["x"], 560.0, "the latest position only");
+    let to: HashMap<SessionId, Vec<u32>> = b.to.iter().cloned().collect();
+    assert_eq!(to.len(), b.to.len(), "each receiver named once");
+    assert_eq!(to[&2], vec![0], "2 hears 1's latest move");
+    assert_eq!(to[&1], vec![1], "1 hears 2");
+    assert_eq!(to[&3], vec![0, 1], "3 sees 1 from its second step, and 2");
+    // Nothing is left for the next turn.
+    assert!(w.engine.handle(w.clock, Input::Flush).is_empty());
+}
+
+#[test]
+fn a_mover_who_leaves_before_the_turn_ends_is_not_announced_after_leaving() {
+    let mut w = World::small();
+    w.join(1, member(1), 500.0, 500.0);
+    w.join(2, member(2), 600.0, 500.0);
+    w.clear();
+    w.advance(500);
+    in_turn(&mut w, 1, mv(540.0, 500.0));
+    let out = w.engine.handle(
+        w.clock,
+        Input::Closed {
+            session: 1,
+            clean: true,
+        },
+    );
+    assert!(!out.is_empty());
+    let flushed = w.engine.handle(w.clock, Input::Flush);
+    assert!(
+        !flushed.iter().any(|o| matches!(o, Output::Moves(_))),
+        "no movement of a user after its LEAVE_PLAYER: {flushed:?}"
+    );
 }

@@ -207,12 +207,17 @@ impl Fuzz {
             })
             .to_vec();
         let mut answered = false;
-        for o in &out {
-            let (to, frame) = match o {
-                Output::Send { to, frame } => (vec![*to], frame),
-                Output::Fanout { to, frame } => (to.clone(), frame),
-                _ => continue,
-            };
+        let frames = out.iter().flat_map(|o| match o {
+            Output::Send { to, frame } => vec![(vec![*to], frame)],
+            Output::Fanout { to, frame } => vec![(to.clone(), frame)],
+            Output::Moves(b) => {
+                b.to.iter()
+                    .flat_map(|(s, picks)| picks.iter().map(|&i| (vec![*s], &b.frames[i as usize])))
+                    .collect()
+            }
+            _ => Vec::new(),
+        });
+        for (to, frame) in frames {
             if &*frame.text != "PONG" {
                 let v: Value = serde_json::from_str(&frame.text)
                     .map_err(|e| TestCaseError::fail(format!("frame is not JSON ({e}): {}", frame.text)))?;

@@ -448,14 +448,15 @@ async fn users_on_different_replicas_meet_move_chat_group_and_are_moderated() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     b.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 130, "y": 100}, "velocity": {"x": -200, "y": 0}}))
         .await;
+    // The group changes at once; the movement goes out at the end of the world's turn.
+    let g = b.expect("GROUPS_SNAPSHOT").await;
+    assert_eq!(g["groups"].as_array().map(Vec::len), Some(1), "{g}");
+    assert_eq!(a.expect("GROUPS_SNAPSHOT").await["groups"], g["groups"]);
     let m = a.expect("PLAYER_MOVEMENT").await;
     assert_eq!(
         (m["user_id"].clone(), m["position"]["x"].clone()),
         (json!(bid.to_string()), json!(130.0))
     );
-    let g = b.expect("GROUPS_SNAPSHOT").await;
-    assert_eq!(g["groups"].as_array().map(Vec::len), Some(1), "{g}");
-    assert_eq!(a.expect("GROUPS_SNAPSHOT").await["groups"], g["groups"]);
     // Chat: everyone reaches all three replicas' sockets; nearby only the group.
     cy.send(json!({"topic": "SEND_MESSAGE", "text": "hello from replica 0", "to": "ALL"}))
         .await;

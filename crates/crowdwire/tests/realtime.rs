@@ -71,13 +71,14 @@ async fn two_players_see_each_other_and_group_when_near(b: Backend) {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     cb.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 450, "y": 100}, "velocity": {"x": 200, "y": 0}}))
         .await;
-    let m = ca.expect("PLAYER_MOVEMENT").await;
-    assert_eq!(m["user_id"], b_id.to_string());
-    assert_eq!(m["position"]["x"], 450.0);
+    // The group changes at once; movements go out at the end of the world's turn.
     assert_eq!(ca.expect("CLOSE_ROOM").await["group"], ga["groups"][0]);
     let u = ca.expect("UNWIRE_PLAYER").await;
     assert_eq!(u["ids"], json!([b_id.to_string()]));
     assert_eq!(ca.expect("GROUPS_SNAPSHOT").await["groups"], json!([]));
+    let m = ca.expect("PLAYER_MOVEMENT").await;
+    assert_eq!(m["user_id"], b_id.to_string());
+    assert_eq!(m["position"]["x"], 450.0);
     // A teleport is refused and not relayed.
     cb.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 1900, "y": 1200}, "velocity": {"x": 0, "y": 0}}))
         .await;

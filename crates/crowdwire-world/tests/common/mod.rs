@@ -221,12 +221,14 @@ impl World {
         World::new(c, small_map())
     }
 
-    /// Applies one input and routes its outputs.
+    /// Applies one input, ends the turn there (as the hub does after each batch of inputs;
+    /// here every input is a turn of its own) and routes the outputs of both.
     pub fn input(&mut self, input: Input) -> &[Output] {
         if let Input::Closed { session, .. } = &input {
             self.open.remove(session);
         }
-        let out = self.engine.handle(self.clock, input);
+        let mut out = self.engine.handle(self.clock, input);
+        out.extend(self.engine.handle(self.clock, Input::Flush));
         for o in &out {
             self.route(o);
         }
@@ -254,6 +256,15 @@ impl World {
                 assert_eq!(unique.len(), to.len(), "a fan-out names a receiver twice: {to:?}");
                 for s in to {
                     self.deliver(*s, &frame.text.clone());
+                }
+            }
+            Output::Moves(batch) => {
+                let unique: BTreeSet<_> = batch.to.iter().map(|(s, _)| s).collect();
+                assert_eq!(unique.len(), batch.to.len(), "a receiver is named twice in one batch");
+                for (s, picks) in &batch.to {
+                    for &i in picks {
+                        self.deliver(*s, &batch.frames[i as usize].text.clone());
+                    }
                 }
             }
             Output::Close { session, code, reason } => {
