@@ -109,6 +109,16 @@ pub struct Counters {
     pub pings: AtomicU64,
     /// `PONG`s received.
     pub pongs: AtomicU64,
+    /// Group messages received inside the window: `WIRE_PLAYER`, `UNWIRE_PLAYER`,
+    /// `CLOSE_ROOM`, and `you-joined-as-speaker`/`-peer` (one per media room a bot joins,
+    /// so the count of group changes the server carried out, media included).
+    pub wires: AtomicU64,
+    /// See [`Counters::wires`].
+    pub unwires: AtomicU64,
+    /// See [`Counters::wires`].
+    pub close_rooms: AtomicU64,
+    /// See [`Counters::wires`].
+    pub room_joins: AtomicU64,
 }
 
 /// Movers by their user id (a UUID), per receiving bot.
@@ -477,6 +487,7 @@ struct Any<'a> {
 
 /// The start of every movement the server sends (its field order is fixed by
 /// `ServerMessage::PlayerMovement`).
+#[cfg(test)]
 const MOVE: &str = r#"{"topic":"PLAYER_MOVEMENT","#;
 
 /// Reads one movement in the server's exact layout, right after [`MOVE`]:
@@ -501,56 +512,48 @@ fn scan_move(s: &str) -> Option<((&str, XY, XY), &str)> {
 }
 
 fn on_text(sh: &Shared, report: &mut BotReport, names: &mut Names, text: &str) {
-    if let Some(rest) = text.strip_prefix(MOVE) {
-        let now = sh.now_ns();
-        if let Some(((id, v, p), _)) = scan_move(rest) {
-            on_move(sh, report, names, now, id, &v, &p);
-            return;
-        }
-        match serde_json::from_str::<Movement>(text) {
-            Ok(m) => on_move(sh, report, names, now, m.user_id, &m.velocity, &m.position),
-            Err(_) => report.unmatched += 1,
-        }
-    } else if text == "PONG" {
+    if text == "PONG" {
         sh.c.pongs.fetch_add(1, Ordering::Relaxed);
-    } else if text.starts_with(r#"{"topic":"error""#) {
-        server_error(sh, text);
-    } else if text.starts_with('[') {
-        let now = sh.now_ns();
-        if text.contains(r#"{"topic":"error""#) {
-            server_error(sh, text);
-        }
-        // A movement's text cannot occur inside a JSON string (its quotes would be
-        // escaped there), so every match of MOVE starts a movement object.
-        let mut rest = text;
-        let mut scanned = true;
-        let mut found = Vec::new();
-        loop {
-            // Elements follow each other as `,{…}`: try that before searching.
-            let at = match rest.strip_prefix(',').and_then(|r| r.strip_prefix(MOVE)) {
-                Some(r) => r,
-                None => match rest.find(MOVE) {
-                    Some(i) => &rest[i + MOVE.len()..],
-                    None => break,
-                },
-            };
-            match scan_move(at) {
-                Some((m, tail)) => {
+        return;
+    }
+    let now = sh.now_ns();
+    let in_window = now >= sh.start.as_nanos() as u64 && now < sh.end.as_nanos() as u64;
+    // One pass over the elements: a message (or each element of a batched array) starts
+    // with `{"topic":"`, which cannot occur inside a JSON string (its quotes would be
+    // escaped there), so every match starts a message.
+    let mut rest = text;
+    let mut found = Vec::new();
+    let mut scanned = true;
+    while let Some(i) = rest.find(TOPIC) {
+        let at = &rest[i + TOPIC.len()..];
+        let Some((topic, tail)) = at.split_once('"') else { break };
+        rest = tail;
+        match topic {
+            "PLAYER_MOVEMENT" => match tail.strip_prefix(',').and_then(scan_move) {
+                Some((m, after)) => {
                     found.push(m);
-                    rest = tail;
+                    rest = after;
                 }
-                None => {
-                    scanned = false;
-                    break;
-                }
+                None => scanned = false,
+            },
+            "error" => server_error(sh, text),
+            "WIRE_PLAYER" if in_window => _ = sh.c.wires.fetch_add(1, Ordering::Relaxed),
+            "UNWIRE_PLAYER" if in_window => _ = sh.c.unwires.fetch_add(1, Ordering::Relaxed),
+            "CLOSE_ROOM" if in_window => _ = sh.c.close_rooms.fetch_add(1, Ordering::Relaxed),
+            "you-joined-as-speaker" | "you-joined-as-peer" if in_window => {
+                _ = sh.c.room_joins.fetch_add(1, Ordering::Relaxed)
             }
+            _ => {}
         }
-        if scanned {
-            for (id, v, p) in found {
-                on_move(sh, report, names, now, id, &v, &p);
-            }
-            return;
+    }
+    if scanned {
+        for (id, v, p) in found {
+            on_move(sh, report, names, now, id, &v, &p);
         }
+        return;
+    }
+    // A movement in another layout than the server's: parse the JSON.
+    if text.starts_with('[') {
         let Ok(items) = serde_json::from_str::<Vec<Any>>(text) else {
             report.unmatched += 1;
             return;
@@ -560,8 +563,16 @@ fn on_text(sh: &Shared, report: &mut BotReport, names: &mut Names, text: &str) {
                 on_move(sh, report, names, now, u, v, p);
             }
         }
+    } else {
+        match serde_json::from_str::<Movement>(text) {
+            Ok(m) => on_move(sh, report, names, now, m.user_id, &m.velocity, &m.position),
+            Err(_) => report.unmatched += 1,
+        }
     }
 }
+
+/// How every message the server sends starts.
+const TOPIC: &str = r#"{"topic":""#;
 
 fn server_error(sh: &Shared, text: &str) {
     let n = sh.c.server_errors.fetch_add(1, Ordering::Relaxed);

@@ -479,6 +479,12 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
         (Some(b), Some(e)) if connected_at_end > 0 => Some((e as f64 - b as f64) / connected_at_end as f64),
         _ => None,
     };
+    let count = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let room_joins = count(&c.room_joins);
+    // Server CPU time over the window, µs, shared out per delivery and per group change
+    // (each is the whole server's CPU divided by one count: compare runs, not the two).
+    let server_us = server_cpu.map(|p| p / 100.0 * secs * 1e6);
+    let per = |n: u64| server_us.filter(|_| n > 0).map(|us| us / n as f64);
     let summary = json!({
         "label": a.label,
         "bots": a.bots,
@@ -516,6 +522,15 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
             "max": ms(h.max()),
             "samples": h.len(),
         })).collect::<Vec<_>>(),
+        "group_messages": {
+            "wire_player": count(&c.wires),
+            "unwire_player": count(&c.unwires),
+            "close_room": count(&c.close_rooms),
+            "room_joins": room_joins,
+            "room_joins_per_s": room_joins as f64 / secs,
+        },
+        "server_cpu_us_per_delivery": per(delivered),
+        "server_cpu_us_per_room_join": per(room_joins),
         "pings": c.pings.load(Ordering::Relaxed),
         "pongs": c.pongs.load(Ordering::Relaxed),
         "targets": bases,

@@ -75,6 +75,14 @@ struct Args {
     /// Runs per listener count; the row shown is the run with the median SFU CPU.
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Instead of forwarding: this many proximity groups of `--group` peers form and part
+    /// (each peer joins as a speaker and leaves, never connecting), and the SFU's CPU per
+    /// join and per leave is reported.
+    #[arg(long, default_value_t = 0)]
+    churn: usize,
+    /// Peers per group in `--churn`.
+    #[arg(long, default_value_t = 3)]
+    group: usize,
 }
 
 /// One packet of a publisher's trace.
@@ -708,8 +716,104 @@ fn loss(expected: usize, received: usize) -> f64 {
     100.0 * (expected.saturating_sub(received)) as f64 / expected as f64
 }
 
+/// `--churn`: groups that form and part without anybody connecting, as when people walk
+/// past each other; the SFU's CPU for each `Join` (up to its `you-joined-as-speaker`) and
+/// each `Leave`.
+fn churn(args: &Args) -> Result<()> {
+    let addr: SocketAddr = "127.0.0.1:40000".parse().context("address")?;
+    let start = Instant::now();
+    let mut sfu = Sfu::new(SfuConfig::new(addr), start).map_err(anyhow::Error::msg)?;
+    let mut join_ns = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3)?;
+    let mut leave_ns = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3)?;
+    let (mut join_total, mut leave_total, mut reply_bytes, mut joins) = (Duration::ZERO, Duration::ZERO, 0usize, 0u64);
+    let group = args.group.max(2);
+    let wall = Instant::now();
+    for g in 0..args.churn {
+        let room = (g % 1000).to_string();
+        let peers: Vec<String> = (0..group).map(|i| format!("p{}", (g * group + i) % 10_000)).collect();
+        // 1 ms of simulated time per group.
+        let now = start + Duration::from_millis(g as u64);
+        for p in &peers {
+            let t0 = thread_cpu();
+            sfu.command(
+                now,
+                WORLD,
+                MediaCommand::Join {
+                    room: room.clone(),
+                    peer: p.clone(),
+                    role: MediaRole::Speaker,
+                },
+            );
+            let outs: Vec<Out> = sfu.drain().collect();
+            let spent = thread_cpu() - t0;
+            join_total += spent;
+            join_ns.saturating_record(spent.as_nanos() as u64);
+            joins += 1;
+            for o in outs {
+                if let Out::Message { message, .. } = o {
+                    reply_bytes += message.to_string().len();
+                }
+            }
+        }
+        for p in &peers {
+            let t0 = thread_cpu();
+            sfu.command(
+                now,
+                WORLD,
+                MediaCommand::Leave {
+                    rooms: vec![room.clone()],
+                    peer: p.clone(),
+                },
+            );
+            sfu.drain().for_each(drop);
+            let spent = thread_cpu() - t0;
+            leave_total += spent;
+            leave_ns.saturating_record(spent.as_nanos() as u64);
+        }
+        if sfu.next_timeout() <= now {
+            sfu.timeout(now);
+        }
+    }
+    let counts = sfu.counts();
+    let traffic = sfu.traffic();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "# media-bench --churn: {} groups of {group} (each peer joins as a speaker, never connects, leaves)",
+        args.churn
+    );
+    println!(
+        "| joins | CPU per join mean | join p50 / p99 / max | CPU per leave mean | leave p50 / p99 | reply bytes per join | Rtcs built | left after | wall |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---|---:|");
+    println!(
+        "| {joins} | {:.1} µs | {:.1} / {:.1} / {:.1} µs | {:.1} µs | {:.1} / {:.1} µs | {} | {} | {} | {:.1} s |",
+        us(join_total) / joins.max(1) as f64,
+        join_ns.value_at_quantile(0.5) as f64 / 1e3,
+        join_ns.value_at_quantile(0.99) as f64 / 1e3,
+        join_ns.max() as f64 / 1e3,
+        us(leave_total) / joins.max(1) as f64,
+        leave_ns.value_at_quantile(0.5) as f64 / 1e3,
+        leave_ns.value_at_quantile(0.99) as f64 / 1e3,
+        reply_bytes / joins.max(1) as usize,
+        traffic.rtcs_built,
+        if counts == Default::default() {
+            "nothing".to_owned()
+        } else {
+            format!("{counts:?}")
+        },
+        wall.elapsed().as_secs_f64(),
+    );
+    if counts != Default::default() {
+        bail!("the SFU kept state after every peer left: {counts:?}");
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.churn > 0 {
+        return churn(&args);
+    }
     if args.fps == 0 || args.seconds == 0 {
         bail!("--fps and --seconds must be positive");
     }
