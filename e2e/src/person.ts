@@ -114,7 +114,7 @@ export class Person {
     for (let attempt = 1; ; attempt++) {
       const at = await this.walkPast(axis, target);
       if (within === undefined || Math.abs(at[axis] - target) <= within) return at;
-      if (attempt === 8) throw new Error(`${this.label} could not stop within ${within} px of ${axis}=${target} in ${attempt} walks: last at ${JSON.stringify(at)}`);
+      if (attempt === 20) throw new Error(`${this.label} could not stop within ${within} px of ${axis}=${target} in ${attempt} walks: last at ${JSON.stringify(at)}`);
     }
   }
 

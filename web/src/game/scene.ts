@@ -134,6 +134,8 @@ export class WorldScene extends Phaser.Scene {
     const kb = this.input.keyboard!;
     this.keys = kb.addKeys("UP,DOWN,LEFT,RIGHT,W,A,S,D") as Record<string, Phaser.Input.Keyboard.Key>;
     kb.disableGlobalCapture();
+    kb.on("keydown", () => this.player && this.steer());
+    kb.on("keyup", () => this.player && this.steer());
     this.input.on("pointerdown", (p: Phaser.Input.Pointer) => {
       if (p.wasTouch) this.touchTarget = { x: p.worldX, y: p.worldY };
     });
@@ -235,9 +237,13 @@ export class WorldScene extends Phaser.Scene {
     this.player.body.reset(p.x, p.y);
   }
 
-  update(time: number, delta: number): void {
-    if (!this.player) return;
-    const { hooks } = this.input0;
+  /**
+   * Sets the avatar's velocity from the keys (or the touch target). Called every frame, and as
+   * soon as a key goes down or up: the keyboard is read before the physics step, so a released
+   * key stops the avatar in that frame instead of after one more step at the old velocity (on a
+   * slow device one frame can be tens of pixels).
+   */
+  private steer(): number {
     let vx = 0;
     let vy = 0;
     if (!this.typing && this.canWalk) {
@@ -260,6 +266,13 @@ export class WorldScene extends Phaser.Scene {
       this.dir = Math.abs(vx) > Math.abs(vy) ? (vx < 0 ? "left" : "right") : vy < 0 ? "up" : "down";
     }
     this.player.setVelocity(vx, vy);
+    return len;
+  }
+
+  update(time: number, delta: number): void {
+    if (!this.player) return;
+    const { hooks } = this.input0;
+    const len = this.steer();
     this.animate(this.player, this.input0.me.avatar, this.dir, !!len);
     this.player.setDepth(this.player.y + 24);
     this.label.setPosition(this.player.x, this.player.y - 22).setDepth(1_000_002);
