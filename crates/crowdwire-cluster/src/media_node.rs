@@ -244,9 +244,12 @@ async fn serve(
 /// The sink of one world's peers' messages: each goes to the world's reply queue, with
 /// `uid` naming the peer.
 fn forwarder(world: i64, routes: Routes, out: Outgoing) -> crowdwire_media::PeerSink {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(String, Value)>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
     tokio::spawn(async move {
-        while let Some((peer, mut message)) = rx.recv().await {
+        while let Some((peer, text)) = rx.recv().await {
+            let Ok(mut message) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
             if let Some(m) = message.as_object_mut() {
                 m.insert("uid".into(), Value::String(peer));
             }

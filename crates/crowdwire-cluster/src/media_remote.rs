@@ -181,7 +181,7 @@ fn deliver(sinks: &Sinks, world: Option<i64>, data: &[u8]) {
     };
     let Some(world) = world else { return };
     if let Some(sink) = lock(sinks).get(&world) {
-        let _ = sink.send((peer, message));
+        let _ = sink.send((peer, message.to_string()));
     }
 }
 
@@ -237,7 +237,7 @@ fn refuse(sinks: &Sinks, world: i64, command: &MediaCommand) {
     {
         let direction = d.get("direction").and_then(|v| v.as_str());
         for reply in crowdwire_media::error_replies(topic, room, peer, direction, NO_NODE) {
-            let _ = sink.send((peer.clone(), reply));
+            let _ = sink.send((peer.clone(), reply.to_string()));
         }
     }
 }

@@ -14,7 +14,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use serde_json::Value;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
@@ -23,8 +22,8 @@ use crowdwire_world::engine::MediaCommand;
 
 use crate::sfu::{Counts, Out, RoomKey, Sfu, SfuConfig, Traffic};
 
-/// Where a world's peers' messages go: (peer, whole message).
-pub type PeerSink = mpsc::UnboundedSender<(String, Value)>;
+/// Where a world's peers' messages go: (peer, whole message as JSON text).
+pub type PeerSink = mpsc::UnboundedSender<(String, String)>;
 
 /// Settings of a media node.
 #[derive(Debug, Clone)]

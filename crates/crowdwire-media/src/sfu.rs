@@ -99,8 +99,8 @@ pub enum Out {
         world: i64,
         /// Peer (user id).
         peer: String,
-        /// The whole message (`{topic, d, uid?}`).
-        message: Value,
+        /// The whole message (`{topic, d, uid?}`) as JSON text.
+        message: String,
     },
 }
 
@@ -257,8 +257,9 @@ struct Transport {
     room: RoomKey,
     peer: String,
     send: bool,
-    /// Built when the browser first reaches the transport (see the module's doc).
-    rtc: Option<Rtc>,
+    /// Built when the browser first reaches the transport (see the module's doc); boxed,
+    /// so that a transport nobody reaches is small.
+    rtc: Option<Box<Rtc>>,
     creds: IceCreds,
     /// The browser's fingerprint and whether we are the DTLS client.
     remote: Option<(Fingerprint, bool)>,
@@ -271,18 +272,24 @@ struct Transport {
     sources: Vec<SocketAddr>,
     next_mid: u32,
     next_stream: u16,
-    /// Send transports: the extension map the `Rtc` was built with, and payload type →
-    /// router codec index.
-    send_map: Option<ExtensionMap>,
-    send_pts: HashMap<u8, usize>,
-    /// Spare ids learnt from later produces, by URI.
-    spare_ids: HashMap<&'static str, u8>,
+    /// A built send transport's numbers (boxed: most transports never carry any).
+    sending: Option<Box<SendSide>>,
     producers_by_ssrc: HashMap<u32, String>,
     consumers_by_mid: HashMap<String, ConsumerKey>,
     data_producers_by_stream: HashMap<u16, String>,
     estimate: Option<Bitrate>,
     /// The bitrate last asked of this receive transport's estimator (bit/s).
     desired: u64,
+}
+
+/// What a send transport's `Rtc` was built with, from the browser's first produce.
+struct SendSide {
+    /// The extension map the `Rtc` reads.
+    map: ExtensionMap,
+    /// Payload type → router codec index.
+    pts: HashMap<u8, usize>,
+    /// Spare ids learnt from later produces, by URI.
+    spare_ids: HashMap<&'static str, u8>,
 }
 
 struct Producer {
@@ -357,7 +364,8 @@ pub struct Sfu {
     config: SfuConfig,
     cert: DtlsCert,
     fingerprint: Value,
-    router_capabilities: Value,
+    /// `routerRtpCapabilities`, serialised once.
+    router_capabilities: String,
     candidate_priority: u32,
     rooms: HashMap<RoomKey, Room>,
     transports: SlotMap<TransportKey, Transport>,
@@ -405,7 +413,7 @@ impl Sfu {
             config,
             cert,
             fingerprint: json!({"algorithm": fp.hash_func, "value": value}),
-            router_capabilities: caps::router_rtp_capabilities(),
+            router_capabilities: caps::router_rtp_capabilities().to_string(),
             candidate_priority,
             rooms: HashMap::new(),
             transports: SlotMap::with_key(),
@@ -690,6 +698,10 @@ impl Sfu {
     }
 
     fn tell(&mut self, world: i64, peer: &str, message: Value) {
+        self.tell_text(world, peer, message.to_string());
+    }
+
+    fn tell_text(&mut self, world: i64, peer: &str, message: String) {
         self.out.push(Out::Message {
             world,
             peer: peer.to_owned(),
@@ -726,19 +738,24 @@ impl Sfu {
             },
         );
         self.unclaimed.push_back((now + self.config.unconnected_timeout, recv));
-        let mut d = json!({
-            "roomId": key.1,
-            "peerId": peer,
-            "routerRtpCapabilities": self.router_capabilities.clone(),
-            "recvTransportOptions": recv_options,
-        });
-        let topic = if let Some(s) = send_options {
-            d["sendTransportOptions"] = s;
+        // Written as text around the router's capabilities, serialised once per core: every
+        // group change sends one of these, and a JSON tree of the capabilities per join cost
+        // more than everything else a join does.
+        let topic = if send.is_some() {
             "you-joined-as-speaker"
         } else {
             "you-joined-as-peer"
         };
-        self.tell(key.0, peer, json!({"topic": topic, "d": d}));
+        let send_part = send_options
+            .map(|s| format!(r#","sendTransportOptions":{s}"#))
+            .unwrap_or_default();
+        let text = format!(
+            r#"{{"topic":"{topic}","d":{{"roomId":{},"peerId":{},"routerRtpCapabilities":{},"recvTransportOptions":{recv_options}{send_part}}}}}"#,
+            Value::from(key.1.as_str()),
+            Value::from(peer),
+            self.router_capabilities,
+        );
+        self.tell_text(key.0, peer, text);
     }
 
     /// Drops the transports of peers that have said nothing about their room for
@@ -849,9 +866,7 @@ impl Sfu {
             sources: Vec::new(),
             next_mid: 0,
             next_stream: 1,
-            send_map: None,
-            send_pts: HashMap::new(),
-            spare_ids: HashMap::new(),
+            sending: None,
             producers_by_ssrc: HashMap::new(),
             consumers_by_mid: HashMap::new(),
             data_producers_by_stream: HashMap::new(),
@@ -896,7 +911,7 @@ impl Sfu {
             feed(&mut rtc, at.max(now), source, candidate, &data);
         }
         t.pending = Vec::new();
-        t.rtc = Some(rtc);
+        t.rtc = Some(Box::new(rtc));
         t.desired = 0;
         self.mark(tk);
         Ok(())
@@ -1055,8 +1070,11 @@ impl Sfu {
         let rtc = self.finish_rtc(config, now);
         self.adopt_rtc(now, tk, rtc)?;
         let t = self.transports.get_mut(tk).expect("adopted above");
-        t.send_map = Some(map);
-        t.send_pts = table;
+        t.sending = Some(Box::new(SendSide {
+            map,
+            pts: table,
+            spare_ids: HashMap::new(),
+        }));
         Ok(())
     }
 
@@ -1095,15 +1113,16 @@ impl Sfu {
         }
         self.build_send_rtc(now, tk, Some(&s))?;
         let t = self.transports.get_mut(tk).expect("own transport");
+        let side = t.sending.as_mut().ok_or("the send transport is not built")?;
         // The browser's numbers must be the ones this transport's `Rtc` reads.
         for (pt, idx) in &pts {
-            if t.send_pts.get(pt) != Some(idx) {
+            if side.pts.get(pt) != Some(idx) {
                 return Err(format!(
                     "payload type {pt} differs from this transport's; close the transport and create a new one"
                 ));
             }
         }
-        let map = t.send_map.as_ref().expect("built");
+        let map = &side.map;
         let mut learnt = Vec::new();
         for e in &s.rtp_parameters.header_extensions {
             if !(1..=14).contains(&e.id) {
@@ -1134,7 +1153,7 @@ impl Sfu {
                 }
             }
         }
-        t.spare_ids.extend(learnt);
+        side.spare_ids.extend(learnt);
         let rtx_ssrc = enc.rtx.as_ref().map(|r| r.ssrc);
         if t.producers_by_ssrc.contains_key(&ssrc) {
             return Err("that SSRC is already producing".into());
@@ -1778,8 +1797,9 @@ impl Sfu {
         let Some(pid) = t.producers_by_ssrc.get(&*pkt.header.ssrc) else {
             return;
         };
-        let level_id = t.spare_ids.get(uri::AUDIO_LEVEL).copied();
-        let orientation_id = t.spare_ids.get(uri::VIDEO_ORIENTATION).copied();
+        let spare = |uri: &str| t.sending.as_ref().and_then(|s| s.spare_ids.get(uri).copied());
+        let level_id = spare(uri::AUDIO_LEVEL);
+        let orientation_id = spare(uri::VIDEO_ORIENTATION);
         let Some(p) = self.producers.get_mut(pid) else { return };
         p.bytes += (pkt.header.header_len + pkt.payload.len() + RTP_OVERHEAD) as u64;
         let ext = &pkt.header.ext_vals;

@@ -104,7 +104,12 @@ impl Net {
             let outs: Vec<Out> = self.sfu.drain().collect();
             for o in outs {
                 match o {
-                    Out::Message { peer, message, .. } => self.clients.entry(peer).or_default().inbox.push(message),
+                    Out::Message { peer, message, .. } => self
+                        .clients
+                        .entry(peer)
+                        .or_default()
+                        .inbox
+                        .push(serde_json::from_str(&message).expect("the SFU writes JSON")),
                     Out::Transmit { to, data } => self.deliver_to_client(to, &data, &mut to_sfu),
                 }
             }

@@ -49,15 +49,22 @@ pub struct WsQuery {
 }
 
 /// Initial read buffer of a socket. tungstenite zero-fills the whole buffer before each read,
-/// so its default (128 KiB) would be resident for every connection; client frames are small,
-/// and the buffer still grows for a larger one (up to `max_frame_bytes`).
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// so its default (128 KiB) would be resident for every connection; client frames are small
+/// (a movement is ~130 bytes), and the buffer still grows for a larger one (up to
+/// `max_frame_bytes`).
+const READ_BUFFER_BYTES: usize = 1024;
+
+/// Bytes of frames the socket's writer gathers before writing them out (within one drain,
+/// which ends with a flush anyway). tungstenite's buffer keeps the largest size it reached,
+/// so its default (128 KiB) would stay resident for a socket that once had a burst to write.
+const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 
 async fn upgrade(hub: Arc<Hub>, ws: WebSocketUpgrade, Path(world): Path<String>, Query(q): Query<WsQuery>) -> Response {
     let max = hub.settings.max_frame_bytes;
     ws.max_message_size(max)
         .max_frame_size(max)
         .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| serve(hub, socket, world, q))
 }
 
@@ -174,7 +181,9 @@ async fn authorise(
 }
 
 async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
-    let (world_id, profile, max_users) = match authorise(&hub, &world, q.token.as_deref()).await {
+    // The futures of the steps before the session starts are boxed: inline, the largest of
+    // them (database queries) would size this task's state for as long as the socket lives.
+    let (world_id, profile, max_users) = match Box::pin(authorise(&hub, &world, q.token.as_deref())).await {
         Ok(ok) => ok,
         Err(reason) => return refuse(socket, reason).await,
     };
@@ -185,7 +194,7 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
         Ok(false) => return refuse(socket, FULL_REASON).await,
         Err(e) => tracing::debug!(world = world_id, error = %e, "capacity not reserved"),
     }
-    let place = match hub.place(world_id).await {
+    let place = match Box::pin(hub.place(world_id)).await {
         Ok(place) => place,
         Err(reason) => return refuse_for_now(socket, reason).await,
     };
@@ -251,10 +260,13 @@ async fn write(
     batch: bool,
     interval: std::time::Duration,
 ) {
+    let mut last_write = tokio::time::Instant::now() - interval;
     loop {
         queue.wait().await;
         if batch {
-            tokio::time::sleep(interval).await;
+            // At most one array per interval: what arrives meanwhile joins it.
+            tokio::time::sleep_until(last_write + interval).await;
+            last_write = tokio::time::Instant::now();
         }
         let (items, close) = queue.drain();
         let sent = if batch {

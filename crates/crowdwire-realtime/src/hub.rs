@@ -57,8 +57,13 @@ pub struct RealtimeSettings {
     pub reconnect_grace: Duration,
     /// A socket silent this long is considered dropped.
     pub idle_timeout: Duration,
-    /// Batched frames are flushed at least this often.
+    /// With `?batch=1`, writes to a socket are at least this far apart (so a message waits
+    /// at most this long for the socket's next array).
     pub batch_interval: Duration,
+    /// A world hands its sockets what its turns produced at most this often (movements
+    /// once per mover, at their latest positions): a message waits at most this long, and a
+    /// busy socket gets one write per interval however many turns the world takes.
+    pub flush_interval: Duration,
     /// A world's lease lives this long unless its owner renews it (a dead owner's worlds are
     /// taken over after at most this long).
     pub lease_ttl: Duration,
@@ -79,7 +84,8 @@ impl Default for RealtimeSettings {
             rate: (40.0, 80.0),
             reconnect_grace: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
-            batch_interval: Duration::from_millis(50),
+            batch_interval: Duration::from_millis(25),
+            flush_interval: Duration::from_millis(16),
             lease_ttl: Duration::from_secs(3),
             presence_refresh: Duration::from_secs(2),
         }
@@ -650,6 +656,11 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
     let mut refresh = tokio::time::interval(hub.settings.presence_refresh);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut empty_since: Option<Instant> = Some(Instant::now());
+    // The world's output goes out at most once per `flush_interval`: at once when the last
+    // flush is that old, else at `flush_at`.
+    let flush_every = hub.settings.flush_interval;
+    let mut last_flush = tokio::time::Instant::now() - flush_every;
+    let mut flush_at: Option<tokio::time::Instant> = None;
     let mut fenced = false;
     let mut handover = false;
     loop {
@@ -683,14 +694,22 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
                 let now = hub.clock();
                 dead.into_iter().map(|session| (Input::Closed { session, clean: false }, now)).collect()
             }
-            Some((peer, message)) = media_rx.recv() => {
-                let input = match message["roomId"].as_str() {
-                    Some(room) if peer.is_empty() && message["topic"] == crate::media::ROOM_LOST => {
-                        Input::MediaRoomLost { room: room.to_owned() }
+            Some((peer, text)) = media_rx.recv() => {
+                // Group changes come in bursts, each with media replies: take what else
+                // waits in the same turn.
+                let now = hub.clock();
+                let mut inputs = vec![(media_input(peer, text), now)];
+                while inputs.len() < TURN_INPUTS {
+                    match media_rx.try_recv() {
+                        Ok((peer, text)) => inputs.push((media_input(peer, text), now)),
+                        Err(_) => break,
                     }
-                    _ => Input::MediaMessage { peer, message },
-                };
-                vec![(input, hub.clock())]
+                }
+                inputs
+            }
+            _ = tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)), if flush_at.is_some() => {
+                // A turn with no input: the movements' flush below.
+                Vec::new()
             }
             _ = tick.tick() => {
                 if engine.population() == 0 && empty_since.is_some_and(|t| t.elapsed() >= IDLE_STOP) {
@@ -722,7 +741,8 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
         if fenced {
             break;
         }
-        if input.is_empty() {
+        let flush_due = flush_at.is_some_and(|t| t <= tokio::time::Instant::now());
+        if input.is_empty() && !flush_due {
             continue;
         }
         let presence_may_change = input
@@ -731,9 +751,8 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
         let mut pending: Vec<(Input, Clock)> = input.into_iter().rev().collect();
         let mut any_close = false;
         let mut crashed = false;
+        let mut flushed = false;
         'turn: loop {
-            // The inputs, then the turn's end: its movements go out once per mover.
-            pending.insert(0, (Input::Flush, hub.clock()));
             while let Some((input, clock)) = pending.pop() {
                 // A bug in the engine must not strand the world's sessions: catch it, close
                 // every socket so clients reconnect to a fresh actor, and clear presence below.
@@ -767,6 +786,19 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
                     }
                 }
             }
+            if !flushed {
+                let now = tokio::time::Instant::now();
+                if now < last_flush + flush_every {
+                    // Staged until the world's next flush.
+                    break;
+                }
+                // The movements accepted since the last flush, once per mover, then
+                // everything staged goes to the sockets.
+                flushed = true;
+                last_flush = now;
+                pending.push((Input::Flush, hub.clock()));
+                continue;
+            }
             // Readers too slow for their queue's bound are cut off, and leave the world.
             let overflowed = sockets.flush();
             if overflowed.is_empty() {
@@ -777,6 +809,12 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
                     .into_iter()
                     .map(|session| (Input::Closed { session, clean: true }, hub.clock())),
             );
+        }
+        if flushed {
+            flush_at = None;
+        }
+        if flush_at.is_none() && (sockets.has_staged() || engine.has_pending_moves()) {
+            flush_at = Some(last_flush + flush_every);
         }
         if crashed {
             sockets.close_all(1011, "internal error; please reconnect");
@@ -819,6 +857,19 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
 
 /// Most mailbox messages one actor turn takes.
 const TURN_INPUTS: usize = 256;
+
+/// The engine input of a message from the media layer: for a peer, or (the empty peer) for
+/// the world itself.
+fn media_input(peer: String, text: String) -> Input {
+    if peer.is_empty()
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+        && v["topic"] == crate::media::ROOM_LOST
+        && let Some(room) = v["roomId"].as_str()
+    {
+        return Input::MediaRoomLost { room: room.to_owned() };
+    }
+    Input::MediaMessage { peer, text }
+}
 
 /// The engine inputs of one mailbox message (keeping `sockets` in step).
 async fn mailbox_inputs(hub: &Hub, world: i64, msg: ActorMsg, sockets: &mut Sockets) -> Vec<(Input, Clock)> {
@@ -927,6 +978,11 @@ impl Sockets {
         self.stage_item(session, Item::Frame(frame));
     }
 
+    /// Something waits for the next flush.
+    fn has_staged(&self) -> bool {
+        !self.dirty.is_empty() || !self.remote.is_empty()
+    }
+
     fn stage_item(&mut self, session: SessionId, item: Item) {
         if let Some(s) = self.by_session.get_mut(&session) {
             if s.staged.is_empty() {
@@ -966,6 +1022,10 @@ impl Sockets {
                 Sink::Local(q) => {
                     if q.push_many(s.staged.drain(..)) == Err(PushError::Overflow) {
                         overflowed.push(session);
+                    }
+                    // A burst (a newcomer's first frames) leaves capacity an idle socket keeps.
+                    if s.staged.capacity() > 32 {
+                        s.staged.shrink_to(8);
                     }
                 }
                 Sink::Remote(replica) => {

@@ -8,17 +8,20 @@ use tokio::sync::mpsc;
 
 use crowdwire_world::engine::MediaCommand;
 
-/// Where media messages for peers of one world are delivered: (peer, whole message).
-/// A message for the empty peer is for the world itself: see [`room_lost`].
-pub type MediaSink = mpsc::UnboundedSender<(String, Value)>;
+/// Where media messages for peers of one world are delivered: (peer, whole message as JSON
+/// text). A message for the empty peer is for the world itself: see [`room_lost`].
+pub type MediaSink = mpsc::UnboundedSender<(String, String)>;
 
 /// The topic of [`room_lost`].
 pub const ROOM_LOST: &str = "media-room-lost";
 
 /// What a backend puts in a world's sink when the media server holding `room` is gone: the
 /// world has the room's members join it again.
-pub fn room_lost(room: &str) -> (String, Value) {
-    (String::new(), serde_json::json!({ "topic": ROOM_LOST, "roomId": room }))
+pub fn room_lost(room: &str) -> (String, String) {
+    (
+        String::new(),
+        serde_json::json!({ "topic": ROOM_LOST, "roomId": room }).to_string(),
+    )
 }
 
 /// A media backend.
@@ -83,7 +86,7 @@ impl MediaBackend for UnavailableMedia {
             && let Some(sink) = self.sinks.lock().unwrap_or_else(|p| p.into_inner()).get(&world)
         {
             for reply in Self::replies(&topic, &room, &peer, &d) {
-                let _ = sink.send((peer.clone(), reply));
+                let _ = sink.send((peer.clone(), reply.to_string()));
             }
         }
     }

@@ -89,6 +89,52 @@ struct Inner {
     overflowed: bool,
 }
 
+/// Queued movement sets that make a queue drop older movements of the same movers.
+const COMPACT_AT: usize = 16;
+
+/// A queue's capacity that a drain gives back (most of): an idle socket keeps little.
+const SHRINK_ABOVE: usize = 32;
+
+impl Inner {
+    /// Keeps only the newest queued movement of each mover, and drops the movement sets
+    /// left empty (the newest stays where it is: after everything that came before it).
+    fn compact(&mut self) {
+        let mut seen: FxHashSet<u32> = FxHashSet::default();
+        for &i in self.move_sets.iter().rev() {
+            if let Some(Item::Moves(set)) = self.items.get_mut(i) {
+                let MoveSet { table, picks } = set;
+                let mut kept: Vec<u32> = picks
+                    .iter()
+                    .rev()
+                    .copied()
+                    .filter(|&p| {
+                        table
+                            .get(p as usize)
+                            .and_then(|f| f.coalesce)
+                            .is_none_or(|m| seen.insert(m))
+                    })
+                    .collect();
+                kept.reverse();
+                *picks = kept;
+            }
+        }
+        let items = std::mem::take(&mut self.items);
+        self.coalesced.clear();
+        self.move_sets.clear();
+        for item in items {
+            match &item {
+                Item::Moves(m) if m.picks.is_empty() => continue,
+                Item::Moves(_) => self.move_sets.push(self.items.len()),
+                Item::Frame(WireFrame { coalesce: Some(k), .. }) => {
+                    self.coalesced.insert(*k, self.items.len());
+                }
+                Item::Frame(_) => {}
+            }
+            self.items.push_back(item);
+        }
+    }
+}
+
 /// A socket's queue.
 pub struct Outbound {
     inner: Mutex<Inner>,
@@ -137,22 +183,12 @@ impl Outbound {
                     Entry::Vacant(e) => Some(e),
                 },
                 Item::Frame(_) => None,
-                Item::Moves(new) => {
-                    // A reader still holding earlier movements: they lose the movers this
-                    // set has newer positions of.
-                    if !q.move_sets.is_empty() {
-                        let movers: FxHashSet<u32> = new.frames().filter_map(|f| f.coalesce).collect();
-                        for &i in &q.move_sets {
-                            if let Some(Item::Moves(old)) = q.items.get_mut(i) {
-                                let table = old.table.clone();
-                                old.picks.retain(|&p| {
-                                    table
-                                        .get(p as usize)
-                                        .and_then(|f| f.coalesce)
-                                        .is_none_or(|m| !movers.contains(&m))
-                                });
-                            }
-                        }
+                Item::Moves(_) => {
+                    // A reader that has not drained many turns keeps only the newest
+                    // movement of each mover (checked now and then, not at every push: the
+                    // cost is spread over the turns).
+                    if q.move_sets.len() >= COMPACT_AT {
+                        q.compact();
                     }
                     None
                 }
@@ -203,6 +239,10 @@ impl Outbound {
         } else {
             q.items.drain(..).collect()
         };
+        // A burst (a newcomer's first frames) leaves capacity that an idle socket would keep.
+        if q.items.capacity() > SHRINK_ABOVE {
+            q.items.shrink_to(SHRINK_ABOVE / 4);
+        }
         (items, q.closed.clone())
     }
 
@@ -301,7 +341,7 @@ mod tests {
     }
 
     #[test]
-    fn a_slow_reader_keeps_only_the_latest_movement_of_each_mover_across_turns() {
+    fn movements_of_a_few_turns_are_delivered_in_order_around_other_frames() {
         let q = Outbound::new(10);
         let turn1: Arc<[WireFrame]> = vec![f("a1", Some(1)), f("b1", Some(2)), f("c1", Some(3))].into();
         let turn2: Arc<[WireFrame]> = vec![f("b2", Some(2)), f("a2", Some(1))].into();
@@ -318,6 +358,35 @@ mod tests {
         })])
         .unwrap();
         let (items, _) = q.drain();
-        assert_eq!(texts(&items), ["c1", "LEAVE c", "a2", "b2"]);
+        // Drained within a few turns, each movement is delivered once, in order.
+        assert_eq!(texts(&items), ["a1", "b1", "c1", "LEAVE c", "a2", "b2"]);
+    }
+
+    #[test]
+    fn a_reader_that_falls_many_turns_behind_keeps_only_the_newest_movements() {
+        let q = Outbound::new(64);
+        q.push(f("JOIN b", None)).unwrap();
+        for turn in 0..100u32 {
+            // a moves every turn, b every tenth.
+            let mut frames = vec![f(&format!("a{turn}"), Some(1))];
+            if turn % 10 == 0 {
+                frames.push(f(&format!("b{turn}"), Some(2)));
+            }
+            let picks = (0..frames.len() as u32).collect();
+            q.push_many([Item::Moves(MoveSet {
+                table: frames.into(),
+                picks,
+            })])
+            .expect("coalescing keeps the queue far below its bound");
+        }
+        assert!(q.len() <= COMPACT_AT + 2, "{} items queued", q.len());
+        let (items, _) = q.drain();
+        let t = texts(&items);
+        assert_eq!(t[0], "JOIN b");
+        assert!(t.contains(&"a99".to_owned()) && t.contains(&"b90".to_owned()), "{t:?}");
+        // Each mover appears at most once per compaction window, newest last.
+        let a: Vec<&String> = t.iter().filter(|x| x.starts_with('a')).collect();
+        assert!(a.len() <= COMPACT_AT + 1, "{a:?}");
+        assert_eq!(a.last().map(|s| s.as_str()), Some("a99"));
     }
 }

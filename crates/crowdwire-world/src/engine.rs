@@ -369,8 +369,9 @@ pub enum Input {
     MediaMessage {
         /// Peer.
         peer: String,
-        /// The whole message (`{topic, d, …}`).
-        message: Value,
+        /// The whole message as JSON text (`{"topic":…,"d":…}`), serialised by the media
+        /// layer.
+        text: String,
     },
     /// A player this world had on the replica that ran it before (failover): present, and
     /// waiting for its client to reconnect within the reconnection grace.
@@ -481,6 +482,11 @@ impl WorldEngine {
     /// Users present (connected or within their reconnection grace).
     pub fn population(&self) -> usize {
         self.players.len()
+    }
+
+    /// Movements accepted and not yet sent (see [`Input::Flush`]).
+    pub fn has_pending_moves(&self) -> bool {
+        !self.moves.is_empty()
     }
 
     /// Users with a live session.
@@ -613,11 +619,14 @@ impl WorldEngine {
                 }
             }
             Input::MaxUsersChanged(max) => self.config.max_users = max,
-            Input::MediaMessage { peer, message } => {
+            Input::MediaMessage { peer, text } => {
                 if let Some(session) = self.by_user.get(&peer).and_then(|s| self.players[s].session) {
                     self.out.push(Output::Send {
                         to: session,
-                        frame: Frame::raw(&message.to_string()),
+                        frame: Frame {
+                            text: text.into(),
+                            coalesce: None,
+                        },
                     });
                 }
             }

@@ -1780,13 +1780,13 @@ fn media_layer_messages_are_forwarded_to_their_peer() {
     let msg = json!({"topic": "you-joined-as-speaker", "d": {"roomId": g, "peerId": "1", "routerRtpCapabilities": {}}});
     w.input(Input::MediaMessage {
         peer: "1".into(),
-        message: msg.clone(),
+        text: msg.to_string(),
     });
     assert_eq!(w.take(1), vec![msg.clone()]);
     assert!(w.take(2).is_empty());
     w.input(Input::MediaMessage {
         peer: "nobody".into(),
-        message: msg,
+        text: msg.to_string(),
     });
     assert!(w.last.is_empty());
 }

@@ -115,6 +115,10 @@ pub struct ServeArgs {
     /// A dropped connection keeps its place and groups this many seconds.
     #[arg(long, env = "CROWDWIRE_RECONNECT_GRACE_SECONDS")]
     pub reconnect_grace_seconds: Option<u64>,
+    /// A world hands its sockets what it produced at most this often, ms (movements once per
+    /// mover, at their latest positions): lower is less latency, more writes.
+    #[arg(long, env = "CROWDWIRE_FLUSH_INTERVAL_MS")]
+    pub flush_interval_ms: Option<u64>,
     /// Media (SFU) UDP address of the first worker; worker i uses port + i. Port 0 picks
     /// free ports. Default: the HTTP bind IP, port 40000.
     #[arg(long, env = "CROWDWIRE_MEDIA_BIND")]
@@ -307,6 +311,13 @@ impl Config {
                     reconnect_grace: pick!(reconnect_grace_seconds)
                         .map(std::time::Duration::from_secs)
                         .unwrap_or(d.reconnect_grace),
+                    flush_interval: match pick!(flush_interval_ms) {
+                        Some(ms) if !(1..=1000).contains(&ms) => {
+                            bail!("CROWDWIRE_FLUSH_INTERVAL_MS must be 1 to 1000")
+                        }
+                        Some(ms) => std::time::Duration::from_millis(ms),
+                        None => d.flush_interval,
+                    },
                     lease_ttl: match pick!(lease_ttl_ms) {
                         Some(ms) if ms < 500 => bail!("CROWDWIRE_LEASE_TTL_MS must be at least 500"),
                         Some(ms) => std::time::Duration::from_millis(ms),
