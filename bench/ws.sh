@@ -270,7 +270,8 @@ for c in cases:
     elif c == "dense":
         met = p99 is not None and p99 <= 200
     else:
-        met = per is not None and per <= 32 and cpu is not None and cpu <= 25
+        # 32 KB = 32,000 bytes = 31.25 KiB.
+        met = per is not None and per <= 32000 / 1024 and cpu is not None and cpu <= 25
     met_text = "yes" if met else "**no**"
     if not offered_ok:
         met_text += " (bots sent < 95 % of the moves offered: the run does not count)"

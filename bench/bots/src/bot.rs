@@ -1,16 +1,14 @@
 //! One bot: a guest that joins a world over REST, opens the WebSocket, spawns, random-walks
 //! at R Hz (or only pings), and times every movement of other bots it receives.
 //!
-//! Latency: before sending a move, the mover records `(its index, exact position) → send
-//! time` in the shared [`Sends`] map; a receiver looks the `(user_id, position)` of each
-//! `PLAYER_MOVEMENT` up there. Every sent position is unique per mover (its fractional part
-//! encodes a sequence number in 1/64 px, which JSON carries exactly), so a receipt always
-//! finds the send it came from.
+//! Latency: every position a bot sends carries the bot's index and the move's sequence
+//! number in its fractions ([`encode`]); before sending, the mover records the send time in
+//! the shared [`Sends`] rings, and a receiver reads both numbers back from the position of
+//! each `PLAYER_MOVEMENT` and finds the send it came from, without any lookup by user id.
 
-use foldhash::HashMap;
 use std::f64::consts::PI;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -40,8 +38,6 @@ pub struct Shared {
     pub grids: Vec<Mutex<Grid>>,
     /// Sends, per mover.
     pub sends: Sends,
-    /// Guest UUID → bot index.
-    pub ids: RwLock<HashMap<String, u32>>,
     /// Time origin of every `*_ns` value.
     pub origin: Instant,
     /// Bot `i` starts connecting at `origin + ramp * i / bots`.
@@ -71,6 +67,10 @@ pub struct Shared {
     pub batch: bool,
     /// Counters.
     pub c: Counters,
+    /// Movement latencies of the window's moves, µs, in a few shards (bot `i` records into
+    /// shard `i % len`, a frame's worth at a time): a handful of histograms stay in the
+    /// caches, where one per bot did not.
+    pub latency: Vec<Mutex<Histogram<u64>>>,
 }
 
 impl Shared {
@@ -121,9 +121,6 @@ pub struct Counters {
     pub room_joins: AtomicU64,
 }
 
-/// Movers by their user id (a UUID), per receiving bot.
-type Names = HashMap<u128, u32>;
-
 /// A recorded send.
 #[derive(Clone, Copy)]
 struct Sent {
@@ -131,66 +128,86 @@ struct Sent {
     measured: bool,
 }
 
-/// `(mover, exact position) → send time`, without locks or hashing: each position carries
-/// its sequence number modulo [`RING`] in its fractions ([`frac`]), which picks the slot of
-/// the mover's ring; the slot also keeps the position's bits, so only an exact match counts.
+/// `(mover, sequence number) → send time`, without locks or hashing: every position a bot
+/// sends carries its own index and its sequence number in its fractions ([`encode`]), so a
+/// receiver reads both from the position, finds the mover's ring slot for the sequence
+/// number, and checks the 12-bit tag kept there (a slot reused by a later move does not
+/// match).
 pub struct Sends {
-    /// Per mover and slot: send time in ns, with [`MEASURED`] set for moves in the window.
-    at: Vec<AtomicU64>,
-    /// Per mover and slot: `x.to_bits() ^ y.to_bits().rotate_left(32)` of the position.
-    pos: Vec<AtomicU64>,
+    /// Per mover and slot: [`VALID`], [`MEASURED`], the sequence tag and the send time.
+    slots: Vec<AtomicU64>,
+    bots: usize,
 }
 
-/// Sends remembered per mover: 1,024 moves, 200 s at 5 Hz (receipts come within seconds).
-const RING: usize = 1024;
+/// Sends remembered per mover: 256 moves, 51 s at 5 Hz (receipts come within seconds; a
+/// later one finds its slot reused and counts as unmatched). 4 MB for 2,000 movers, so that
+/// a lookup rarely misses the caches.
+const RING: usize = 256;
 /// Marks a send inside the measurement window.
 const MEASURED: u64 = 1 << 63;
+/// Marks a slot that holds a send.
+const VALID: u64 = 1 << 62;
+/// Bits of the send time (ns since the origin: 13 days).
+const TIME_BITS: u32 = 50;
+/// Movers the x fraction can name (`index / MOVERS`).
+const MOVERS: f64 = 32_768.0;
+/// Sequence numbers the y fraction carries (`seq % SEQS / SEQS`): the tag.
+const SEQS: u64 = 4_096;
+
+/// The fractions a position carries: the mover's index on x, its sequence number on y. Both
+/// are multiples of a power of two, so `floor + fraction` and JSON keep them exactly.
+fn encode(mover: u32, seq: u64) -> (f64, f64) {
+    (f64::from(mover) / MOVERS, (seq % SEQS) as f64 / SEQS as f64)
+}
+
+/// The mover and sequence tag a received position carries. Rounded, not truncated: a JSON
+/// parser without exact float round-trips (serde_json's default) may be one unit in the last
+/// place off for these long decimals.
+fn decode(x: f64, y: f64) -> (u32, u64) {
+    let mover = ((x - x.floor()) * MOVERS).round() as u32 % MOVERS as u32;
+    let tag = ((y - y.floor()) * SEQS as f64).round() as u64 % SEQS;
+    (mover, tag)
+}
 
 impl Sends {
     /// Rings for `bots` movers.
     pub fn new(bots: usize) -> Sends {
-        let n = bots * RING;
         Sends {
-            at: (0..n).map(|_| AtomicU64::new(0)).collect(),
-            pos: (0..n).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            slots: (0..bots * RING).map(|_| AtomicU64::new(0)).collect(),
+            bots,
         }
     }
 
-    fn slot(mover: u32, x: f64, y: f64) -> usize {
-        let fx = ((x - x.floor()) * 64.0) as usize;
-        let fy = ((y - y.floor()) * 64.0) as usize;
-        mover as usize * RING + (fx + 64 * fy) % RING
+    fn record(&self, mover: u32, seq: u64, sent: Sent) {
+        let i = mover as usize * RING + (seq as usize % RING);
+        let v = VALID
+            | if sent.measured { MEASURED } else { 0 }
+            | ((seq % SEQS) << TIME_BITS)
+            | (sent.at_ns & ((1 << TIME_BITS) - 1));
+        self.slots[i].store(v, Ordering::Relaxed);
     }
 
-    fn key(x: f64, y: f64) -> u64 {
-        x.to_bits() ^ y.to_bits().rotate_left(32)
-    }
-
-    fn record(&self, mover: u32, x: f64, y: f64, sent: Sent) {
-        let i = Self::slot(mover, x, y);
-        let at = sent.at_ns | if sent.measured { MEASURED } else { 0 };
-        self.at[i].store(at, Ordering::Relaxed);
-        // Release: a receiver that sees the position also sees its time.
-        self.pos[i].store(Self::key(x, y), Ordering::Release);
-    }
-
-    fn find(&self, mover: u32, x: f64, y: f64) -> Option<Sent> {
-        let i = Self::slot(mover, x, y);
-        if self.pos[i].load(Ordering::Acquire) != Self::key(x, y) {
+    fn find(&self, mover: u32, tag: u64) -> Option<Sent> {
+        if mover as usize >= self.bots {
             return None;
         }
-        let at = self.at[i].load(Ordering::Relaxed);
+        let v = self.slots[mover as usize * RING + (tag as usize % RING)].load(Ordering::Relaxed);
+        if v & VALID == 0 || (v >> TIME_BITS) & (SEQS - 1) != tag {
+            return None;
+        }
         Some(Sent {
-            at_ns: at & !MEASURED,
-            measured: at & MEASURED != 0,
+            at_ns: v & ((1 << TIME_BITS) - 1),
+            measured: v & MEASURED != 0,
         })
     }
 }
 
 /// What one bot saw.
 pub struct BotReport {
-    /// Movement latencies of the window's moves, µs.
-    pub latency: Option<Histogram<u64>>,
+    /// Latencies (µs) of the frame being read, recorded into the shared shard after it.
+    pending_us: Vec<u64>,
+    /// This bot's shard of [`Shared::latency`].
+    shard: usize,
     /// The same, by the number of replica hops of the delivery (0, 1, 2: the mover and/or
     /// the receiver not on the world's home target); only with several targets.
     pub latency_by_hops: [Option<Histogram<u64>>; 3],
@@ -213,7 +230,8 @@ pub struct BotReport {
 impl BotReport {
     fn empty() -> BotReport {
         BotReport {
-            latency: None,
+            pending_us: Vec::new(),
+            shard: 0,
             latency_by_hops: [None, None, None],
             off_home: false,
             delivered: 0,
@@ -235,21 +253,16 @@ struct XY {
 }
 
 #[derive(Deserialize)]
-struct Movement<'a> {
-    #[serde(borrow)]
-    user_id: &'a str,
+struct Movement {
     velocity: XY,
     position: XY,
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// The fractional offset encoding a sequence number: 1/64 px steps on x, then on y.
-fn frac(seq: u64) -> (f64, f64) {
-    ((seq % 64) as f64 / 64.0, ((seq / 64) % 64) as f64 / 64.0)
-}
-
 struct Walker {
+    /// This bot's index (carried in every position it sends).
+    me: u32,
     x: f64,
     y: f64,
     heading: f64,
@@ -265,11 +278,12 @@ impl Walker {
         (x0 + 1.0, y0 + 1.0, x0 + (w - 2.0).max(1.0), y0 + (h - 2.0).max(1.0))
     }
 
-    fn new(rng: &mut impl Rng, area: (f64, f64, f64, f64)) -> Walker {
+    fn new(rng: &mut impl Rng, area: (f64, f64, f64, f64), me: u32) -> Walker {
         let (lx, ly, hx, hy) = Self::bounds(area);
         let x = rng.random_range(lx..hx.max(lx + 0.5));
         let y = rng.random_range(ly..hy.max(ly + 0.5));
         let mut w = Walker {
+            me,
             x,
             y,
             heading: rng.random_range(0.0..2.0 * PI),
@@ -281,7 +295,7 @@ impl Walker {
     }
 
     fn position(&self) -> (f64, f64) {
-        let (fx, fy) = frac(self.seq);
+        let (fx, fy) = encode(self.me, self.seq);
         (self.x.floor() + fx, self.y.floor() + fy)
     }
 
@@ -320,6 +334,7 @@ impl Walker {
 /// Runs bot `i` to the end of the run.
 pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
     let mut report = BotReport::empty();
+    report.shard = i % sh.latency.len().max(1);
     report.off_home = sh.off_home(i);
     let delay = sh.ramp.mul_f64(i as f64 / sh.bots.max(1) as f64);
     tokio::time::sleep_until(TInstant::from_std(sh.origin + delay)).await;
@@ -346,13 +361,12 @@ pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
             }
         }
     };
-    let (mut ws, uuid) = ws;
+    let (mut ws, _uuid) = ws;
     report.connected = true;
     sh.c.connected.fetch_add(1, Ordering::Relaxed);
-    sh.ids.write().unwrap_or_else(|p| p.into_inner()).insert(uuid, i as u32);
     let me = i as u32;
     let mut rng = StdRng::seed_from_u64(rand::random());
-    let mut walker = Walker::new(&mut rng, sh.area);
+    let mut walker = Walker::new(&mut rng, sh.area, me);
     let (x, y) = walker.sent;
     sh.grids[world_ix]
         .lock()
@@ -383,7 +397,6 @@ pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
     let end_moves = TInstant::from_std(sh.origin + sh.end);
     let stop = tokio::time::sleep_until(TInstant::from_std(sh.origin + sh.stop));
     tokio::pin!(stop);
-    let mut names: Names = HashMap::default();
     let mut open = true;
     while open {
         tokio::select! {
@@ -392,7 +405,7 @@ pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
                 let ((x, y), (vx, vy)) = walker.step(&mut rng, sh.area, step, sh.speed);
                 let now = sh.now_ns();
                 let measured = now >= sh.start.as_nanos() as u64 && now < sh.end.as_nanos() as u64;
-                sh.sends.record(me, x, y, Sent { at_ns: now, measured });
+                sh.sends.record(me, walker.seq, Sent { at_ns: now, measured });
                 let receivers = sh.grids[world_ix]
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -418,7 +431,7 @@ pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
                 }
             }
             msg = ws.next() => match msg {
-                Some(Ok(Message::Text(t))) => on_text(&sh, &mut report, &mut names, t.as_str()),
+                Some(Ok(Message::Text(t))) => on_text(&sh, &mut report, t.as_str()),
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
                     sh.c.dropped.fetch_add(1, Ordering::Relaxed);
                     open = false;
@@ -444,8 +457,8 @@ async fn connect(sh: &Shared, base: &str, world: i64) -> anyhow::Result<(Socket,
         base.replacen("http://", "ws://", 1)
     );
     // tungstenite zero-fills its whole read buffer before every read: keep it small (the
-    // default 128 KiB costs a 128 KiB memset per read).
-    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    // default 128 KiB costs a 128 KiB memset per read; the server's frames are ~2 KB).
+    let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
     // Nagle off: a bot's small frames must leave at once.
     let (mut ws, _) = tokio::time::timeout(
         Duration::from_secs(30),
@@ -477,8 +490,6 @@ async fn connect(sh: &Shared, base: &str, world: i64) -> anyhow::Result<(Socket,
 struct Any<'a> {
     #[serde(borrow)]
     topic: &'a str,
-    #[serde(default, borrow)]
-    user_id: Option<&'a str>,
     #[serde(default)]
     velocity: Option<XY>,
     #[serde(default)]
@@ -490,28 +501,82 @@ struct Any<'a> {
 #[cfg(test)]
 const MOVE: &str = r#"{"topic":"PLAYER_MOVEMENT","#;
 
-/// Reads one movement in the server's exact layout, right after [`MOVE`]:
-/// `"user_id":"…","velocity":{"x":…,"y":…},"position":{"x":…,"y":…}}`. Returns it and the
-/// rest of the text, or `None` when the layout differs (the caller then parses JSON).
-/// Scanning instead of deserialising keeps the generator's own CPU low, so that more of
-/// the machine goes to the server under test.
-fn scan_move(s: &str) -> Option<((&str, XY, XY), &str)> {
-    fn num<'a>(s: &'a str, key: &str, end: char) -> Option<(f64, &'a str)> {
-        let s = s.strip_prefix(key)?;
-        let (n, rest) = s.split_once(end)?;
-        Some((n.parse().ok()?, rest))
-    }
-    let s = s.strip_prefix(r#""user_id":""#)?;
-    let (id, s) = s.split_once('"')?;
-    let (vx, s) = num(s, r#","velocity":{"x":"#, ',')?;
-    let (vy, s) = num(s, r#""y":"#, '}')?;
-    let (px, s) = num(s, r#","position":{"x":"#, ',')?;
-    let (py, s) = num(s, r#""y":"#, '}')?;
-    let s = s.strip_prefix('}')?;
-    Some(((id, XY { x: vx, y: vy }, XY { x: px, y: py }), s))
+/// What the generator needs of a movement: whether it is a view notice (zero velocity), and
+/// the mover and sequence tag its position carries ([`encode`]).
+#[derive(Debug, PartialEq)]
+struct Seen {
+    notice: bool,
+    mover: u32,
+    tag: u64,
 }
 
-fn on_text(sh: &Shared, report: &mut BotReport, names: &mut Names, text: &str) {
+/// `round(fraction of the decimal t × scale) mod scale`, read from its digits rather than
+/// through a float parse (the positions' decimals are exact); `None` when `t` is not a plain
+/// decimal.
+fn fraction_of(t: &str, scale: u64) -> Option<u64> {
+    let b = t.as_bytes();
+    let frac = match memchr::memchr(b'.', b) {
+        Some(i) => &b[i + 1..],
+        None => &[][..],
+    };
+    // Up to 15 digits: the integer is exact as an f64, and so is the scaling by a power of
+    // two; the one division rounds correctly, so rounding gives the exact numerator.
+    if frac.len() > 15 {
+        return None;
+    }
+    let mut digits = 0u64;
+    for &d in frac {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        digits = digits * 10 + u64::from(d - b'0');
+    }
+    let scaled = (digits as f64 * scale as f64 / 10f64.powi(frac.len() as i32)).round() as u64;
+    Some(scaled % scale)
+}
+
+/// Reads one movement in the server's exact layout, right after [`MOVE`]:
+/// `"user_id":"…","velocity":{"x":…,"y":…},"position":{"x":…,"y":…}}`. Returns what the
+/// generator needs of it and the rest of the text, or `None` when the layout differs (the
+/// caller then parses JSON). Scanning instead of deserialising keeps the generator's own
+/// CPU low, so that more of the machine goes to the server under test.
+fn scan_move(s: &str) -> Option<(Seen, &str)> {
+    /// The text up to `end` (an ASCII byte, so the split is on a character boundary).
+    fn until(s: &str, end: u8) -> Option<(&str, &str)> {
+        let i = memchr::memchr(end, s.as_bytes())?;
+        Some((&s[..i], &s[i + 1..]))
+    }
+    fn field<'a>(s: &'a str, key: &str, end: u8) -> Option<(&'a str, &'a str)> {
+        until(s.strip_prefix(key)?, end)
+    }
+    let s = s.strip_prefix(r#""user_id":""#)?;
+    let (_id, s) = until(s, b'"')?;
+    let (vx, s) = field(s, r#","velocity":{"x":"#, b',')?;
+    let (vy, s) = field(s, r#""y":"#, b'}')?;
+    let (px, s) = field(s, r#","position":{"x":"#, b',')?;
+    let (py, s) = field(s, r#""y":"#, b'}')?;
+    let s = s.strip_prefix('}')?;
+    // The server writes a zero as `0.0`; anything else is parsed.
+    let zero = |t: &str| t == "0.0" || t.parse::<f64>().is_ok_and(|v| v == 0.0);
+    let seen = Seen {
+        notice: zero(vx) && zero(vy),
+        mover: fraction_of(px, MOVERS as u64)? as u32,
+        tag: fraction_of(py, SEQS)?,
+    };
+    Some((seen, s))
+}
+
+fn on_text(sh: &Shared, report: &mut BotReport, text: &str) {
+    read_text(sh, report, text);
+    if !report.pending_us.is_empty() {
+        let mut h = sh.latency[report.shard].lock().unwrap_or_else(|p| p.into_inner());
+        for us in report.pending_us.drain(..) {
+            h.saturating_record(us);
+        }
+    }
+}
+
+fn read_text(sh: &Shared, report: &mut BotReport, text: &str) {
     if text == "PONG" {
         sh.c.pongs.fetch_add(1, Ordering::Relaxed);
         return;
@@ -524,9 +589,12 @@ fn on_text(sh: &Shared, report: &mut BotReport, names: &mut Names, text: &str) {
     let mut rest = text;
     let mut found = Vec::new();
     let mut scanned = true;
-    while let Some(i) = rest.find(TOPIC) {
+    while let Some(i) = TOPIC_FINDER.find(rest.as_bytes()) {
         let at = &rest[i + TOPIC.len()..];
-        let Some((topic, tail)) = at.split_once('"') else { break };
+        let Some(end) = memchr::memchr(b'"', at.as_bytes()) else {
+            break;
+        };
+        let (topic, tail) = (&at[..end], &at[end + 1..]);
         rest = tail;
         match topic {
             "PLAYER_MOVEMENT" => match tail.strip_prefix(',').and_then(scan_move) {
@@ -540,15 +608,20 @@ fn on_text(sh: &Shared, report: &mut BotReport, names: &mut Names, text: &str) {
             "WIRE_PLAYER" if in_window => _ = sh.c.wires.fetch_add(1, Ordering::Relaxed),
             "UNWIRE_PLAYER" if in_window => _ = sh.c.unwires.fetch_add(1, Ordering::Relaxed),
             "CLOSE_ROOM" if in_window => _ = sh.c.close_rooms.fetch_add(1, Ordering::Relaxed),
-            "you-joined-as-speaker" | "you-joined-as-peer" if in_window => {
-                _ = sh.c.room_joins.fetch_add(1, Ordering::Relaxed)
-            }
             _ => {}
         }
     }
+    // Media messages are serialised with `topic` after `d` (sorted keys): look for them
+    // apart, with a vectorised search that costs little on the movement frames.
+    if in_window {
+        let joins = JOINED.find_iter(text.as_bytes()).count() as u64;
+        if joins > 0 {
+            sh.c.room_joins.fetch_add(joins, Ordering::Relaxed);
+        }
+    }
     if scanned {
-        for (id, v, p) in found {
-            on_move(sh, report, names, now, id, &v, &p);
+        for seen in found {
+            on_move(sh, report, now, seen);
         }
         return;
     }
@@ -559,13 +632,13 @@ fn on_text(sh: &Shared, report: &mut BotReport, names: &mut Names, text: &str) {
             return;
         };
         for m in items {
-            if let ("PLAYER_MOVEMENT", Some(u), Some(v), Some(p)) = (m.topic, m.user_id, &m.velocity, &m.position) {
-                on_move(sh, report, names, now, u, v, p);
+            if let ("PLAYER_MOVEMENT", Some(v), Some(p)) = (m.topic, &m.velocity, &m.position) {
+                on_move(sh, report, now, seen(v, p));
             }
         }
     } else {
         match serde_json::from_str::<Movement>(text) {
-            Ok(m) => on_move(sh, report, names, now, m.user_id, &m.velocity, &m.position),
+            Ok(m) => on_move(sh, report, now, seen(&m.velocity, &m.position)),
             Err(_) => report.unmatched += 1,
         }
     }
@@ -573,6 +646,14 @@ fn on_text(sh: &Shared, report: &mut BotReport, names: &mut Names, text: &str) {
 
 /// How every message the server sends starts.
 const TOPIC: &str = r#"{"topic":""#;
+
+/// [`TOPIC`], searched with a vectorised finder built once.
+static TOPIC_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(TOPIC));
+
+/// `you-joined-as-speaker` or `-peer`: a media room joined.
+static JOINED: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(r#""topic":"you-joined-as-"#));
 
 fn server_error(sh: &Shared, text: &str) {
     let n = sh.c.server_errors.fetch_add(1, Ordering::Relaxed);
@@ -584,51 +665,31 @@ fn server_error(sh: &Shared, text: &str) {
     }
 }
 
-fn on_move(
-    sh: &Shared,
-    report: &mut BotReport,
-    names: &mut Names,
-    now: u64,
-    user_id: &str,
-    velocity: &XY,
-    position: &XY,
-) {
-    if velocity.x == 0.0 && velocity.y == 0.0 {
+/// A movement parsed as JSON (a layout the scanner does not know).
+fn seen(velocity: &XY, position: &XY) -> Seen {
+    let (mover, tag) = decode(position.x, position.y);
+    Seen {
+        notice: velocity.x == 0.0 && velocity.y == 0.0,
+        mover,
+        tag,
+    }
+}
+
+fn on_move(sh: &Shared, report: &mut BotReport, now: u64, Seen { notice, mover, tag }: Seen) {
+    if notice {
         // Where someone stands, sent when it comes into view: not a move.
         report.notices += 1;
         return;
     }
-    // Bots are guests, whose ids are UUIDs: a 128-bit key is cheaper than the string.
-    let key = uuid::Uuid::try_parse(user_id).map(|u| u.as_u128()).ok();
-    let mover = match key.and_then(|k| names.get(&k)) {
-        Some(&b) => b,
-        None => {
-            let found = sh.ids.read().unwrap_or_else(|p| p.into_inner()).get(user_id).copied();
-            match (found, key) {
-                (Some(b), Some(k)) => {
-                    names.insert(k, b);
-                    b
-                }
-                (Some(b), None) => b,
-                (None, _) => {
-                    report.unmatched += 1;
-                    return;
-                }
-            }
-        }
-    };
-    match sh.sends.find(mover, position.x, position.y) {
+    match sh.sends.find(mover, tag) {
         Some(s) if s.measured => {
             report.delivered += 1;
             let us = now.saturating_sub(s.at_ns) / 1000;
-            let h = report
-                .latency
-                .get_or_insert_with(|| Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds"));
-            h.saturating_record(us.max(1));
+            report.pending_us.push(us.max(1));
             if sh.bases.len() > 1 {
                 let hops = usize::from(report.off_home) + usize::from(sh.off_home(mover as usize));
                 report.latency_by_hops[hops]
-                    .get_or_insert_with(|| Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds"))
+                    .get_or_insert_with(|| Histogram::new_with_bounds(1, 120_000_000, 2).expect("valid bounds"))
                     .saturating_record(us.max(1));
             }
         }
@@ -643,36 +704,91 @@ mod tests {
 
     #[test]
     fn the_scanner_reads_what_the_server_writes_and_refuses_other_layouts() {
-        let text = r#"{"topic":"PLAYER_MOVEMENT","user_id":"ab-1","velocity":{"x":150.0,"y":-0.5},"position":{"x":12.015625,"y":700.0}}"#;
-        let ((id, v, p), rest) = scan_move(&text[MOVE.len()..]).unwrap();
-        assert_eq!(
-            (id, v.x, v.y, p.x, p.y, rest),
-            ("ab-1", 150.0, -0.5, 12.015625, 700.0, "")
+        let (x, y) = (12.0 + 1999.0 / MOVERS, 700.0 + 77.0 / SEQS as f64);
+        let text = format!(
+            r#"{{"topic":"PLAYER_MOVEMENT","user_id":"ab-1","velocity":{{"x":150.0,"y":-0.5}},"position":{{"x":{x},"y":{y}}}}}"#
         );
+        let (seen, rest) = scan_move(&text[MOVE.len()..]).unwrap();
+        assert_eq!(
+            seen,
+            Seen {
+                notice: false,
+                mover: 1999,
+                tag: 77
+            }
+        );
+        assert_eq!(rest, "");
         let swapped =
             r#"{"topic":"PLAYER_MOVEMENT","user_id":"ab-1","position":{"x":1.0,"y":2.0},"velocity":{"x":0.0,"y":0.0}}"#;
         assert!(scan_move(&swapped[MOVE.len()..]).is_none());
-        let serde: Movement = serde_json::from_str(text).unwrap();
-        assert_eq!((serde.position.x, serde.position.y), (p.x, p.y));
+        let m: Movement = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            super::seen(&m.velocity, &m.position),
+            Seen {
+                notice: false,
+                mover: 1999,
+                tag: 77
+            }
+        );
+        // Read from the digits, the same as through a float.
+        for t in ["5000.610321044921875", "5000", "5000.0", "1.5", "6399.999969482421875"] {
+            let v: f64 = t.parse().unwrap();
+            assert_eq!(fraction_of(t, MOVERS as u64), Some(decode(v, 0.5).0 as u64), "{t}");
+        }
     }
 
     #[test]
-    fn positions_survive_json_exactly_and_are_unique() {
+    fn positions_carry_their_mover_and_sequence_through_json() {
         let mut rng = rand::rng();
-        let area = (0.0, 0.0, 1280.0, 720.0);
-        let mut w = Walker::new(&mut rng, area);
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..4000 {
-            let ((x, y), (vx, vy)) = w.step(&mut rng, area, 30.0, 150.0);
-            assert!((1.0..1279.0).contains(&x) && (1.0..719.0).contains(&y), "{x},{y}");
-            assert!(vx != 0.0 || vy != 0.0);
-            let text = format!(r#"{{"position":{{"x":{x},"y":{y}}}}}"#);
-            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-            // What the server does: parse, then serialise again; the client parses that.
-            let back: serde_json::Value = serde_json::from_str(&v.to_string()).unwrap();
-            assert_eq!(back["position"]["x"].as_f64().unwrap().to_bits(), x.to_bits());
-            assert_eq!(back["position"]["y"].as_f64().unwrap().to_bits(), y.to_bits());
-            assert!(seen.insert((x.to_bits(), y.to_bits())), "repeated position");
+        let area = (0.0, 0.0, 6400.0, 6400.0);
+        for me in [0u32, 1, 1999, 19_999] {
+            let mut w = Walker::new(&mut rng, area, me);
+            for _ in 0..5000 {
+                let ((x, y), (vx, vy)) = w.step(&mut rng, area, 40.0, 200.0);
+                assert!((1.0..6399.0).contains(&x) && (1.0..6399.0).contains(&y), "{x},{y}");
+                assert!(vx != 0.0 || vy != 0.0);
+                let text = format!(r#"{{"position":{{"x":{x},"y":{y}}}}}"#);
+                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                // What the server does: parse, then serialise again; the client parses that.
+                let back: serde_json::Value = serde_json::from_str(&v.to_string()).unwrap();
+                let (bx, by) = (
+                    back["position"]["x"].as_f64().unwrap(),
+                    back["position"]["y"].as_f64().unwrap(),
+                );
+                assert!(
+                    (bx - x).abs() < 1e-9 && (by - y).abs() < 1e-9,
+                    "{x},{y} came back as {bx},{by}"
+                );
+                assert_eq!(decode(bx, by), (me, w.seq % SEQS));
+                // One unit in the last place either way still decodes.
+                for dx in [f64::from_bits(bx.to_bits() - 1), f64::from_bits(bx.to_bits() + 1)] {
+                    assert_eq!(decode(dx, by).0, me);
+                }
+            }
         }
+    }
+
+    #[test]
+    fn a_send_is_found_by_its_mover_and_sequence_until_its_slot_is_reused() {
+        let sends = Sends::new(3);
+        let sent = Sent {
+            at_ns: 12_345,
+            measured: true,
+        };
+        sends.record(2, 7, sent);
+        let got = sends.find(2, 7).expect("found");
+        assert_eq!((got.at_ns, got.measured), (12_345, true));
+        assert!(sends.find(1, 7).is_none(), "another mover");
+        assert!(sends.find(2, 8).is_none(), "another sequence number");
+        assert!(sends.find(3, 7).is_none(), "no such mover");
+        sends.record(
+            2,
+            7 + RING as u64,
+            Sent {
+                at_ns: 1,
+                measured: false,
+            },
+        );
+        assert!(sends.find(2, 7).is_none(), "the slot was reused");
     }
 }

@@ -16,7 +16,7 @@ mod setup;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
@@ -317,7 +317,6 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
             .collect(),
         worlds: worlds.clone(),
         sends: Sends::new(a.bots),
-        ids: RwLock::new(Default::default()),
         origin: Instant::now(),
         ramp: Duration::from_secs_f64(a.ramp),
         bots: a.bots,
@@ -332,6 +331,9 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
         setup_gate: tokio::sync::Semaphore::new(a.setup_concurrency.max(1)),
         batch: a.batch,
         c: Counters::default(),
+        latency: (0..8)
+            .map(|_| Histogram::new_with_bounds(1, 120_000_000, 2).map(Mutex::new))
+            .collect::<Result<_, _>>()?,
     });
     let rss_before = procfs::rss_kib_sum(&server_pids);
     eprintln!(
@@ -401,9 +403,9 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
             )
         })
     };
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000, 2)?;
     let mut by_hops: Vec<Histogram<u64>> = (0..3)
-        .map(|_| Histogram::<u64>::new_with_bounds(1, 120_000_000, 3))
+        .map(|_| Histogram::<u64>::new_with_bounds(1, 120_000_000, 2))
         .collect::<Result<_, _>>()?;
     let (mut delivered, mut outside, mut unmatched, mut notices) = (0u64, 0u64, 0u64, 0u64);
     let mut first_error: Option<String> = None;
@@ -412,9 +414,6 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
     loop {
         match tokio::time::timeout_at(hard_deadline, tasks.join_next()).await {
             Ok(Some(Ok(r))) => {
-                if let Some(h) = &r.latency {
-                    hist.add(h)?;
-                }
                 for (all, h) in by_hops.iter_mut().zip(&r.latency_by_hops) {
                     if let Some(h) = h {
                         all.add(h)?;
@@ -442,6 +441,9 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
     }
     let (connected_at_start, connected_at_end, server_each, aux_each, bots_cpu, rss_end, rss_peak, machine_cpu, load) =
         monitor.await.context("monitor task")?;
+    for shard in &shared.latency {
+        hist.add(&*shard.lock().unwrap_or_else(|p| p.into_inner()))?;
+    }
     let sum = |v: &[Option<f64>]| -> Option<f64> {
         if v.is_empty() || v.iter().any(Option::is_none) {
             None

@@ -443,7 +443,7 @@ impl Sim {
             let mut to_sfu: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
             for o in outs {
                 match o {
-                    Out::Message { peer, message, .. } => self.on_message(peer, message)?,
+                    Out::Message { peer, message, .. } => self.on_message(peer, serde_json::from_str(&message)?)?,
                     Out::Transmit { to, data } => {
                         let Some(&e) = self.by_addr.get(&to) else { continue };
                         let input = Input::Receive(
@@ -751,7 +751,7 @@ fn churn(args: &Args) -> Result<()> {
             joins += 1;
             for o in outs {
                 if let Out::Message { message, .. } = o {
-                    reply_bytes += message.to_string().len();
+                    reply_bytes += message.len();
                 }
             }
         }
