@@ -26,7 +26,7 @@
 #       --no-build            use the existing target/release/{crowdwire,bots}
 #       --server-bin PATH     run this server binary instead of target/release/crowdwire (A/B runs)
 #       --no-wait             do not wait for other benchmarks (oha, bench/rest.sh) to finish
-#       --batch               bots ask for batched frames (?batch=1: one JSON array every 50 ms)
+#       --batch               bots ask for batched frames (?batch=1: one JSON array per write)
 #       --speed PX            walking speed of the moving scenarios, px/s (env SPEED, default 200)
 #       --media on|off        on: the default configuration; off: CROWDWIRE_MEDIA_DISABLED=true
 #                             (env MEDIA, default on)

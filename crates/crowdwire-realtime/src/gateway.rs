@@ -228,7 +228,7 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
         }
     }
     let (sink, mut stream) = socket.split();
-    let writer = tokio::spawn(write(sink, outbound.clone(), batch, hub.settings.batch_interval));
+    let writer = tokio::spawn(write(sink, outbound.clone(), batch));
     let clean = match &place {
         Place::Local(actor) => read_local(&hub, &mut stream, actor, session, &writer).await,
         Place::Remote(owner) => read_remote(&hub, &mut stream, world_id, session, owner, &outbound, &writer).await,
@@ -254,20 +254,11 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
 }
 
 /// Drains the socket's queue into the socket until the queue closes (or the socket fails).
-async fn write(
-    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
-    queue: Arc<Outbound>,
-    batch: bool,
-    interval: std::time::Duration,
-) {
-    let mut last_write = tokio::time::Instant::now() - interval;
+async fn write(mut sink: futures_util::stream::SplitSink<WebSocket, Message>, queue: Arc<Outbound>, batch: bool) {
+    // The world hands a socket its frames at most once per flush interval, all at once, so
+    // each wake-up here is one write (one array when batched).
     loop {
         queue.wait().await;
-        if batch {
-            // At most one array per interval: what arrives meanwhile joins it.
-            tokio::time::sleep_until(last_write + interval).await;
-            last_write = tokio::time::Instant::now();
-        }
         let (items, close) = queue.drain();
         let sent = if batch {
             write_batched(&mut sink, &items).await

@@ -57,9 +57,6 @@ pub struct RealtimeSettings {
     pub reconnect_grace: Duration,
     /// A socket silent this long is considered dropped.
     pub idle_timeout: Duration,
-    /// With `?batch=1`, writes to a socket are at least this far apart (so a message waits
-    /// at most this long for the socket's next array).
-    pub batch_interval: Duration,
     /// A world hands its sockets what its turns produced at most this often (movements
     /// once per mover, at their latest positions): a message waits at most this long, and a
     /// busy socket gets one write per interval however many turns the world takes.
@@ -84,7 +81,6 @@ impl Default for RealtimeSettings {
             rate: (40.0, 80.0),
             reconnect_grace: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
-            batch_interval: Duration::from_millis(25),
             flush_interval: Duration::from_millis(16),
             lease_ttl: Duration::from_secs(3),
             presence_refresh: Duration::from_secs(2),
