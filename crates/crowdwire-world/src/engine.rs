@@ -1204,7 +1204,7 @@ impl WorldEngine {
                     Err(why) => self.error(session, "PLAYER_MOVEMENT", why),
                 }
             }
-            ClientMessage::SendMessage { text, to, mut raw } => {
+            ClientMessage::SendMessage { text, to } => {
                 if !self.players[&slot].profile.role.chat {
                     return self.error(session, "SEND_MESSAGE", "your role may not chat in this world");
                 }
@@ -1218,13 +1218,17 @@ impl WorldEngine {
                 if text.trim().is_empty() {
                     return self.error(session, "SEND_MESSAGE", "empty message");
                 }
+                // Only the chat's own fields are relayed (anything else the client put in the
+                // object stays with the server).
                 let secs = clock.unix_ms.div_euclid(1000).rem_euclid(86_400);
-                raw.insert("from".into(), Value::String(self.uid(slot)));
-                raw.insert(
-                    "date".into(),
-                    Value::String(format!("{:02}:{:02}", secs / 3600, (secs / 60) % 60)),
-                );
-                let frame = Frame::raw(&Value::Object(raw).to_string());
+                let relayed = serde_json::json!({
+                    "topic": "SEND_MESSAGE",
+                    "text": text,
+                    "to": to,
+                    "from": self.uid(slot),
+                    "date": format!("{:02}:{:02}", secs / 3600, (secs / 60) % 60),
+                });
+                let frame = Frame::raw(&relayed.to_string());
                 match to.as_str() {
                     "ALL" => {
                         let all: Vec<u32> = self.players.keys().copied().collect();

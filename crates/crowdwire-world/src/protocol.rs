@@ -148,8 +148,6 @@ pub enum ClientMessage {
         text: String,
         /// `ALL` or `NEARBY`.
         to: String,
-        /// The whole object, relayed with `from` and `date` added.
-        raw: serde_json::Map<String, Value>,
     },
     /// Client-side proximity claim: these users came near (a hint).
     WirePlayer {
@@ -366,15 +364,8 @@ impl ClientMessage {
                 position: field::<PositionOnly>(t, v)?.position.and_then(|p| p.get()),
             },
             "SEND_MESSAGE" => {
-                let c: Chat = field(t, v.clone())?;
-                let Value::Object(raw) = v else {
-                    unreachable!("checked to be an object above")
-                };
-                ClientMessage::SendMessage {
-                    text: c.text,
-                    to: c.to,
-                    raw,
-                }
+                let c: Chat = field(t, v)?;
+                ClientMessage::SendMessage { text: c.text, to: c.to }
             }
             "WIRE_PLAYER" => ClientMessage::WirePlayer {
                 users_id: field::<Claims>(t, v)?.users_id,

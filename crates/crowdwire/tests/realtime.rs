@@ -128,6 +128,22 @@ async fn chat_everyone_and_nearby(b: Backend) {
     ca.send(json!({"topic": "SEND_MESSAGE", "text": "x".repeat(1001), "to": "ALL"}))
         .await;
     assert_eq!(ca.expect("error").await["d"]["topic"], "SEND_MESSAGE");
+    // Only the chat's fields are relayed: a sender's extra fields (here 20 KB) reach nobody,
+    // and a forged `from` or `date` is replaced.
+    ca.send(json!({"topic": "SEND_MESSAGE", "text": "with luggage", "to": "ALL",
+        "blob": "y".repeat(20_000), "from": "999", "date": "forged"}))
+        .await;
+    let a_id = ca.expect("SEND_MESSAGE").await["from"].clone();
+    for cl in [&mut cb, &mut cc] {
+        let m = cl.expect("SEND_MESSAGE").await;
+        let mut keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["date", "from", "text", "to", "topic"], "{m}");
+        assert_eq!(m["text"], "with luggage");
+        assert_eq!(m["from"], a_id);
+        assert_ne!(m["from"], "999");
+        assert_eq!(m["date"].as_str().unwrap().len(), 5);
+    }
 }
 
 async fn ping_gets_pong_and_bad_frames_get_errors(b: Backend) {
