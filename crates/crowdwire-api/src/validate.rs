@@ -109,6 +109,22 @@ pub fn window(page: Option<i64>, limit: Option<i64>) -> ApiResult<(i64, i64)> {
 /// Parses an ISO-8601 datetime (`T` or space separator, optional fraction, optional zone)
 /// into microseconds UTC. A naive datetime is taken as UTC.
 pub fn parse_datetime(field: &str, text: &str) -> ApiResult<i64> {
+    let micros = parse_any_datetime(field, text)?;
+    // Years 1 to 9999 (ISO 8601's ordinary range): beyond them the arithmetic on instants
+    // (chart ranges, bucket keys) and the databases' own types are not safe.
+    const FIRST: i64 = -62_135_596_800_000_000; // 0001-01-01T00:00:00Z
+    const AFTER_LAST: i64 = 253_402_300_800_000_000; // 10000-01-01T00:00:00Z
+    if !(FIRST..AFTER_LAST).contains(&micros) {
+        return Err(ApiError::invalid(
+            &["query", field],
+            "datetime out of range (years 1 to 9999)",
+            "value_error.datetime",
+        ));
+    }
+    Ok(micros)
+}
+
+fn parse_any_datetime(field: &str, text: &str) -> ApiResult<i64> {
     let t = text.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp_micros());

@@ -96,10 +96,11 @@ fn range(r: &ChartRange) -> ApiResult<(i64, i64, i64)> {
         Some(e) => parse_datetime("end_date", e)?,
         None => Timestamp::now().0,
     };
-    if end < start || end - start > MAX_HOURS * HOUR {
+    let span = end.checked_sub(start).filter(|s| (0..=MAX_HOURS * HOUR).contains(s));
+    let Some(span) = span else {
         return Err(ApiError::bad_request(msg::CHART_RANGE));
-    }
-    Ok((start, end, (end - start) / HOUR + 1))
+    };
+    Ok((start, end, span / HOUR + 1))
 }
 
 /// The original's chart shape: one `{"<YYYY-MM-DD HH:MM:SS>": n}` object per hour.
