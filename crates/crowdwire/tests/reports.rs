@@ -463,8 +463,28 @@ async fn user_report_search_rules_and_filters(b: Backend) {
     assert_eq!(first["reporter_name"], "Alpha");
     assert_eq!(first["reported_name"], "Bob");
     assert_eq!(first["world_name"], "Reported");
+    // E-mail addresses are for platform superusers only (security review F3): a world's
+    // moderator, or its creator, sees names.
+    for t in [&f.moderator, &f.owner] {
+        let rows = s.get(&format!("/users/reports?world_id={}", f.world), Some(t)).await.1;
+        for row in rows.as_array().unwrap() {
+            assert!(row["reporter_email"].is_null(), "{row}");
+            assert!(row["reported_email"].is_null(), "{row}");
+            assert!(row["reporter_name"].is_string(), "{row}");
+        }
+    }
     let a_email = s.db().user_by_id(f.a_id).await.unwrap().unwrap().email;
     let b_email = s.db().user_by_id(f.b_id).await.unwrap().unwrap().email;
+    let by_admin = s
+        .get(&format!("/users/reports?world_id={}", f.world), Some(&admin))
+        .await
+        .1;
+    let first = by_admin
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["comment"] == "first")
+        .unwrap();
     assert_eq!(first["reporter_email"], a_email);
     assert_eq!(first["reported_email"], b_email);
 

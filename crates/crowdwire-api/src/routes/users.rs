@@ -430,8 +430,9 @@ pub struct ReportSearch {
     pub limit: Option<i64>,
 }
 
-/// User reports with names and e-mails, for superusers or holders of `ban` in `world_id`;
-/// up to `limit + 1` rows.
+/// User reports with names, for superusers or holders of `ban` in `world_id`; up to
+/// `limit + 1` rows. The reporters' and reported users' e-mail addresses are filled in for
+/// superusers only (`null` for a world's moderators).
 #[utoipa::path(get, path = "/users/reports", tag = "user reports", security(("bearer" = [])), params(ReportSearch),
     responses((status = 200, body = Vec<ReportUserInDBDetailed>), Errors))]
 async fn search_reports(
@@ -462,5 +463,17 @@ async fn search_reports(
             limit,
         })
         .await?;
-    Ok(Json(rows.into_iter().map(Into::into).collect()))
+    let superuser = caller.is_superuser;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| {
+                let mut r = ReportUserInDBDetailed::from(r);
+                if !superuser {
+                    r.reporter_email = None;
+                    r.reported_email = None;
+                }
+                r
+            })
+            .collect(),
+    ))
 }
