@@ -1087,8 +1087,12 @@ impl Sfu {
             .media_tag
             .clone()
             .unwrap_or_else(|| caps::kind_str(kind).to_owned());
-        if tag == "file" {
-            return Err("mediaTag file is for @send-file".into());
+        // The tags the protocol has (microphone, camera, screen): one producer each per peer
+        // (a new one replaces the old), so a peer cannot fan out unlimited producers.
+        match tag.as_str() {
+            "audio" | "video" | "media" => {}
+            "file" => return Err("mediaTag file is for @send-file".into()),
+            _ => return Err("appData.mediaTag must be audio, video or media".into()),
         }
         let enc = match s.rtp_parameters.encodings.as_slice() {
             [e] => e.clone(),

@@ -423,6 +423,32 @@ fn poll_client(c: &mut Client, to_sfu: &mut Vec<(SocketAddr, Vec<u8>)>) {
     }
 }
 
+#[test]
+fn a_peer_has_one_producer_per_protocol_tag() {
+    // Security review F13: a new appData.mediaTag per produce made unlimited producers, each
+    // fanned out to the room.
+    let (mut net, _, _) = connected_pair();
+    assert_eq!(net.sfu.counts().producers, 1);
+    for (i, tag) in ["x1", "screen2", "file", ""].into_iter().enumerate() {
+        let t = net.clients.get_mut("a").expect("a").send.as_mut().expect("send");
+        let mut body = t.produce_video(ROOM, 0x3000 + i as u32, 0x4000 + i as u32);
+        body["appData"]["mediaTag"] = json!(tag);
+        let r = net.signal("a", "@send-track", body);
+        assert!(r["d"]["error"].is_string(), "{tag}: {r}");
+    }
+    assert_eq!(net.sfu.counts().producers, 1, "no producer for an unknown tag");
+    assert!(
+        !net.clients["b"].inbox.iter().any(|m| m["topic"] == "new-peer-producer"),
+        "nothing was fanned out"
+    );
+    // The camera again (same tag): it replaces the first, it does not add one.
+    let t = net.clients.get_mut("a").expect("a").send.as_mut().expect("send");
+    let body = t.produce_video(ROOM, 0x5000, 0x5001);
+    let r = net.signal("a", "@send-track", body);
+    assert!(r["d"]["error"].is_null(), "{r}");
+    assert_eq!(net.sfu.counts().producers, 1);
+}
+
 fn connected_pair() -> (Net, u32, u32) {
     let mut net = Net::new();
     net.join("a", 50_000);
