@@ -65,6 +65,9 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The SQLite file could not be created or made private.
+    #[error("database file {0}: {1}")]
+    File(String, std::io::Error),
 }
 
 impl StoreError {
@@ -94,7 +97,10 @@ impl Db {
     /// Connects to `url` (`sqlite:<path>` or `postgres://…`) and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Db> {
         let db = if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)?
+            let opts = SqliteConnectOptions::from_str(url)?;
+            private_file(opts.get_filename())
+                .map_err(|e| StoreError::File(opts.get_filename().display().to_string(), e))?;
+            let opts = opts
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -209,9 +215,73 @@ macro_rules! in_tx {
     };
 }
 
+/// The SQLite database holds password hashes and e-mail addresses: its file (and the WAL and
+/// shared-memory files SQLite makes with the same mode) is readable by the server's user only.
+/// A new file is created 0600; an existing one readable by others is narrowed, with a warning.
+#[cfg(unix)]
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let name = path.as_os_str();
+    if name.is_empty() || name == ":memory:" {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = name.to_owned();
+        file.push(suffix);
+        let Ok(meta) = std::fs::metadata(&file) else { continue };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(file = %Path::new(&file).display(), mode = format!("{:o}", mode & 0o777), "database file was readable by others; setting it to 0600");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private_file(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_sqlite_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("crowdwire-perm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mode = |f: &str| std::fs::metadata(dir.join(f)).unwrap().permissions().mode() & 0o777;
+        // A new database (security review F14: it was 0644).
+        let db = Db::connect(&format!("sqlite://{}", dir.join("new.db").display()))
+            .await
+            .unwrap();
+        db.execute_raw("CREATE TABLE t (x INTEGER)").await.unwrap();
+        assert_eq!(mode("new.db"), 0o600);
+        assert_eq!(mode("new.db-wal"), 0o600);
+        drop(db);
+        // An existing one readable by others is narrowed.
+        std::fs::write(dir.join("old.db"), b"").unwrap();
+        std::fs::set_permissions(dir.join("old.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.join("old.db").display()))
+            .await
+            .unwrap();
+        assert_eq!(mode("old.db"), 0o600);
+        drop(db);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn like_wildcards_are_escaped() {
