@@ -79,7 +79,15 @@ impl MediaNode {
             if bind.port() != 0 {
                 bind.set_port(bind.port() + i as u16);
             }
-            let socket = std::net::UdpSocket::bind(bind).map_err(|e| format!("cannot bind media UDP {bind}: {e}"))?;
+            let socket = std::net::UdpSocket::bind(bind).map_err(|e| {
+                let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                    " (another server, or another CrowdWire, uses it: choose other ports with --media-bind \
+                     IP:PORT or CROWDWIRE_MEDIA_BIND, one port per worker from PORT up; port 0 picks free ones)"
+                } else {
+                    ""
+                };
+                format!("cannot bind media UDP {bind}: {e}{hint}")
+            })?;
             socket.set_nonblocking(true).map_err(|e| e.to_string())?;
             let local = socket.local_addr().map_err(|e| e.to_string())?;
             let candidate = SocketAddr::new(announce, local.port());

@@ -259,6 +259,9 @@ async fn binary_starts_on_a_fresh_data_dir_and_stops_on_sigterm() {
             dir.to_str().unwrap(),
             "--log-format",
             "json",
+            // Free UDP ports: the test must not depend on 40000 being free.
+            "--media-bind",
+            "127.0.0.1:0",
         ])
         .env_remove("CROWDWIRE_DATABASE_URL")
         .env_remove("CROWDWIRE_JWT_SECRET")
@@ -282,6 +285,12 @@ async fn binary_starts_on_a_fresh_data_dir_and_stops_on_sigterm() {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir.join("jwt-secret")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        // Password hashes and e-mails: the database is private too (security review F14).
+        let mode = std::fs::metadata(dir.join("crowdwire.db"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -304,6 +313,42 @@ async fn binary_starts_on_a_fresh_data_dir_and_stops_on_sigterm() {
         serde_json::from_str(first).unwrap_or_else(|e| panic!("JSON log line expected, got {first:?}: {e}"));
     assert!(parsed["fields"]["message"].is_string() || parsed["message"].is_string());
     assert!(logs.contains("stopped"), "{logs}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A second server on a machine where the media UDP port is taken stops at once, and says
+/// which setting chooses another port.
+#[tokio::test]
+async fn a_taken_media_port_is_reported_with_the_setting_that_moves_it() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let udp = taken.local_addr().unwrap();
+    let dir = std::env::temp_dir().join(format!("crowdwire-udp-{}", uuid::Uuid::new_v4().simple()));
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_crowdwire"))
+            .args([
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{}", common::free_port()),
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "--media-bind",
+                &udp.to_string(),
+            ])
+            .env_remove("CROWDWIRE_DATABASE_URL")
+            .env_remove("CROWDWIRE_MEDIA_DISABLED")
+            .output(),
+    )
+    .await
+    .expect("the server should stop at once")
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains(&udp.to_string()) && text.contains("--media-bind"),
+        "{text}"
+    );
+    drop(taken);
     std::fs::remove_dir_all(&dir).ok();
 }
 
