@@ -160,10 +160,7 @@ impl Cluster {
     }
 
     async fn start_with(n: usize, media_nodes: bool) -> Option<Cluster> {
-        if common::postgres_url().is_none() {
-            eprintln!("CROWDWIRE_TEST_DATABASE_URL is not set: the cluster tests need PostgreSQL and were not run");
-            return None;
-        }
+        common::require_postgres();
         let (database_url, dir) = common::fresh_database(Backend::Postgres).await;
         let mut c = Cluster {
             replicas: Vec::new(),
@@ -417,6 +414,7 @@ async fn join_events(s: &TestServer, world: i64, token: &str) -> Vec<(Value, Str
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn users_on_different_replicas_meet_move_chat_group_and_are_moderated() {
     let _serial = SERIAL.lock().await;
     let Some(c) = Cluster::start(3).await else { return };
@@ -502,6 +500,7 @@ async fn users_on_different_replicas_meet_move_chat_group_and_are_moderated() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn killing_a_worlds_owner_moves_the_world_and_every_client_resumes_in_its_group() {
     let _serial = SERIAL.lock().await;
     let Some(mut c) = Cluster::start(3).await else { return };
@@ -571,6 +570,7 @@ async fn killing_a_worlds_owner_moves_the_world_and_every_client_resumes_in_its_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn a_redis_crash_and_a_rabbitmq_restart_are_survived() {
     let _serial = SERIAL.lock().await;
     let Some(mut c) = Cluster::start(2).await else { return };
@@ -653,6 +653,7 @@ fn candidate_port(joined: &Value) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn media_rooms_live_on_one_node_and_move_when_it_dies() {
     let _serial = SERIAL.lock().await;
     let Some(mut c) = Cluster::start_with(2, true).await else {
@@ -711,6 +712,7 @@ async fn media_rooms_live_on_one_node_and_move_when_it_dies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn a_dead_replicas_users_leave_the_world_after_the_grace_unless_they_come_back() {
     let _serial = SERIAL.lock().await;
     let Some(mut c) = Cluster::start(3).await else { return };
@@ -746,6 +748,7 @@ async fn a_dead_replicas_users_leave_the_world_after_the_grace_unless_they_come_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn a_replica_stopped_for_a_deploy_hands_its_worlds_over_at_once() {
     let _serial = SERIAL.lock().await;
     let Some(c) = Cluster::start(2).await else { return };

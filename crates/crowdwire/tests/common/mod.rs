@@ -45,11 +45,9 @@ macro_rules! db_tests {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
                 async fn $name() {
-                    if $crate::common::postgres_url().is_none() {
-                        eprintln!("CROWDWIRE_TEST_DATABASE_URL is not set: PostgreSQL variant not run");
-                        return;
-                    }
+                    $crate::common::require_postgres();
                     super::$name($crate::common::Backend::Postgres).await
                 }
             )*
@@ -64,6 +62,15 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Fails the test when PostgreSQL tests were compiled to run (the URL was set at build time,
+/// or `CI=true`) but no URL is set now: such a test must never pass without running.
+pub fn require_postgres() {
+    assert!(
+        postgres_url().is_some(),
+        "CROWDWIRE_TEST_DATABASE_URL is not set, and the PostgreSQL tests must run (CI=true, or the URL was set when they were built)"
+    );
 }
 
 /// The PostgreSQL URL tests may use.
