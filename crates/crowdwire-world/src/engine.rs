@@ -55,6 +55,24 @@ pub struct Permissions {
     pub talk_conference: bool,
 }
 
+impl Permissions {
+    /// The same role with every flag granted: what the world's creator holds, whatever
+    /// their role says (as over REST).
+    pub fn with_every_flag(self) -> Permissions {
+        Permissions {
+            walk: true,
+            talk: true,
+            chat: true,
+            interact: true,
+            world_mute: true,
+            ban: true,
+            conference_manage: true,
+            talk_conference: true,
+            ..self
+        }
+    }
+}
+
 /// Who is connecting.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Profile {
@@ -788,7 +806,16 @@ impl WorldEngine {
 
     // ----- connect / leave -----
 
+    /// The creator holds every flag, whatever their role says (as over REST).
+    fn effective(mut profile: Profile) -> Profile {
+        if profile.creator {
+            profile.role = profile.role.with_every_flag();
+        }
+        profile
+    }
+
     fn connect(&mut self, clock: Clock, session: SessionId, profile: Profile) {
+        let profile = Self::effective(profile);
         if let Some(&slot) = self.by_user.get(&profile.user_id) {
             // Same user again: a reconnection within the grace period, or a second window.
             if let Some(old) = self.players[&slot].session {
@@ -892,7 +919,8 @@ impl WorldEngine {
     /// A player carried over from another replica: in the world without a session, as after a
     /// network drop, so its client's reconnection resumes it (same groups and conference, no
     /// second join event) and the grace period ends it if the client never comes back.
-    fn restore(&mut self, clock: Clock, r: Restored) {
+    fn restore(&mut self, clock: Clock, mut r: Restored) {
+        r.profile = Self::effective(r.profile);
         if self.by_user.contains_key(&r.profile.user_id) {
             return;
         }
@@ -1062,6 +1090,11 @@ impl WorldEngine {
 
     fn set_role(&mut self, slot: u32, role: Permissions) {
         let p = self.players.get_mut(&slot).expect("role change for a present player");
+        let role = if p.profile.creator {
+            role.with_every_flag()
+        } else {
+            role
+        };
         let before = std::mem::replace(&mut p.profile.role, role);
         let after = p.profile.role.clone();
         let peer = p.profile.user_id.clone();

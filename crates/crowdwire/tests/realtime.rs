@@ -24,6 +24,7 @@ async fn joined(s: &TestServer, world: i64, token: &str) -> Client {
 db_tests!(
     two_players_see_each_other_and_group_when_near,
     chat_everyone_and_nearby,
+    the_creator_keeps_every_power_live,
     ping_gets_pong_and_bad_frames_get_errors,
     media_signalling_without_a_media_server_gets_error_replies,
     rest_ban_kicks_the_live_session,
@@ -463,6 +464,83 @@ async fn live_role_changes_apply_at_once_and_files_need_interact(b: Backend) {
     co.send(json!({"topic": "START_DOWNLOAD", "d": {"user_id": "424242"}}))
         .await;
     assert_eq!(co.expect("error").await["d"]["topic"], "START_DOWNLOAD");
+}
+
+/// Security review F11: a role manager who strips the Admin role's flags takes them from
+/// everyone holding it live, but not from the world's creator (who holds every flag, in the
+/// engine as over REST).
+async fn the_creator_keeps_every_power_live(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, owner) = s.user("Maker").await;
+    let (mid, manager) = s.user("Manager").await;
+    let (xid, deputy) = s.user("Deputy").await;
+    let w = s.world(&owner, "Keep", true, true).await;
+    let mut co = joined(&s, w, &owner).await;
+    let _cm = joined(&s, w, &manager).await;
+    let mut cx = joined(&s, w, &deputy).await;
+    co.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    cx.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 900, "y": 600}}))
+        .await;
+    // The deputy is told where the creator stands: both have spawned.
+    cx.expect("PLAYER_MOVEMENT").await;
+    let r = s
+        .post(
+            &format!("/worlds/{w}/roles"),
+            Some(&owner),
+            json!({"name": "Managers", "world_id": w, "role_manage": true}),
+        )
+        .await;
+    let managers = r.1["role_id"].as_i64().unwrap();
+    let roles = s.get(&format!("/worlds/{w}/roles"), Some(&owner)).await.1;
+    let admin = roles.as_array().unwrap().iter().find(|r| r["name"] == "Admin").unwrap()["role_id"]
+        .as_i64()
+        .unwrap();
+    for (role, user) in [(managers, mid), (admin, xid)] {
+        let a = s
+            .post(
+                &format!("/worlds/{w}/roles/{role}/users/{user}"),
+                Some(&owner),
+                json!({}),
+            )
+            .await;
+        assert_eq!(a.0, StatusCode::OK, "{}", a.1);
+    }
+    // The manager strips the Admin role.
+    let r = s
+        .put(
+            &format!("/worlds/{w}/roles/{admin}"),
+            Some(&manager),
+            json!({"walk": false, "chat": false, "ban": false, "world_mute": false}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    // The deputy (Admin, not the creator) loses chat as soon as the change lands...
+    let mut refused = false;
+    for _ in 0..40 {
+        cx.send(json!({"topic": "SEND_MESSAGE", "text": "still here?", "to": "NEARBY"}))
+            .await;
+        match cx.next(500).await {
+            Some(v) if v["topic"] == "error" => {
+                refused = true;
+                break;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    assert!(refused, "the Admin role change never reached the deputy's session");
+    // ...while the creator still chats, walks and may kick.
+    co.send(json!({"topic": "SEND_MESSAGE", "text": "mine still", "to": "ALL"}))
+        .await;
+    let m = co.expect("SEND_MESSAGE").await;
+    assert_eq!(m["text"], "mine still");
+    co.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 110, "y": 100}, "velocity": {"x": 0, "y": 0}}))
+        .await;
+    co.send(json!({"topic": "KICK_PLAYER", "user_id": xid.to_string()}))
+        .await;
+    let kicked = cx.expect("KICKED").await;
+    assert!(kicked["d"]["reason"].is_string(), "{kicked}");
+    co.expect_no("error", 300).await;
 }
 
 async fn a_flood_is_rate_limited_then_disconnected(b: Backend) {
