@@ -30,6 +30,9 @@ pub struct Clock {
     pub unix_ms: i64,
 }
 
+/// The longest idle spell that counts towards how far the next move may go, in seconds.
+const MAX_IDLE_ALLOWANCE_S: f64 = 1.0;
+
 /// A role's permission flags, as they apply in a live session.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Permissions {
@@ -1653,10 +1656,18 @@ impl WorldEngine {
             return Err("position inside a wall");
         }
         if let Some(from) = p.position {
-            let dt = clock.ms.saturating_sub(p.moved_at) as f64 / 1000.0;
+            // Standing still earns no distance beyond a second's walk: the client reports a
+            // change of velocity at once, so a long idle spell is no licence to jump.
+            let dt = (clock.ms.saturating_sub(p.moved_at) as f64 / 1000.0).min(MAX_IDLE_ALLOWANCE_S);
             let allowed = self.config.max_speed * self.config.speed_slack * dt + self.config.jitter_px;
             if from.distance(to) > allowed {
                 return Err("moved faster than walking speed");
+            }
+            if self
+                .map
+                .crosses_wall(Self::body_centre(&from), (bx, by), self.map.half_tile())
+            {
+                return Err("moved through a wall");
             }
         }
         Ok(())
@@ -1671,7 +1682,19 @@ impl WorldEngine {
         // The first JOIN_PLAYER sets the spawn point anywhere in the map. A later one (a scene
         // restart, a reconnection) is a move like any other, so it cannot teleport.
         let moved = match (current.filter(|_| spawned), requested) {
-            (None, requested) => Some(requested.filter(|p| self.map.contains(p.x, p.y)).unwrap_or(fallback)),
+            (None, requested) => {
+                let map = &self.map;
+                let walkable = |p: &Position| {
+                    let (bx, by) = Self::body_centre(p);
+                    map.contains(p.x, p.y) && !map.is_wall(bx, by)
+                };
+                let refused = requested.is_some_and(|p| !walkable(&p));
+                let at = requested.filter(walkable).unwrap_or(fallback);
+                if refused {
+                    self.error(session, "JOIN_PLAYER", "position inside a wall or outside the map");
+                }
+                Some(at)
+            }
             (Some(current), Some(r)) if r != current => {
                 let check = if walk {
                     self.validate_move(clock, slot, &r)

@@ -276,6 +276,38 @@ impl WorldMap {
         self.tile_index(x, y).is_some_and(|i| self.walls[i])
     }
 
+    /// True when the straight line from `a` to `b` runs through walls for at least `min_run`
+    /// pixels in a row (sampled every 4 px). A walk around a corner cuts it by a few pixels;
+    /// passing through a wall crosses a whole tile.
+    pub fn crosses_wall(&self, a: (f64, f64), b: (f64, f64), min_run: f64) -> bool {
+        const STEP: f64 = 4.0;
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let len = dx.hypot(dy);
+        if !len.is_finite() || len < STEP {
+            return false;
+        }
+        let n = (len / STEP).ceil() as u32;
+        let mut run = 0.0;
+        for i in 0..=n {
+            let t = f64::from(i) / f64::from(n);
+            if self.is_wall(a.0 + dx * t, a.1 + dy * t) {
+                run += len / f64::from(n);
+                if run >= min_run {
+                    return true;
+                }
+            } else {
+                run = 0.0;
+            }
+        }
+        false
+    }
+
+    /// Half the smaller side of a tile: the wall run [`Self::crosses_wall`] treats as going
+    /// through.
+    pub fn half_tile(&self) -> f64 {
+        f64::from(self.tile_width.min(self.tile_height)) / 2.0
+    }
+
     /// The conference area at this point, if any.
     pub fn conference_at(&self, x: f64, y: f64) -> Option<&ConferenceArea> {
         let i = self.tile_index(x, y)?;

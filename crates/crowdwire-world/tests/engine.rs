@@ -235,6 +235,50 @@ fn moves_outside_the_map_or_into_a_wall_are_rejected() {
 }
 
 #[test]
+fn moves_through_a_wall_and_long_idle_jumps_are_refused() {
+    // Security review F7: only the end points were checked, and the allowance grew with idle
+    // time (a 4,300 px jump after 15 s). The small map's wall block is x 320-384, y 320-384.
+    let mut w = World::small();
+    w.join(1, member(1), 300.0, 335.0); // body centre (299, 350), left of the block
+    w.join(2, member(2), 600.0, 900.0);
+    w.clear();
+    w.advance(1000);
+    w.step(1, 410.0, 335.0); // body (409, 350): right of it, 110 px away, through 64 px of wall
+    assert_error(&w.take(1), "PLAYER_MOVEMENT");
+    assert_eq!(w.engine.position_of("1"), Some(at(300.0, 335.0)));
+    // Round the corner: a chord that cuts the block's corner by a pixel or two is a walk.
+    w.step(1, 311.0, 315.0); // body (310, 330)
+    w.advance(200);
+    w.step(1, 331.0, 295.0); // body (330, 310)
+    assert!(w.take_topics(1, &["error"]).is_empty());
+    assert_eq!(w.engine.position_of("1"), Some(at(331.0, 295.0)));
+    // Fifteen seconds standing still earn one second's walk, not 4,500 px.
+    w.advance(15_000);
+    w.step(2, 600.0, 300.0);
+    assert_error(&w.take_topics(2, &["error"]), "PLAYER_MOVEMENT");
+    assert_eq!(w.engine.position_of("2"), Some(at(600.0, 900.0)));
+    w.step(2, 600.0, 600.0);
+    assert!(w.take_topics(2, &["error"]).is_empty());
+    assert_eq!(w.engine.position_of("2"), Some(at(600.0, 600.0)));
+}
+
+#[test]
+fn nobody_spawns_inside_a_wall() {
+    let mut w = World::small();
+    w.connect(5, member(5));
+    w.frame(
+        5,
+        json!({"topic": "JOIN_PLAYER", "position": {"x": IN_WALL.0, "y": IN_WALL.1}}),
+    );
+    assert_error(&w.take_topics(5, &["error"]), "JOIN_PLAYER");
+    assert_eq!(
+        w.engine.position_of("5"),
+        Some(at(50.0, 50.0)),
+        "the default spawn point"
+    );
+}
+
+#[test]
 fn small_jitter_and_bunched_messages_are_tolerated() {
     let (mut w, _) = pair();
     // Two messages arriving together, 50 px apart: within the jitter allowance.

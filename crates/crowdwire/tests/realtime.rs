@@ -25,6 +25,7 @@ db_tests!(
     two_players_see_each_other_and_group_when_near,
     chat_everyone_and_nearby,
     the_creator_keeps_every_power_live,
+    a_long_idle_spell_is_no_licence_to_jump,
     ping_gets_pong_and_bad_frames_get_errors,
     media_signalling_without_a_media_server_gets_error_replies,
     rest_ban_kicks_the_live_session,
@@ -369,9 +370,13 @@ async fn conference_join_speak_requests_and_grants(b: Backend) {
     ch.send(json!({"topic": "JOIN_CONFERENCE", "conference_id": conf}))
         .await;
     assert_eq!(ch.expect("GROUPS_SNAPSHOT").await["groups"], json!([conf]));
-    // The listener walks in.
+    // The listener walks in, through the stage's door (the gap in its south wall at x 384-480).
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    cl.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": IN_C1.0 + 60.0, "y": IN_C1.1}, "velocity": {"x": 0, "y": -200}})).await;
+    cl.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 432, "y": 540}, "velocity": {"x": 200, "y": 0}}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    cl.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 432, "y": IN_C1.1}, "velocity": {"x": 0, "y": -200}}))
+        .await;
     cl.send(json!({"topic": "JOIN_CONFERENCE", "conference_id": conf}))
         .await;
     let w1 = cl.expect("WIRE_PLAYER").await;
@@ -541,6 +546,29 @@ async fn the_creator_keeps_every_power_live(b: Backend) {
     let kicked = cx.expect("KICKED").await;
     assert!(kicked["d"]["reason"].is_string(), "{kicked}");
     co.expect_no("error", 300).await;
+}
+
+/// Security review F7: the speed allowance grew with idle time, so a client that stood still
+/// could jump across the map; now an idle spell counts for at most a second's walk.
+async fn a_long_idle_spell_is_no_licence_to_jump(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, a) = s.user("Still").await;
+    let (_, bt) = s.user("Watcher").await;
+    let w = s.world(&a, "Jumpy", true, true).await;
+    let mut ca = joined(&s, w, &a).await;
+    let mut cb = joined(&s, w, &bt).await;
+    ca.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 200, "y": 200}}))
+        .await;
+    cb.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 500, "y": 300}}))
+        .await;
+    cb.expect("PLAYER_MOVEMENT").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    ca.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 800, "y": 200}, "velocity": {"x": 0, "y": 0}}))
+        .await;
+    let e = ca.expect("error").await;
+    assert_eq!(e["d"]["topic"], "PLAYER_MOVEMENT", "{e}");
+    assert_eq!(e["d"]["message"], "moved faster than walking speed", "{e}");
+    cb.expect_no("PLAYER_MOVEMENT", 300).await;
 }
 
 async fn a_flood_is_rate_limited_then_disconnected(b: Backend) {
