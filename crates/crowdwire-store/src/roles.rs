@@ -76,11 +76,12 @@ pub struct NewRole {
 }
 
 impl NewRole {
-    /// The `default` role of a new world: walk, talk and chat.
+    /// The `default` role of a new world: walk, talk, chat and interact (file boards).
     pub fn default_role() -> NewRole {
         NewRole {
             name: DEFAULT_ROLE.into(),
             is_default: true,
+            interact: true,
             walk: true,
             talk: true,
             chat: true,

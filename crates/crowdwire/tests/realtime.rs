@@ -413,9 +413,43 @@ async fn live_role_changes_apply_at_once_and_files_need_interact(b: Backend) {
     cm.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 130, "y": 100}}))
         .await;
     cm.expect("GROUPS_SNAPSHOT").await;
-    // The default role may chat but not use file boards.
+    // The default role may use file boards (as everyone could in the original)...
     cm.send(json!({"topic": "GET_ROOM_USERS_FILES"})).await;
-    assert_eq!(cm.expect("error").await["d"]["topic"], "GET_ROOM_USERS_FILES");
+    cm.expect("GET_ROOM_USERS_FILES").await;
+    // ...unless the world takes it away; that applies at once.
+    let roles = s.get(&format!("/worlds/{w}/roles"), Some(&owner)).await.1;
+    let default = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["is_default"] == true)
+        .unwrap()["role_id"]
+        .as_i64()
+        .unwrap();
+    let r = s
+        .put(
+            &format!("/worlds/{w}/roles/{default}"),
+            Some(&owner),
+            json!({"interact": false}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let mut refused = false;
+    for _ in 0..40 {
+        cm.send(json!({"topic": "GET_ROOM_USERS_FILES"})).await;
+        match cm.next(500).await {
+            Some(v) if v["topic"] == "error" => {
+                assert_eq!(v["d"]["topic"], "GET_ROOM_USERS_FILES");
+                refused = true;
+                break;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    assert!(
+        refused,
+        "taking interact from the default role did not reach the session"
+    );
     // The owner (Admin) offers a file; the nearby member is told.
     co.send(json!({"topic": "ADD_USER_FILES", "files": [{"id": "f1", "name": "notes.pdf", "size": 10, "owner": "someone-else"}]})).await;
     let added = cm.expect("ADD_USER_FILES").await;

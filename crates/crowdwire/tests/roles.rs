@@ -341,7 +341,6 @@ async fn default_role_constraints(b: Backend) {
         "cannot remove default role",
     );
     for flag in [
-        "interact",
         "talk_conference",
         "world_mute",
         "role_manage",
@@ -355,21 +354,29 @@ async fn default_role_constraints(b: Backend) {
             DEFAULT_FLAGS,
         );
     }
-    // talk, walk and chat are fine, on or off; so is a rename.
+    // talk, walk, chat and interact are fine, on or off; so is a rename.
     let r = s
         .put(
             &path,
             Some(&f.manager),
-            json!({"walk": false, "talk": false, "chat": true, "name": "visitors"}),
+            json!({"walk": false, "talk": false, "chat": true, "interact": false, "name": "visitors"}),
         )
         .await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
     assert_eq!(r.1["is_default"], true);
     assert_eq!(r.1["walk"], false);
+    assert_eq!(r.1["interact"], false);
     assert_eq!(r.1["name"], "visitors");
+    let r = s.put(&path, Some(&f.manager), json!({"interact": true})).await;
+    assert_eq!(
+        r.0,
+        StatusCode::OK,
+        "interact may be given to the default role: {}",
+        r.1
+    );
+    assert_eq!(r.1["interact"], true);
     let stored = role_named(&roles_of(&s, &f.owner, f.world).await, "visitors").clone();
     for flag in [
-        "interact",
         "talk_conference",
         "world_mute",
         "role_manage",

@@ -548,6 +548,7 @@ async fn create_world_validates_and_sets_up_roles_and_membership(b: Backend) {
     let default = roles.iter().find(|r| r["name"] == "default").unwrap();
     let admin_role = roles.iter().find(|r| r["name"] == "Admin").unwrap();
     assert_eq!(default["is_default"], true);
+    assert_eq!(default["interact"], true, "members may use file boards by default");
     assert_eq!(
         (
             default["walk"].clone(),

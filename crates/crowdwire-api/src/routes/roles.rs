@@ -46,9 +46,11 @@ fn bad_request() -> ApiError {
     ApiError::bad_request(msg::ROLE_INVALID_PERMISSIONS)
 }
 
-/// Only these flags may be true on a default role.
+/// Only these flags may be true on a default role: walk, talk, chat and interact (file
+/// boards and other map objects; the original never enforced `interact`, so everyone could
+/// share files there).
 fn default_role_flags_ok(r: &NewRole) -> bool {
-    !(r.interact || r.talk_conference || r.world_mute || r.role_manage || r.conference_manage || r.invite || r.ban)
+    !(r.talk_conference || r.world_mute || r.role_manage || r.conference_manage || r.invite || r.ban)
 }
 
 /// Roles of a world (role managers and the creator).
