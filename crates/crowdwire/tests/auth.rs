@@ -24,6 +24,7 @@ db_tests!(
     imported_bcrypt_hash_logs_in_and_is_upgraded,
     confirmation_mail_flow_over_smtp,
     failed_confirmation_mail_leaves_no_account,
+    an_unconfirmed_registration_expires_with_its_link,
     confirmation_token_is_not_an_access_token,
     test_token_never_leaks_the_password_hash,
     guest_tokens_work_and_refresh,
@@ -269,6 +270,51 @@ async fn confirmation_mail_flow_over_smtp(b: Backend) {
         "User does not exist or is already confirmed",
     );
     assert_detail(&s.get("/confirm/garbage", None).await, 404, "Invalid Token");
+}
+
+/// Security review F12: a pending account used to hold its address for ever. Within its
+/// link's lifetime it still blocks the address; after that, a new registration replaces it.
+async fn an_unconfirmed_registration_expires_with_its_link(b: Backend) {
+    let (port, mails) = smtp_sink(true).await;
+    let s = TestServer::start_with(b, |c| c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
+    let squatter = json!({"name": "Squat", "email": "vic@example.org", "hashed_password": "attacker-pw"});
+    assert_eq!(s.post("/register", None, squatter.clone()).await.0, StatusCode::OK);
+    let first = s.db().user_by_email("vic@example.org").await.unwrap().unwrap();
+    let owner = json!({"name": "Vic", "email": "vic@example.org", "hashed_password": "victim-pw"});
+    assert_detail(
+        &s.post("/register", None, owner.clone()).await,
+        400,
+        "A user with that email already exists.",
+    );
+    // A day and a minute later (the link lives 24 h), the address is free again.
+    let old = chrono::Utc::now().timestamp_micros() - (24 * 3600 + 60) * 1_000_000;
+    s.db()
+        .execute_raw(&format!(
+            "UPDATE users SET register_date = {old} WHERE user_id = {}",
+            first.user_id
+        ))
+        .await
+        .unwrap();
+    let r = s.post("/register", None, owner).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let now = s.db().user_by_email("vic@example.org").await.unwrap().unwrap();
+    assert_eq!(now.name, "Vic");
+    assert!(
+        s.db()
+            .user_by_id(first.user_id)
+            .await
+            .unwrap()
+            .is_none_or(|u| u.name == "Vic")
+    );
+    // The new link confirms the new account, with the password its owner chose.
+    let mail = mails.lock().unwrap().last().cloned().expect("a second mail");
+    let token = confirmation_token(&mail);
+    assert_eq!(s.get(&format!("/confirm/{token}"), None).await.0, StatusCode::OK);
+    s.login("vic@example.org", "victim-pw").await;
+    assert_eq!(
+        s.login_raw("vic@example.org", "attacker-pw").await.0,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 async fn failed_confirmation_mail_leaves_no_account(b: Backend) {

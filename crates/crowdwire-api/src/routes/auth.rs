@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crowdwire_auth::{PasswordCheck, Principal, Purpose, TokenError, dummy_hash};
+use crowdwire_store::Timestamp;
 use crowdwire_store::users::{self, NewUser, User, UserChanges};
 
 use crate::access::{Standing, live_world};
@@ -142,8 +143,21 @@ async fn register(
     c.date("birth", body.birth.as_deref());
     c.finish()?;
     limit(&state, &ip)?;
-    if state.db.user_by_email(&body.email).await?.is_some() {
-        return Err(ApiError::bad_request(msg::EMAIL_ALREADY_IN_USE));
+    if let Some(existing) = state.db.user_by_email(&body.email).await? {
+        // A registration never confirmed within its link's lifetime has expired: whoever
+        // registers the address now replaces it (so nobody can hold an address they do not
+        // read). A live one still blocks the address.
+        let lifetime = state.settings.confirmation_token_hours.saturating_mul(3_600_000_000);
+        let expired = existing.status == users::status::PENDING
+            && existing.register_date < Timestamp::now().0.saturating_sub(lifetime);
+        if !expired {
+            return Err(ApiError::bad_request(msg::EMAIL_ALREADY_IN_USE));
+        }
+        tracing::info!(
+            user_id = existing.user_id,
+            "replacing a registration whose confirmation link expired"
+        );
+        state.db.delete_user(existing.user_id).await?;
     }
     let hash = crate::passwords::hash(body.hashed_password).await?;
     let status = if state.mailer.is_some() {
