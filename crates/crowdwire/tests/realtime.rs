@@ -401,6 +401,19 @@ async fn conference_join_speak_requests_and_grants(b: Backend) {
     assert_eq!(ch.expect("UNWIRE_PLAYER").await["ids"], json!([lid.to_string()]));
 }
 
+/// Sends `message` until the session answers it with an `error` (a role change made over REST
+/// has reached the world), and returns that error.
+async fn refused_once_applied(c: &mut Client, message: Value) -> Value {
+    for _ in 0..40 {
+        c.send(message.clone()).await;
+        match c.next(500).await {
+            Some(v) if v["topic"] == "error" => return v,
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    panic!("{message} was never refused: the role change did not reach the session");
+}
+
 async fn live_role_changes_apply_at_once_and_files_need_interact(b: Backend) {
     let s = TestServer::start(b).await;
     let (oid, owner) = s.user("Boss").await;
@@ -434,22 +447,8 @@ async fn live_role_changes_apply_at_once_and_files_need_interact(b: Backend) {
         )
         .await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
-    let mut refused = false;
-    for _ in 0..40 {
-        cm.send(json!({"topic": "GET_ROOM_USERS_FILES"})).await;
-        match cm.next(500).await {
-            Some(v) if v["topic"] == "error" => {
-                assert_eq!(v["d"]["topic"], "GET_ROOM_USERS_FILES");
-                refused = true;
-                break;
-            }
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    assert!(
-        refused,
-        "taking interact from the default role did not reach the session"
-    );
+    let e = refused_once_applied(&mut cm, json!({"topic": "GET_ROOM_USERS_FILES"})).await;
+    assert_eq!(e["d"]["topic"], "GET_ROOM_USERS_FILES", "{e}");
     // The owner (Admin) offers a file; the nearby member is told.
     co.send(json!({"topic": "ADD_USER_FILES", "files": [{"id": "f1", "name": "notes.pdf", "size": 10, "owner": "someone-else"}]})).await;
     let added = cm.expect("ADD_USER_FILES").await;
@@ -555,19 +554,12 @@ async fn the_creator_keeps_every_power_live(b: Backend) {
         .await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
     // The deputy (Admin, not the creator) loses chat as soon as the change lands...
-    let mut refused = false;
-    for _ in 0..40 {
-        cx.send(json!({"topic": "SEND_MESSAGE", "text": "still here?", "to": "NEARBY"}))
-            .await;
-        match cx.next(500).await {
-            Some(v) if v["topic"] == "error" => {
-                refused = true;
-                break;
-            }
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    assert!(refused, "the Admin role change never reached the deputy's session");
+    let e = refused_once_applied(
+        &mut cx,
+        json!({"topic": "SEND_MESSAGE", "text": "still here?", "to": "NEARBY"}),
+    )
+    .await;
+    assert_eq!(e["d"]["topic"], "SEND_MESSAGE", "{e}");
     // ...while the creator still chats, walks and may kick.
     co.send(json!({"topic": "SEND_MESSAGE", "text": "mine still", "to": "ALL"}))
         .await;

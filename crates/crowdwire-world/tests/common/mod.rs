@@ -121,15 +121,9 @@ pub fn admin_role() -> Permissions {
     Permissions {
         role_id: 2,
         name: "Admin".into(),
-        walk: true,
-        talk: true,
-        chat: true,
-        interact: true,
-        world_mute: true,
-        ban: true,
-        conference_manage: true,
-        talk_conference: true,
+        ..Permissions::default()
     }
+    .with_every_flag()
 }
 
 /// A registered member with the member role; user id = member id.
