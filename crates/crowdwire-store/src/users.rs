@@ -93,6 +93,16 @@ pub struct UserQuery {
     pub limit: i64,
 }
 
+/// What the configured superuser's bootstrap did.
+#[derive(Debug)]
+pub enum Bootstrap {
+    /// The superuser exists (created, or already a superuser: its password and status were
+    /// set from the configuration).
+    Ready(User),
+    /// An ordinary account holds the configured address; it was left as it is.
+    Refused(User),
+}
+
 impl Db {
     /// Creates an account and returns it.
     pub async fn insert_user(&self, u: &NewUser<'_>) -> Result<User> {
@@ -192,8 +202,13 @@ impl Db {
     }
 
     /// Creates the platform superuser with this e-mail, or resets its password and flag.
-    pub async fn upsert_superuser(&self, email: &str, name: &str, hashed_password: &str) -> Result<User> {
+    pub async fn upsert_superuser(&self, email: &str, name: &str, hashed_password: &str) -> Result<Bootstrap> {
         if let Some(existing) = self.user_by_email(email).await? {
+            // Never promote an account that is not already a superuser: anyone may have
+            // changed their address to the configured one.
+            if !existing.is_superuser {
+                return Ok(Bootstrap::Refused(existing));
+            }
             let changes = UserChanges {
                 hashed_password: Some(hashed_password.to_owned()),
                 is_superuser: Some(true),
@@ -201,7 +216,7 @@ impl Db {
                 ..UserChanges::default()
             };
             let updated = self.update_user(existing.user_id, &changes).await?;
-            return Ok(updated.unwrap_or(existing));
+            return Ok(Bootstrap::Ready(updated.unwrap_or(existing)));
         }
         self.insert_user(&NewUser {
             name,
@@ -213,5 +228,6 @@ impl Db {
             sub: None,
         })
         .await
+        .map(Bootstrap::Ready)
     }
 }

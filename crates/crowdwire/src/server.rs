@@ -18,6 +18,7 @@ use crowdwire_realtime::bus::LocalBus;
 use crowdwire_realtime::media::UnavailableMedia;
 use crowdwire_realtime::presence::LocalPresence;
 use crowdwire_store::Db;
+use crowdwire_store::users::Bootstrap;
 
 use crate::config::{Config, load_or_create_secret};
 
@@ -65,11 +66,20 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let hash = crowdwire_api::passwords::hash(password.clone())
             .await
             .map_err(|e| anyhow::anyhow!("hashing the admin password: {e:?}"))?;
-        let admin = db
+        match db
             .upsert_superuser(email, "Admin", &hash)
             .await
-            .context("creating the superuser")?;
-        tracing::info!(user_id = admin.user_id, %email, "superuser ready");
+            .context("creating the superuser")?
+        {
+            Bootstrap::Ready(admin) => tracing::info!(user_id = admin.user_id, %email, "superuser ready"),
+            Bootstrap::Refused(user) => tracing::error!(
+                user_id = user.user_id,
+                %email,
+                "NOT creating the superuser: an ordinary account holds CROWDWIRE_ADMIN_EMAIL, and it is never \
+                 promoted (anyone could have set that address); choose another address, or promote the account \
+                 from an existing superuser"
+            ),
+        }
     }
     let mailer = match &config.smtp_url {
         Some(url) => Some(Arc::new(

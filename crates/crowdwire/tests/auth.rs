@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-use common::{ADMIN_EMAIL, Backend, TestServer, assert_detail};
+use common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestServer, assert_detail};
 use crowdwire_auth::{Principal, Purpose, TokenKeys};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef-test-secret";
@@ -33,6 +33,7 @@ db_tests!(
     google_sign_in_against_local_jwks,
     google_sign_in_disabled_without_client_id,
     invites_survive_a_restart,
+    the_admin_address_never_promotes_an_ordinary_account,
     auth_endpoints_are_rate_limited,
     behind_a_trusted_proxy_each_client_has_its_own_limit,
 );
@@ -605,6 +606,42 @@ async fn google_sign_in_disabled_without_client_id(b: Backend) {
         404,
         "Google sign-in is not enabled on this server.",
     );
+}
+
+/// Security review F1: the bootstrap promoted whatever account held CROWDWIRE_ADMIN_EMAIL at
+/// start-up, so a user who took that address (after the admin changed theirs) became a
+/// superuser at the next restart, with their existing tokens.
+async fn the_admin_address_never_promotes_an_ordinary_account(b: Backend) {
+    let mut s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let admin_id = s.get("/users/me", Some(&admin)).await.1["user_id"].as_i64().unwrap();
+    let (eve_id, eve) = s.user("Eve").await;
+    let r = s
+        .put(
+            &format!("/users/{admin_id}"),
+            Some(&admin),
+            json!({"email": "moved-admin@crowdwire.test"}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let r = s
+        .put(&format!("/users/{eve_id}"), Some(&eve), json!({"email": ADMIN_EMAIL}))
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let config = s.config.clone();
+    s.stop().await;
+    let s2 = TestServer::start_config(config).await;
+    let me = s2.get("/users/me", Some(&eve)).await;
+    assert_eq!(me.0, StatusCode::OK, "{}", me.1);
+    assert_eq!(me.1["is_superuser"], false, "{}", me.1);
+    assert!(
+        !s2.get("/users", Some(&eve)).await.0.is_success(),
+        "Eve cannot list accounts"
+    );
+    // Her password is hers still, and the admin keeps their powers under the new address.
+    s2.login(ADMIN_EMAIL, "pw-123456").await;
+    let admin = s2.login("moved-admin@crowdwire.test", ADMIN_PASSWORD).await;
+    assert_eq!(s2.get("/users", Some(&admin)).await.0, StatusCode::OK);
 }
 
 async fn invites_survive_a_restart(b: Backend) {
