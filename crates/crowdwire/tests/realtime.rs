@@ -518,6 +518,8 @@ async fn the_creator_keeps_every_power_live(b: Backend) {
     let mut cx = joined(&s, w, &deputy).await;
     co.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
         .await;
+    co.send(json!({"topic": "PING"})).await;
+    co.expect("PONG").await;
     cx.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 900, "y": 600}}))
         .await;
     // The deputy is told where the creator stands: both have spawned.
@@ -585,6 +587,9 @@ async fn a_long_idle_spell_is_no_licence_to_jump(b: Backend) {
     let mut cb = joined(&s, w, &bt).await;
     ca.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 200, "y": 200}}))
         .await;
+    // A has spawned before B does, so B is told where A stands.
+    ca.send(json!({"topic": "PING"})).await;
+    ca.expect("PONG").await;
     cb.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 500, "y": 300}}))
         .await;
     cb.expect("PLAYER_MOVEMENT").await;
