@@ -247,22 +247,32 @@ fn forwarder(world: i64, routes: Routes, out: Outgoing) -> crowdwire_media::Peer
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
     tokio::spawn(async move {
         while let Some((peer, text)) = rx.recv().await {
-            let Ok(mut message) = serde_json::from_str::<Value>(&text) else {
+            let Some(message) = with_uid(&text, &peer) else {
                 continue;
             };
-            if let Some(m) = message.as_object_mut() {
-                m.insert("uid".into(), Value::String(peer));
-            }
             let to = lock(&routes)
                 .get(&world)
                 .cloned()
                 .unwrap_or_else(|| API_QUEUE.to_owned());
-            if out.send((to, Some(world), message.to_string().into_bytes())).is_err() {
+            if out.send((to, Some(world), message.into_bytes())).is_err() {
                 return;
             }
         }
     });
     tx
+}
+
+/// The SFU's message (a JSON object as text) with `uid` naming its peer put first, without
+/// parsing it again: `None` if it is not an object. (Some SFU messages carry `uid` already,
+/// always naming the same peer; the replica's reader keeps one.)
+fn with_uid(text: &str, peer: &str) -> Option<String> {
+    let body = text.trim_start().strip_prefix('{')?;
+    let uid = Value::from(peer);
+    Some(if body.trim_start().starts_with('}') {
+        format!(r#"{{"uid":{uid}}}"#)
+    } else {
+        format!(r#"{{"uid":{uid},{body}"#)
+    })
 }
 
 /// CPU time this process used, in seconds.
@@ -351,5 +361,24 @@ return 1
             armed = true;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod uid_tests {
+    use super::with_uid;
+    use serde_json::{Value, json};
+
+    #[test]
+    fn the_peer_is_named_without_reparsing() {
+        let m = with_uid(r#"{"topic":"new-peer-producer","d":{"peerId":"a"}}"#, "b\"q").unwrap();
+        let v: Value = serde_json::from_str(&m).unwrap();
+        assert_eq!(
+            v,
+            json!({"uid": "b\"q", "topic": "new-peer-producer", "d": {"peerId": "a"}})
+        );
+        let empty: Value = serde_json::from_str(&with_uid("{ }", "p").unwrap()).unwrap();
+        assert_eq!(empty, json!({"uid": "p"}));
+        assert!(with_uid("[1]", "p").is_none());
     }
 }

@@ -430,15 +430,7 @@ async fn live_role_changes_apply_at_once_and_files_need_interact(b: Backend) {
     cm.send(json!({"topic": "GET_ROOM_USERS_FILES"})).await;
     cm.expect("GET_ROOM_USERS_FILES").await;
     // ...unless the world takes it away; that applies at once.
-    let roles = s.get(&format!("/worlds/{w}/roles"), Some(&owner)).await.1;
-    let default = roles
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["is_default"] == true)
-        .unwrap()["role_id"]
-        .as_i64()
-        .unwrap();
+    let default = s.role_id(&owner, w, "default").await;
     let r = s
         .put(
             &format!("/worlds/{w}/roles/{default}"),
@@ -524,28 +516,16 @@ async fn the_creator_keeps_every_power_live(b: Backend) {
         .await;
     // The deputy is told where the creator stands: both have spawned.
     cx.expect("PLAYER_MOVEMENT").await;
-    let r = s
-        .post(
-            &format!("/worlds/{w}/roles"),
-            Some(&owner),
+    let managers = s
+        .role(
+            &owner,
+            w,
             json!({"name": "Managers", "world_id": w, "role_manage": true}),
         )
         .await;
-    let managers = r.1["role_id"].as_i64().unwrap();
-    let roles = s.get(&format!("/worlds/{w}/roles"), Some(&owner)).await.1;
-    let admin = roles.as_array().unwrap().iter().find(|r| r["name"] == "Admin").unwrap()["role_id"]
-        .as_i64()
-        .unwrap();
-    for (role, user) in [(managers, mid), (admin, xid)] {
-        let a = s
-            .post(
-                &format!("/worlds/{w}/roles/{role}/users/{user}"),
-                Some(&owner),
-                json!({}),
-            )
-            .await;
-        assert_eq!(a.0, StatusCode::OK, "{}", a.1);
-    }
+    let admin = s.role_id(&owner, w, "Admin").await;
+    s.assign(&owner, w, managers, &mid.to_string()).await;
+    s.assign(&owner, w, admin, &xid.to_string()).await;
     // The manager strips the Admin role.
     let r = s
         .put(

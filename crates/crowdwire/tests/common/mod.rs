@@ -296,6 +296,17 @@ impl TestServer {
         v["role_id"].as_i64().unwrap()
     }
 
+    /// The id of the role called `name` in a world (as its creator or a role manager sees it).
+    pub async fn role_id(&self, token: &str, world_id: i64, name: &str) -> i64 {
+        let (st, roles) = self.get(&format!("/worlds/{world_id}/roles"), Some(token)).await;
+        assert_eq!(st, StatusCode::OK, "{roles}");
+        roles
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["name"] == name))
+            .and_then(|r| r["role_id"].as_i64())
+            .unwrap_or_else(|| panic!("no role {name} in {roles}"))
+    }
+
     /// Gives `user` (an id or a guest UUID) role `role_id` in `world_id`, asserting 200.
     pub async fn assign(&self, token: &str, world_id: i64, role_id: i64, user: &str) {
         let (s, v) = self
