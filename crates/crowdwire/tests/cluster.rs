@@ -155,11 +155,11 @@ impl Drop for MediaNodeProc {
 impl Cluster {
     /// `n` replicas on a fresh PostgreSQL schema and a fresh Redis; `None` (after saying why)
     /// when no PostgreSQL is configured.
-    async fn start(n: usize) -> Option<Cluster> {
+    async fn start(n: usize) -> Cluster {
         Self::start_with(n, false).await
     }
 
-    async fn start_with(n: usize, media_nodes: bool) -> Option<Cluster> {
+    async fn start_with(n: usize, media_nodes: bool) -> Cluster {
         common::require_postgres();
         let (database_url, dir) = common::fresh_database(Backend::Postgres).await;
         let mut c = Cluster {
@@ -175,7 +175,7 @@ impl Cluster {
         for _ in 1..n {
             c.add().await;
         }
-        Some(c)
+        c
     }
 
     async fn add(&mut self) {
@@ -417,7 +417,7 @@ async fn join_events(s: &TestServer, world: i64, token: &str) -> Vec<(Value, Str
 #[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn users_on_different_replicas_meet_move_chat_group_and_are_moderated() {
     let _serial = SERIAL.lock().await;
-    let Some(c) = Cluster::start(3).await else { return };
+    let c = Cluster::start(3).await;
     let (_, ta) = c.api(0).user("Ada").await;
     let (bid, tb) = c.api(0).user("Bo").await;
     let (cid, tc) = c.api(0).user("Cy").await;
@@ -503,7 +503,7 @@ async fn users_on_different_replicas_meet_move_chat_group_and_are_moderated() {
 #[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn killing_a_worlds_owner_moves_the_world_and_every_client_resumes_in_its_group() {
     let _serial = SERIAL.lock().await;
-    let Some(mut c) = Cluster::start(3).await else { return };
+    let mut c = Cluster::start(3).await;
     let (aid, ta) = c.api(1).user("Ada").await;
     let (bid, tb) = c.api(1).user("Bo").await;
     let (_, tc) = c.api(1).user("Cy").await;
@@ -573,7 +573,7 @@ async fn killing_a_worlds_owner_moves_the_world_and_every_client_resumes_in_its_
 #[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn a_redis_crash_and_a_rabbitmq_restart_are_survived() {
     let _serial = SERIAL.lock().await;
-    let Some(mut c) = Cluster::start(2).await else { return };
+    let mut c = Cluster::start(2).await;
     let Pair {
         w,
         ta,
@@ -656,9 +656,7 @@ fn candidate_port(joined: &Value) -> u64 {
 #[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn media_rooms_live_on_one_node_and_move_when_it_dies() {
     let _serial = SERIAL.lock().await;
-    let Some(mut c) = Cluster::start_with(2, true).await else {
-        return;
-    };
+    let mut c = Cluster::start_with(2, true).await;
     c.add_node().await;
     c.add_node().await;
     let Pair {
@@ -715,7 +713,7 @@ async fn media_rooms_live_on_one_node_and_move_when_it_dies() {
 #[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn a_dead_replicas_users_leave_the_world_after_the_grace_unless_they_come_back() {
     let _serial = SERIAL.lock().await;
-    let Some(mut c) = Cluster::start(3).await else { return };
+    let mut c = Cluster::start(3).await;
     let (_, ta) = c.api(0).user("Ada").await;
     let (bid, tb) = c.api(0).user("Bo").await;
     let (_, tc) = c.api(0).user("Cy").await;
@@ -751,7 +749,7 @@ async fn a_dead_replicas_users_leave_the_world_after_the_grace_unless_they_come_
 #[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn a_replica_stopped_for_a_deploy_hands_its_worlds_over_at_once() {
     let _serial = SERIAL.lock().await;
-    let Some(c) = Cluster::start(2).await else { return };
+    let c = Cluster::start(2).await;
     let Pair {
         w,
         ta,
