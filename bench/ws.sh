@@ -166,7 +166,7 @@ start_server() { # name
   mkdir -p "$dir"
   local media_off=false
   [[ "$MEDIA" == off ]] && media_off=true
-  CROWDWIRE_AUTH_RATE_PER_MINUTE=100000000 CROWDWIRE_MEDIA_DISABLED="$media_off" LD_PRELOAD="$PRELOAD" \
+  CROWDWIRE_AUTH_RATE_PER_MINUTE=100000000 CROWDWIRE_AUTH_BURST=100000000 CROWDWIRE_LOGIN_ATTEMPTS_PER_ACCOUNT=100000000 CROWDWIRE_WORLD_EDITS_PER_MINUTE=100000000 CROWDWIRE_MEDIA_DISABLED="$media_off" LD_PRELOAD="$PRELOAD" \
     "$SERVER_BIN" serve --bind "127.0.0.1:$port" --data-dir "$dir" > "$WORK/$1-server.log" 2>&1 &
   SERVER_PID=$!
   URL="http://127.0.0.1:$port"

@@ -21,7 +21,7 @@ DATA=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 DBARGS=()
 if [ -n "${1:-}" ]; then DBARGS=(--database-url "$1"); fi
-CROWDWIRE_AUTH_RATE_PER_MINUTE=100000000 CROWDWIRE_ADMIN_EMAIL=fuzz-admin@crowdwire.test CROWDWIRE_ADMIN_PASSWORD=fuzz-admin-password \
+CROWDWIRE_AUTH_RATE_PER_MINUTE=100000000 CROWDWIRE_AUTH_BURST=100000000 CROWDWIRE_LOGIN_ATTEMPTS_PER_ACCOUNT=100000000 CROWDWIRE_WORLD_EDITS_PER_MINUTE=100000000 CROWDWIRE_ADMIN_EMAIL=fuzz-admin@crowdwire.test CROWDWIRE_ADMIN_PASSWORD=fuzz-admin-password \
   ./target/debug/crowdwire serve --bind "127.0.0.1:$PORT" --data-dir "$DATA" "${DBARGS[@]}" > "$DATA/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT

@@ -183,6 +183,8 @@ impl SpawnedServer {
             .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(&dir)
             .env("CROWDWIRE_AUTH_RATE_PER_MINUTE", "100000000")
+            .env("CROWDWIRE_AUTH_BURST", "100000000")
+            .env("CROWDWIRE_LOGIN_ATTEMPTS_PER_ACCOUNT", "100000000")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

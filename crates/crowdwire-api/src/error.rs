@@ -16,6 +16,9 @@ pub mod msg {
     pub const USER_NOT_IN_WORLD: &str = "User is not registered in this world.";
     pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
     pub const INVALID_PASSWORD: &str = "Invalid password.";
+    pub const TOO_MANY_WORLDS: &str = "You have reached the number of worlds one account may have.";
+    pub const EMAIL_CHANGE_NEEDS_PASSWORD: &str =
+        "Changing your e-mail needs your current password (current_password).";
     pub const EMAIL_ALREADY_IN_USE: &str = "A user with that email already exists.";
     pub const INACTIVE_USER: &str = "User is Inactive or the account has been banned.";
     pub const INVALID_TAG: &str = "Invalid Tag. Tag does not exist.";
@@ -61,6 +64,8 @@ pub mod msg {
     pub const USER_NOT_FOUND_AUTH: &str = "User not found";
     pub const INVALID_TOKEN: &str = "Invalid Token";
     pub const USER_ALREADY_CONFIRMED: &str = "User does not exist or is already confirmed";
+    pub const CONFIRM_WITH_PASSWORD: &str =
+        "Choose your password to confirm this address: POST {\"password\": …} to this URL.";
     pub const INVALID_INVITE: &str = "Invalid Invite";
     pub const SESSION_EXPIRED: &str = "Session Expired";
     pub const NOT_AUTHENTICATED: &str = "Not authenticated";
@@ -70,7 +75,7 @@ pub mod msg {
     pub const MAIL_FAILED: &str = "The confirmation e-mail could not be sent. Try again later.";
     pub const CHART_RANGE: &str =
         "Invalid date range: end_date must not precede start_date, and the range may span at most 366 days.";
-    pub const INVALID_WORLD_MAP: &str = "world_map must be a Tiled JSON map (a JSON object).";
+    pub const INVALID_WORLD_MAP: &str = "world_map must be a Tiled JSON map the server can run";
     pub const INTERNAL: &str = "Internal server error";
     pub const NOT_FOUND: &str = "Not Found";
     pub const METHOD_NOT_ALLOWED: &str = "Method Not Allowed";

@@ -169,13 +169,15 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or(ApiError::Unauthorized(msg::NOT_AUTHENTICATED))?;
-        let (principal, _) = state
+        let v = state
             .keys
             .verify(token, Purpose::Access, true)
             .map_err(|_| ApiError::Unauthorized(msg::COULD_NOT_VALIDATE))?;
-        match principal {
+        match v.principal {
             Principal::Guest(g) => Ok(Caller::Guest(g)),
             Principal::User(id) => match state.db.user_by_id(id).await? {
+                // A token minted before a password change or "sign out everywhere".
+                Some(u) if u.token_version != v.version => Err(ApiError::Unauthorized(msg::COULD_NOT_VALIDATE)),
                 Some(u) if u.status == users::status::NORMAL => Ok(Caller::User(u)),
                 _ => Err(ApiError::not_found(msg::USER_NOT_FOUND_AUTH)),
             },

@@ -10,6 +10,7 @@ pub mod assets;
 pub mod error;
 pub mod extract;
 pub mod google;
+pub mod images;
 pub mod live;
 pub mod mail;
 pub mod passwords;

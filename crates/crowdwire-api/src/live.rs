@@ -19,6 +19,8 @@ pub enum Eviction {
     AccountBanned,
     /// The world was banned or deleted.
     WorldClosed,
+    /// The account's tokens were revoked (a password change or "sign out everywhere").
+    SignedOut,
 }
 
 /// The realtime layer, as seen from REST handlers.
@@ -54,8 +56,8 @@ pub trait LiveSessions: Send + Sync + 'static {
     /// A role's permissions changed; every holder's live session must use the new flags.
     async fn role_updated(&self, role: &Role);
 
-    /// The world's settings or map changed.
-    async fn world_updated(&self, world_id: i64);
+    /// The world's settings changed, and its map when `map_changed`.
+    async fn world_updated(&self, world_id: i64, map_changed: bool);
 
     /// Name of the presence backend, for `/health`.
     fn backend(&self) -> &'static str;
@@ -100,7 +102,7 @@ impl LiveSessions for NoLiveSessions {
     async fn close_world(&self, _: i64, _: Eviction) {}
     async fn role_changed(&self, _: i64, _: Principal, _: &Role) {}
     async fn role_updated(&self, _: &Role) {}
-    async fn world_updated(&self, _: i64) {}
+    async fn world_updated(&self, _: i64, _: bool) {}
     fn backend(&self) -> &'static str {
         "none"
     }

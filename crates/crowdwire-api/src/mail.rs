@@ -1,4 +1,4 @@
-//! Outgoing e-mail (account confirmation) over SMTP with lettre.
+//! Outgoing e-mail (account confirmation, e-mail changes) over SMTP with lettre.
 
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -41,17 +41,32 @@ impl Mailer {
         Ok(Mailer { transport, from })
     }
 
-    /// Sends the confirmation link for a new account.
+    /// Sends the confirmation link for a new account (the link's page sets the password).
     pub async fn send_confirmation(&self, to_name: &str, to_email: &str, link: &str) -> Result<(), MailError> {
-        let to = Mailbox::new(
-            Some(to_name.to_owned()),
-            to_email.parse().map_err(|e| MailError::Config(format!("{e}")))?,
-        );
-        let html = format!(
-            "<p>Hello {name},</p><p>Welcome to CrowdWire. Confirm your e-mail address to activate your account:</p>\
+        let body = format!(
+            "<p>Hello {name},</p><p>Welcome to CrowdWire. Open this link to choose your password and activate your account:</p>\
              <p><a href=\"{link}\">{link}</a></p><p>The link is valid for a limited time. If you did not sign up, ignore this message.</p>",
             name = html_escape(to_name),
             link = html_escape(link),
+        );
+        self.send(to_name, to_email, body).await
+    }
+
+    /// Sends the link that moves an account to this (new) address.
+    pub async fn send_email_change(&self, to_name: &str, to_email: &str, link: &str) -> Result<(), MailError> {
+        let body = format!(
+            "<p>Hello {name},</p><p>Someone asked to use this address for their CrowdWire account. Open this link to confirm the change:</p>\
+             <p><a href=\"{link}\">{link}</a></p><p>The link is valid for a limited time. If it was not you, ignore this message; nothing changes.</p>",
+            name = html_escape(to_name),
+            link = html_escape(link),
+        );
+        self.send(to_name, to_email, body).await
+    }
+
+    async fn send(&self, to_name: &str, to_email: &str, html: String) -> Result<(), MailError> {
+        let to = Mailbox::new(
+            Some(to_name.to_owned()),
+            to_email.parse().map_err(|e| MailError::Config(format!("{e}")))?,
         );
         let message = Message::builder()
             .from(self.from.clone())

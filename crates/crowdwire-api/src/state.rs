@@ -8,7 +8,7 @@ use crowdwire_store::Db;
 use crate::google::GoogleVerifier;
 use crate::live::LiveSessions;
 use crate::mail::Mailer;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::Limits;
 
 /// Settings of the REST API (a slice of the server's configuration).
 #[derive(Clone, Debug)]
@@ -25,10 +25,21 @@ pub struct ApiSettings {
     pub invite_token_minutes: i64,
     /// Expired access tokens may be refreshed within this many minutes after expiry.
     pub refresh_window_minutes: i64,
-    /// Requests per minute per client IP on the sign-up, log-in and guest endpoints.
+    /// Tokens per minute of each client address's bucket for sign-up, log-in, guest tokens and
+    /// Google sign-in (see [`crate::ratelimit`]).
     pub auth_rate_per_minute: u32,
+    /// Most tokens a client address's bucket holds (requests it may make at once).
+    pub auth_burst: u32,
+    /// Log-in attempts one account may receive in a row (one more a minute after that).
+    pub login_attempts_per_account: u32,
+    /// World edits (`PUT /worlds/{id}`) per minute per user.
+    pub world_edits_per_minute: u32,
     /// Largest request body accepted, bytes.
     pub max_body_bytes: usize,
+    /// Largest world picture accepted as a data URL, decoded bytes.
+    pub max_image_bytes: usize,
+    /// Worlds one user may have (not counting deleted ones); superusers are not limited.
+    pub max_worlds_per_user: i64,
     /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy that sets it).
     pub trust_forwarded_for: bool,
 }
@@ -42,8 +53,13 @@ impl Default for ApiSettings {
             confirmation_token_hours: 24,
             invite_token_minutes: 720,
             refresh_window_minutes: 60,
-            auth_rate_per_minute: 30,
+            auth_rate_per_minute: 60,
+            auth_burst: 120,
+            login_attempts_per_account: 10,
+            world_edits_per_minute: 30,
             max_body_bytes: 8 * 1024 * 1024,
+            max_image_bytes: 1024 * 1024,
+            max_worlds_per_user: 100,
             trust_forwarded_for: false,
         }
     }
@@ -64,8 +80,8 @@ pub struct AppState {
     pub mailer: Option<Arc<Mailer>>,
     /// Google sign-in, when configured.
     pub google: Option<Arc<GoogleVerifier>>,
-    /// Per-IP limiter of the authentication endpoints.
-    pub auth_limiter: Arc<RateLimiter>,
+    /// Rate limits.
+    pub limits: Arc<Limits>,
     /// Names of the backends in use, for `/health`.
     pub backends: Arc<Backends>,
 }

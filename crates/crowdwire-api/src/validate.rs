@@ -40,6 +40,18 @@ impl Checks {
         }
     }
 
+    /// A password: 1 to 256 characters.
+    pub fn password(&mut self, field: &str, value: &str) {
+        self.max_len(field, Some(value), 256);
+        if value.is_empty() {
+            self.fail(
+                field,
+                "ensure this value has at least 1 characters",
+                "value_error.any_str.min_length",
+            );
+        }
+    }
+
     /// `value` must have at least `min` non-blank characters.
     pub fn not_blank(&mut self, field: &str, value: Option<&str>) {
         if let Some(v) = value

@@ -94,6 +94,16 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Redirects a mailed link to the client's screen for it (the token stays in the fragment,
+/// which browsers do not send to servers or in `Referer`).
+fn to_page(screen: &str, token: &str) -> axum::response::Redirect {
+    let safe: String = token
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    axum::response::Redirect::to(&format!("/#/{screen}/{safe}"))
+}
+
 /// Routes for the page (`/` and `/index.html`), its script, style sheet and chunks. The page,
 /// script and style are revalidated on every load (they carry an ETag), so a new release is
 /// picked up at once.
@@ -114,6 +124,15 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/style.css",
             get(|h: HeaderMap| async move { file("style.css", "no-cache", &h) }),
+        )
+        // Links in our mails open the client's pages for them.
+        .route(
+            "/confirm/{token}",
+            get(|Path(token): Path<String>| async move { to_page("confirm", &token) }),
+        )
+        .route(
+            "/confirm-email/{token}",
+            get(|Path(token): Path<String>| async move { to_page("confirm-email", &token) }),
         )
         // Chunk names carry a hash of their content, so they never change.
         .route(

@@ -9,4 +9,4 @@ pub mod password;
 pub mod token;
 
 pub use password::{PasswordCheck, dummy_hash, hash_password, verify_password};
-pub use token::{Claims, InviteClaims, Principal, Purpose, TokenError, TokenKeys};
+pub use token::{Claims, InviteClaims, Principal, Purpose, TokenError, TokenKeys, Verified};

@@ -15,6 +15,8 @@ pub enum Purpose {
     Confirmation,
     /// Joining a world through an invite link.
     Invite,
+    /// Moving an account to a new e-mail address, confirmed at that address.
+    EmailChange,
 }
 
 /// Claims of access and confirmation tokens.
@@ -29,6 +31,26 @@ pub struct Claims {
     pub exp: i64,
     /// What the token is for.
     pub purpose: Purpose,
+    /// The account's token version when the token was minted: changing the password or
+    /// signing out everywhere raises the account's version and so revokes every older token.
+    /// Absent (0) in guest tokens.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ver: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
+}
+
+/// What a verified access or confirmation token says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// Whom it names.
+    pub principal: Principal,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    /// The account's token version it was minted at (see [`Claims::ver`]).
+    pub version: i64,
 }
 
 /// Claims of invite tokens.
@@ -41,6 +63,22 @@ pub struct InviteClaims {
     /// World the invite opens.
     pub world_id: i64,
     /// Always [`Purpose::Invite`].
+    pub purpose: Purpose,
+}
+
+/// Claims of e-mail change tokens (sent to the new address).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EmailChangeClaims {
+    /// User id (decimal).
+    pub sub: String,
+    /// The new address.
+    pub email: String,
+    /// The account's token version when the change was asked for: signing out everywhere
+    /// or changing the password cancels a pending change.
+    pub ver: i64,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    /// Always [`Purpose::EmailChange`].
     pub purpose: Purpose,
 }
 
@@ -120,8 +158,19 @@ impl TokenKeys {
             .expect("HS256 signing of serialisable claims cannot fail")
     }
 
-    /// Mints a token for `principal` with `purpose`, valid for `lifetime`.
+    /// Mints a token for `principal` with `purpose`, valid for `lifetime`, at token version 0.
     pub fn mint(&self, principal: Principal, purpose: Purpose, lifetime: chrono::Duration) -> Minted {
+        self.mint_versioned(principal, 0, purpose, lifetime)
+    }
+
+    /// Mints a token for `principal` at the account's token `version`.
+    pub fn mint_versioned(
+        &self,
+        principal: Principal,
+        version: i64,
+        purpose: Purpose,
+        lifetime: chrono::Duration,
+    ) -> Minted {
         let expires = Utc::now() + lifetime;
         let (sub, is_guest_user) = match principal {
             Principal::User(id) => (id.to_string(), false),
@@ -132,6 +181,7 @@ impl TokenKeys {
             is_guest_user,
             exp: expires.timestamp(),
             purpose,
+            ver: version,
         };
         Minted {
             token: self.sign(&claims),
@@ -155,9 +205,9 @@ impl TokenKeys {
     }
 
     /// Verifies a token of `purpose` and returns whom it names. With `check_exp` false an
-    /// expired token is still accepted (the caller applies its own window) and its expiry
-    /// is returned.
-    pub fn verify(&self, token: &str, purpose: Purpose, check_exp: bool) -> Result<(Principal, i64), TokenError> {
+    /// expired token is still accepted (the caller applies its own window). The caller
+    /// compares [`Verified::version`] with the account's current version.
+    pub fn verify(&self, token: &str, purpose: Purpose, check_exp: bool) -> Result<Verified, TokenError> {
         let data =
             jsonwebtoken::decode::<Claims>(token, &self.decoding, &Self::validation(check_exp)).map_err(|e| match e
                 .kind()
@@ -174,7 +224,45 @@ impl TokenKeys {
         } else {
             Principal::User(c.sub.parse::<i64>().map_err(|_| TokenError::Invalid)?)
         };
-        Ok((principal, c.exp))
+        Ok(Verified {
+            principal,
+            exp: c.exp,
+            version: c.ver,
+        })
+    }
+
+    /// Mints the link token that moves account `user_id` (at token `version`) to `email`.
+    pub fn mint_email_change(&self, user_id: i64, version: i64, email: &str, lifetime: chrono::Duration) -> Minted {
+        let expires = Utc::now() + lifetime;
+        let claims = EmailChangeClaims {
+            sub: user_id.to_string(),
+            email: email.to_owned(),
+            ver: version,
+            exp: expires.timestamp(),
+            purpose: Purpose::EmailChange,
+        };
+        Minted {
+            token: self.sign(&claims),
+            expires,
+        }
+    }
+
+    /// Verifies an e-mail change token; returns the user id, the new address and the token
+    /// version it was minted at.
+    pub fn verify_email_change(&self, token: &str) -> Result<(i64, String, i64), TokenError> {
+        let data =
+            jsonwebtoken::decode::<EmailChangeClaims>(token, &self.decoding, &Self::validation(true)).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                }
+            })?;
+        let c = data.claims;
+        if c.purpose != Purpose::EmailChange {
+            return Err(TokenError::Invalid);
+        }
+        let id = c.sub.parse::<i64>().map_err(|_| TokenError::Invalid)?;
+        Ok((id, c.email, c.ver))
     }
 
     /// Verifies an invite token.
@@ -206,13 +294,13 @@ mod tests {
         let k = keys();
         let m = k.mint(Principal::User(42), Purpose::Access, Duration::minutes(5));
         assert_eq!(
-            k.verify(&m.token, Purpose::Access, true).unwrap().0,
+            k.verify(&m.token, Purpose::Access, true).unwrap().principal,
             Principal::User(42)
         );
         let g = Uuid::new_v4();
         let m = k.mint(Principal::Guest(g), Purpose::Access, Duration::minutes(5));
         assert_eq!(
-            k.verify(&m.token, Purpose::Access, true).unwrap().0,
+            k.verify(&m.token, Purpose::Access, true).unwrap().principal,
             Principal::Guest(g)
         );
     }
@@ -236,11 +324,37 @@ mod tests {
     }
 
     #[test]
+    fn an_email_change_token_is_nothing_else() {
+        let k = keys();
+        let m = k.mint_email_change(4, 2, "new@example.org", Duration::hours(1));
+        assert_eq!(
+            k.verify_email_change(&m.token).unwrap(),
+            (4, "new@example.org".to_owned(), 2)
+        );
+        assert_eq!(k.verify(&m.token, Purpose::Access, true), Err(TokenError::Invalid));
+        assert_eq!(
+            k.verify(&m.token, Purpose::Confirmation, true),
+            Err(TokenError::Invalid)
+        );
+        let acc = k.mint(Principal::User(4), Purpose::Access, Duration::hours(1));
+        assert!(k.verify_email_change(&acc.token).is_err());
+    }
+
+    #[test]
     fn expired_tokens_are_refused_unless_asked() {
         let k = keys();
         let m = k.mint(Principal::User(3), Purpose::Access, Duration::seconds(-10));
         assert_eq!(k.verify(&m.token, Purpose::Access, true), Err(TokenError::Expired));
         assert!(k.verify(&m.token, Purpose::Access, false).is_ok());
+    }
+
+    #[test]
+    fn the_version_travels_in_the_token() {
+        let k = keys();
+        let m = k.mint_versioned(Principal::User(3), 7, Purpose::Access, Duration::hours(1));
+        assert_eq!(k.verify(&m.token, Purpose::Access, true).unwrap().version, 7);
+        let m = k.mint(Principal::User(3), Purpose::Access, Duration::hours(1));
+        assert_eq!(k.verify(&m.token, Purpose::Access, true).unwrap().version, 0);
     }
 
     #[test]

@@ -53,7 +53,14 @@ pub enum Control {
     WorldUpdated {
         /// World.
         world: i64,
+        /// The map changed (the world parses it again); absent from older replicas: true.
+        #[serde(default = "changed")]
+        map_changed: bool,
     },
+}
+
+fn changed() -> bool {
+    true
 }
 
 impl Control {
@@ -64,7 +71,7 @@ impl Control {
             Control::CloseWorld { world, .. }
             | Control::RoleChanged { world, .. }
             | Control::RoleUpdated { world, .. }
-            | Control::WorldUpdated { world } => Some(*world),
+            | Control::WorldUpdated { world, .. } => Some(*world),
         }
     }
 }

@@ -103,10 +103,11 @@ async fn authorise(
 ) -> Result<(i64, Profile, Option<u32>), &'static str> {
     let world_id: i64 = world_id.parse().map_err(|_| "invalid world id")?;
     let token = token.ok_or("missing token")?;
-    let (principal, _) = hub
+    let verified = hub
         .keys
         .verify(token, Purpose::Access, true)
         .map_err(|_| "Could not validate credentials")?;
+    let principal = verified.principal;
     let db = &hub.db;
     let world = db
         .world_by_id(world_id)
@@ -121,6 +122,9 @@ async fn authorise(
                 .await
                 .map_err(|_| "database unavailable")?
                 .ok_or("User not found")?;
+            if user.token_version != verified.version {
+                return Err("Could not validate credentials");
+            }
             if user.status != users::status::NORMAL {
                 return Err("User is Inactive or the account has been banned.");
             }

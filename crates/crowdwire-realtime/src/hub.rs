@@ -549,21 +549,35 @@ pub fn wire_id(p: Principal) -> String {
     }
 }
 
-async fn load_map(db: &Db, world: i64) -> (WorldMap, Option<u32>, i32) {
+/// A world's capacity and status.
+async fn load_settings(db: &Db, world: i64) -> (Option<u32>, i32) {
     let w = db.world_by_id(world).await.ok().flatten();
     let max = w.as_ref().and_then(|w| w.max_users).map(|m| m.max(0) as u32);
     let status = w
         .as_ref()
         .map(|w| w.status)
         .unwrap_or(crowdwire_store::worlds::status::DELETED);
-    let map = match db.world_map(world).await {
-        Ok(Some(text)) => WorldMap::parse(&text).unwrap_or_else(|e| {
-            tracing::warn!(world, error = %e, "world map unusable for the server; using an open field");
-            WorldMap::open_field(32_000.0, 32_000.0)
-        }),
-        _ => WorldMap::open_field(32_000.0, 32_000.0),
+    (max, status)
+}
+
+/// A world's map, parsed on a blocking thread (a large map takes a while); an open field
+/// when it has none the server can use.
+async fn load_map(db: &Db, world: i64) -> WorldMap {
+    let open_field = || WorldMap::open_field(32_000.0, 32_000.0);
+    let Ok(Some(text)) = db.world_map(world).await else {
+        return open_field();
     };
-    (map, max, status)
+    match tokio::task::spawn_blocking(move || WorldMap::parse(&text)).await {
+        Ok(Ok(map)) => map,
+        Ok(Err(e)) => {
+            tracing::warn!(world, error = %e, "world map unusable for the server; using an open field");
+            open_field()
+        }
+        Err(e) => {
+            tracing::warn!(world, error = %e, "map parser failed; using an open field");
+            open_field()
+        }
+    }
 }
 
 /// Persists one engine record.
@@ -604,7 +618,8 @@ pub const MOVED_CODE: u16 = 1012;
 pub const MOVED_REASON: &str = "the world moved to another server; reconnecting";
 
 async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Receiver<ActorMsg>) {
-    let (map, max_users, _) = load_map(&hub.db, world).await;
+    let (max_users, _) = load_settings(&hub.db, world).await;
+    let map = load_map(&hub.db, world).await;
     let s = &hub.settings;
     let config = EngineConfig {
         world_id: world,
@@ -1177,14 +1192,18 @@ async fn control_inputs(hub: &Hub, world: i64, c: Control) -> Vec<Input> {
             }],
             _ => Vec::new(),
         },
-        Control::WorldUpdated { .. } => {
-            let (map, max, status) = load_map(&hub.db, world).await;
+        Control::WorldUpdated { map_changed, .. } => {
+            let (max, status) = load_settings(&hub.db, world).await;
             if status != crowdwire_store::worlds::status::NORMAL {
                 return vec![Input::CloseWorld {
                     reason: "This world is no longer available.".into(),
                 }];
             }
-            vec![Input::MaxUsersChanged(max), Input::MapChanged(Box::new(map))]
+            let mut inputs = vec![Input::MaxUsersChanged(max)];
+            if map_changed {
+                inputs.push(Input::MapChanged(Box::new(load_map(&hub.db, world).await)));
+            }
+            inputs
         }
     }
 }
@@ -1194,6 +1213,7 @@ fn eviction_text(why: Eviction) -> &'static str {
         Eviction::BannedFromWorld => "You were banned from this world.",
         Eviction::AccountBanned => "Your account has been banned.",
         Eviction::WorldClosed => "This world is no longer available.",
+        Eviction::SignedOut => "You were signed out; sign in again.",
     }
 }
 
@@ -1245,8 +1265,12 @@ impl LiveSessions for Hub {
         .await;
     }
 
-    async fn world_updated(&self, world_id: i64) {
-        self.control(Control::WorldUpdated { world: world_id }).await;
+    async fn world_updated(&self, world_id: i64, map_changed: bool) {
+        self.control(Control::WorldUpdated {
+            world: world_id,
+            map_changed,
+        })
+        .await;
     }
 
     fn backend(&self) -> &'static str {

@@ -168,7 +168,10 @@ mod tests {
     fn every_body_round_trips_and_is_tagged() {
         let bodies = vec![
             Body::Control {
-                control: Control::WorldUpdated { world: 3 },
+                control: Control::WorldUpdated {
+                    world: 3,
+                    map_changed: true,
+                },
             },
             Body::Connect {
                 world: 3,

@@ -11,6 +11,7 @@
 pub mod args;
 pub mod events;
 pub mod guests;
+pub mod images;
 pub mod members;
 pub mod reports;
 pub mod roles;

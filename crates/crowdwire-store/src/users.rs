@@ -36,9 +36,12 @@ pub struct User {
     pub is_superuser: bool,
     /// Google subject id, for Google sign-in.
     pub sub: Option<String>,
+    /// Tokens minted at an older version are revoked.
+    pub token_version: i64,
 }
 
-const COLS: &str = "user_id, name, email, hashed_password, birth, register_date, status, is_superuser, sub";
+const COLS: &str =
+    "user_id, name, email, hashed_password, birth, register_date, status, is_superuser, sub, token_version";
 
 /// The fields of a new account.
 #[derive(Clone, Debug)]
@@ -76,6 +79,8 @@ pub struct UserChanges {
     pub hashed_password: Option<String>,
     /// New superuser flag.
     pub is_superuser: Option<bool>,
+    /// Revoke every token minted so far (raise the token version).
+    pub revoke_tokens: bool,
 }
 
 /// Search criteria for the admin user list.
@@ -159,6 +164,9 @@ impl Db {
         }
         if let Some(v) = changes.is_superuser {
             sets.push(format!("is_superuser = {}", f.arg(Arg::Bool(v))));
+        }
+        if changes.revoke_tokens {
+            sets.push("token_version = token_version + 1".to_owned());
         }
         if sets.is_empty() {
             return self.user_by_id(id).await;

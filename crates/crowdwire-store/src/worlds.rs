@@ -243,6 +243,14 @@ impl Db {
         Ok(row.is_some())
     }
 
+    /// How many worlds this user created that are not deleted.
+    pub async fn worlds_created_by(&self, user_id: i64) -> Result<i64> {
+        let row: (i64,) = on_db!(self, p => sqlx::query_as(
+            "SELECT COUNT(*) FROM worlds WHERE creator = $1 AND status <> 2")
+            .bind(user_id).fetch_one(p).await)?;
+        Ok(row.0)
+    }
+
     /// Creates a world with its `default` and `Admin` roles and makes the creator a member
     /// holding `Admin`, all in one transaction. Returns the world and the Admin role.
     pub async fn create_world(&self, w: &NewWorld, creator_avatar: &str, creator_name: &str) -> Result<(World, Role)> {

@@ -105,6 +105,14 @@ fn property<'a>(props: &'a [RawProperty], name: &str) -> Option<&'a str> {
 /// Largest map accepted, in tiles (a 1,000 × 1,000 map is 32,000 px square).
 const MAX_TILES: u64 = 1_000_000;
 
+/// Most layers a map may have, counting those inside groups (Tiled maps in use have tens).
+pub const MAX_LAYERS: usize = 256;
+
+/// Most tile data decoded from one map's collision and conference layers (base64 and
+/// zlib/gzip), bytes: sixteen such layers of the largest map. Without a total, a map of many
+/// small compressed layers would inflate to gigabytes.
+pub const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
+
 /// Decodes a tile layer's `data` (array, or base64 with optional zlib/gzip compression).
 fn layer_data(layer: &Value, expected: usize) -> Result<Vec<u32>, MapError> {
     let data = layer
@@ -151,6 +159,10 @@ fn inflate(reader: impl std::io::Read, expected: usize) -> Result<Vec<u8>, MapEr
 impl WorldMap {
     /// Parses a Tiled JSON map.
     pub fn parse(json: &str) -> Result<WorldMap, MapError> {
+        // (serde would also read a struct from an array of its fields.)
+        if !json.trim_start().starts_with('{') {
+            return Err(MapError("a Tiled map is a JSON object".into()));
+        }
         let raw: RawMap = serde_json::from_str(json).map_err(|e| MapError(e.to_string()))?;
         if raw.width == 0 || raw.height == 0 || raw.tilewidth == 0 || raw.tileheight == 0 {
             return Err(MapError("map and tile sizes must be positive".into()));
@@ -174,12 +186,20 @@ impl WorldMap {
         let mut walls = vec![false; n];
         let mut tiles_of: BTreeMap<String, Vec<(u32, u32)>> = BTreeMap::new();
         let mut layers: Vec<&Value> = raw.layers.iter().collect();
+        let mut seen = layers.len();
+        // The layers the server reads, found before any is decoded, so a map whose total would
+        // exceed the budget costs nothing but this walk.
+        let mut wanted: Vec<(&Value, bool, bool)> = Vec::new();
         // Tiled nests layers in groups.
         while let Some(layer) = layers.pop() {
+            if seen > MAX_LAYERS {
+                return Err(MapError(format!("map has more than {MAX_LAYERS} layers")));
+            }
             let kind = layer.get("type").and_then(|t| t.as_str()).unwrap_or("");
             let name = layer.get("name").and_then(|t| t.as_str()).unwrap_or("");
             if kind == "group" {
                 if let Some(children) = layer.get("layers").and_then(|l| l.as_array()) {
+                    seen += children.len();
                     layers.extend(children.iter());
                 }
                 continue;
@@ -189,9 +209,17 @@ impl WorldMap {
             }
             let is_wall = name.contains("Collision");
             let is_conference = name == "__Conference";
-            if !is_wall && !is_conference {
-                continue;
+            if is_wall || is_conference {
+                wanted.push((layer, is_wall, is_conference));
             }
+        }
+        if wanted.len().saturating_mul(n * 4) > MAX_DECODED_BYTES {
+            return Err(MapError(format!(
+                "the map's collision and conference layers hold more than {} MiB of tiles",
+                MAX_DECODED_BYTES / (1024 * 1024)
+            )));
+        }
+        for (layer, is_wall, is_conference) in wanted {
             let gids = layer_data(layer, n)?;
             for (i, gid) in gids.into_iter().enumerate() {
                 let gid = gid & !FLIP_FLAGS;
@@ -393,9 +421,30 @@ mod tests {
         assert!(m.is_wall(40.0, 10.0));
     }
 
+    /// Security review F4: many compressed layers used to inflate to gigabytes, each within
+    /// its own cap. Both the layer count and the total are capped, before anything is decoded.
+    #[test]
+    fn layer_count_and_decoded_total_are_capped() {
+        let layer = json!({"type": "tilelayer", "name": "Ground", "data": [0, 0, 0, 0]});
+        let group = json!({"type": "group", "name": "g", "layers": vec![layer.clone(); MAX_LAYERS]});
+        let map = json!({"width": 2, "height": 2, "tilewidth": 32, "tileheight": 32, "layers": [group]});
+        let e = WorldMap::parse(&map.to_string()).unwrap_err();
+        assert!(e.0.contains("layers"), "{e}");
+        let ok = json!({"width": 2, "height": 2, "tilewidth": 32, "tileheight": 32, "layers": vec![layer; MAX_LAYERS]});
+        assert!(WorldMap::parse(&ok.to_string()).is_ok());
+        // 17 collision layers of the largest map: 68 MB of tiles, refused without decoding
+        // (the data is not even valid base64).
+        let big =
+            json!({"type": "tilelayer", "name": "Collision", "encoding": "base64", "compression": "zlib", "data": "!"});
+        let map = json!({"width": 1000, "height": 1000, "tilewidth": 32, "tileheight": 32, "layers": vec![big; 17]});
+        let e = WorldMap::parse(&map.to_string()).unwrap_err();
+        assert!(e.0.contains("MiB"), "{e}");
+    }
+
     #[test]
     fn bad_maps_are_errors() {
         assert!(WorldMap::parse("{}").is_err());
+        assert!(WorldMap::parse("[10, 10, 32, 32]").is_err());
         assert!(WorldMap::parse(r#"{"width":0,"height":3}"#).is_err());
         assert!(WorldMap::parse(r#"{"width":100000,"height":100000}"#).is_err());
         assert!(

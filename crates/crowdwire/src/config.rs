@@ -81,9 +81,26 @@ pub struct ServeArgs {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `crowdwire=debug,info`.
     #[arg(long, env = "CROWDWIRE_LOG")]
     pub log: Option<String>,
-    /// Requests per minute per IP on sign-up, log-in, guest and refresh endpoints.
+    /// Tokens per minute of each client address's bucket for sign-up, log-in, guest tokens and
+    /// Google sign-in (a failed log-in takes 5; refreshing a valid token takes none).
     #[arg(long, env = "CROWDWIRE_AUTH_RATE_PER_MINUTE")]
     pub auth_rate_per_minute: Option<u32>,
+    /// Most tokens an address's bucket holds: how many such requests it may make at once.
+    #[arg(long, env = "CROWDWIRE_AUTH_BURST")]
+    pub auth_burst: Option<u32>,
+    /// Largest world picture accepted as a data URL, decoded bytes.
+    #[arg(long, env = "CROWDWIRE_MAX_IMAGE_BYTES")]
+    pub max_image_bytes: Option<usize>,
+    /// Worlds one account may have (deleted ones not counted; superusers unlimited).
+    #[arg(long, env = "CROWDWIRE_MAX_WORLDS_PER_USER")]
+    pub max_worlds_per_user: Option<i64>,
+    /// Log-in attempts one account may receive in a row, from any address (one more a minute
+    /// after that).
+    #[arg(long, env = "CROWDWIRE_LOGIN_ATTEMPTS_PER_ACCOUNT")]
+    pub login_attempts_per_account: Option<u32>,
+    /// World edits (`PUT /worlds/{id}`) per minute per user.
+    #[arg(long, env = "CROWDWIRE_WORLD_EDITS_PER_MINUTE")]
+    pub world_edits_per_minute: Option<u32>,
     /// Largest accepted request body, bytes.
     #[arg(long, env = "CROWDWIRE_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
@@ -198,8 +215,18 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter.
     pub log: String,
-    /// Auth endpoint rate limit.
+    /// Auth endpoint rate limit: tokens per minute per address.
     pub auth_rate_per_minute: u32,
+    /// Auth endpoint rate limit: bucket size per address.
+    pub auth_burst: u32,
+    /// Log-in attempts per account in a row.
+    pub login_attempts_per_account: u32,
+    /// Largest world picture, bytes.
+    pub max_image_bytes: usize,
+    /// Worlds per account.
+    pub max_worlds_per_user: i64,
+    /// World edits per minute per user.
+    pub world_edits_per_minute: u32,
     /// Body limit.
     pub max_body_bytes: usize,
     /// Trust `X-Forwarded-For`.
@@ -272,7 +299,12 @@ impl Config {
             google_jwks_url: pick!(google_jwks_url).unwrap_or_else(|| crowdwire_api::google::DEFAULT_JWKS_URL.into()),
             log_format: pick!(log_format).unwrap_or_default(),
             log: pick!(log).unwrap_or_else(|| "info".into()),
-            auth_rate_per_minute: pick!(auth_rate_per_minute).unwrap_or(30),
+            auth_rate_per_minute: pick!(auth_rate_per_minute).unwrap_or(60),
+            auth_burst: pick!(auth_burst).unwrap_or(120),
+            login_attempts_per_account: pick!(login_attempts_per_account).unwrap_or(10),
+            max_image_bytes: pick!(max_image_bytes).unwrap_or(1024 * 1024),
+            max_worlds_per_user: pick!(max_worlds_per_user).unwrap_or(100),
+            world_edits_per_minute: pick!(world_edits_per_minute).unwrap_or(30),
             max_body_bytes: pick!(max_body_bytes).unwrap_or(8 * 1024 * 1024),
             trust_forwarded_for: pick!(trust_forwarded_for).unwrap_or(false),
             access_token_minutes: pick!(access_token_minutes).unwrap_or(720),

@@ -10,7 +10,7 @@ use tower::ServiceExt as _;
 
 use crowdwire_api::google::GoogleVerifier;
 use crowdwire_api::mail::Mailer;
-use crowdwire_api::ratelimit::RateLimiter;
+use crowdwire_api::ratelimit::Limits;
 use crowdwire_api::{ApiSettings, AppState, Backends};
 use crowdwire_auth::TokenKeys;
 use crowdwire_realtime::Hub;
@@ -81,6 +81,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             ),
         }
     }
+    // Pictures kept inline by earlier versions leave the world rows (once; a no-op after).
+    match crowdwire_api::images::move_inline_pictures(&db, &config.public_url, config.max_image_bytes).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(worlds = n, "moved inline world pictures to the images table"),
+        Err(e) => tracing::warn!(error = ?e, "could not move inline world pictures"),
+    }
     let mailer = match &config.smtp_url {
         Some(url) => Some(Arc::new(
             Mailer::new(url, &config.smtp_from).context("CROWDWIRE_SMTP_URL")?,
@@ -96,6 +102,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         access_token_minutes: config.access_token_minutes,
         guest_token_hours: config.guest_token_hours,
         auth_rate_per_minute: config.auth_rate_per_minute,
+        auth_burst: config.auth_burst,
+        login_attempts_per_account: config.login_attempts_per_account,
+        max_image_bytes: config.max_image_bytes,
+        max_worlds_per_user: config.max_worlds_per_user,
+        world_edits_per_minute: config.world_edits_per_minute,
         max_body_bytes: config.max_body_bytes,
         trust_forwarded_for: config.trust_forwarded_for,
         ..ApiSettings::default()
@@ -171,7 +182,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let state = AppState {
         db: db.clone(),
         keys,
-        auth_limiter: Arc::new(RateLimiter::per_minute(settings.auth_rate_per_minute)),
+        limits: Arc::new(Limits::new(&settings)),
         settings: Arc::new(settings),
         live: hub.clone(),
         mailer,

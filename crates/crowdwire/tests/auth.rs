@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
+use common::ws::Client;
 use common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestServer, assert_detail};
 use crowdwire_auth::{Principal, Purpose, TokenKeys};
 
@@ -25,6 +26,11 @@ db_tests!(
     confirmation_mail_flow_over_smtp,
     failed_confirmation_mail_leaves_no_account,
     an_unconfirmed_registration_expires_with_its_link,
+    confirming_an_address_someone_else_registered_sets_the_owners_password,
+    a_password_change_revokes_every_older_token,
+    logout_everywhere_revokes_tokens_and_live_sessions,
+    changing_ones_email_needs_the_current_password_without_smtp,
+    changing_ones_email_is_confirmed_at_the_new_address_with_smtp,
     confirmation_token_is_not_an_access_token,
     test_token_never_leaks_the_password_hash,
     guest_tokens_work_and_refresh,
@@ -35,6 +41,9 @@ db_tests!(
     invites_survive_a_restart,
     the_admin_address_never_promotes_an_ordinary_account,
     auth_endpoints_are_rate_limited,
+    a_venue_behind_one_address_gets_in_with_the_default_limits,
+    failed_log_ins_cost_more_than_successes,
+    log_ins_to_one_account_are_limited_from_every_address,
     behind_a_trusted_proxy_each_client_has_its_own_limit,
 );
 
@@ -259,18 +268,53 @@ async fn confirmation_mail_flow_over_smtp(b: Backend) {
     assert!(mail.contains("mia@example.org"));
     assert!(mail.replace("=\n", "").contains("https://worlds.example.org/confirm/"));
     let token = confirmation_token(&mail);
-    let c = s.get(&format!("/confirm/{token}"), None).await;
+    // The link opens the client's page for it, the token in the fragment.
+    let page = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/confirm/{token}", s.root))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.status().is_redirection());
+    assert_eq!(page.headers()["location"], format!("/#/confirm/{token}").as_str());
+    // Security review F12: confirming sets the password; a one-click GET no longer confirms.
+    assert_detail(
+        &s.get(&format!("/confirm/{token}"), None).await,
+        400,
+        "Choose your password to confirm this address: POST {\"password\": …} to this URL.",
+    );
+    assert_eq!(
+        s.post(&format!("/confirm/{token}"), None, json!({"password": ""}))
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let c = s
+        .post(
+            &format!("/confirm/{token}"),
+            None,
+            json!({"password": "chosen at confirmation"}),
+        )
+        .await;
     assert_eq!(c.0, StatusCode::OK, "{}", c.1);
     assert_eq!(c.1["token_type"], "bearer");
     assert_eq!(s.get("/users/me", c.1["access_token"].as_str()).await.0, StatusCode::OK);
-    s.login("mia@example.org", "pw").await;
+    s.login("mia@example.org", "chosen at confirmation").await;
+    assert_eq!(s.login_raw("mia@example.org", "pw").await.0, StatusCode::BAD_REQUEST);
     // A second use of the link does nothing.
     assert_detail(
-        &s.get(&format!("/confirm/{token}"), None).await,
+        &s.post(&format!("/confirm/{token}"), None, json!({"password": "again"}))
+            .await,
         404,
         "User does not exist or is already confirmed",
     );
-    assert_detail(&s.get("/confirm/garbage", None).await, 404, "Invalid Token");
+    assert_detail(
+        &s.post("/confirm/garbage", None, json!({"password": "x"})).await,
+        404,
+        "Invalid Token",
+    );
 }
 
 /// Security review F12: a pending account used to hold its address for ever. Within its
@@ -310,12 +354,39 @@ async fn an_unconfirmed_registration_expires_with_its_link(b: Backend) {
     // The new link confirms the new account, with the password its owner chose.
     let mail = mails.lock().unwrap().last().cloned().expect("a second mail");
     let token = confirmation_token(&mail);
-    assert_eq!(s.get(&format!("/confirm/{token}"), None).await.0, StatusCode::OK);
+    let confirmed = s
+        .post(&format!("/confirm/{token}"), None, json!({"password": "victim-pw"}))
+        .await;
+    assert_eq!(confirmed.0, StatusCode::OK, "{}", confirmed.1);
     s.login("vic@example.org", "victim-pw").await;
     assert_eq!(
         s.login_raw("vic@example.org", "attacker-pw").await.0,
         StatusCode::BAD_REQUEST
     );
+}
+
+/// Security review F12: someone registers an address they do not own, with their password;
+/// its owner opens the mailed link. The account must end up with the owner's password only.
+async fn confirming_an_address_someone_else_registered_sets_the_owners_password(b: Backend) {
+    let (port, mails) = smtp_sink(true).await;
+    let s = TestServer::start_with(b, |c| c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
+    let squatter = json!({"name": "Owner", "email": "own@example.org", "hashed_password": "attacker-pw"});
+    assert_eq!(s.post("/register", None, squatter).await.0, StatusCode::OK);
+    let token = confirmation_token(&mails.lock().unwrap().last().cloned().expect("a mail"));
+    let r = s
+        .post(
+            &format!("/confirm/{token}"),
+            None,
+            json!({"password": "the owner's own"}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_detail(
+        &s.login_raw("own@example.org", "attacker-pw").await,
+        400,
+        "Invalid email or password.",
+    );
+    s.login("own@example.org", "the owner's own").await;
 }
 
 async fn failed_confirmation_mail_leaves_no_account(b: Backend) {
@@ -620,12 +691,16 @@ async fn the_admin_address_never_promotes_an_ordinary_account(b: Backend) {
         .put(
             &format!("/users/{admin_id}"),
             Some(&admin),
-            json!({"email": "moved-admin@crowdwire.test"}),
+            json!({"email": "moved-admin@crowdwire.test", "current_password": ADMIN_PASSWORD}),
         )
         .await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
     let r = s
-        .put(&format!("/users/{eve_id}"), Some(&eve), json!({"email": ADMIN_EMAIL}))
+        .put(
+            &format!("/users/{eve_id}"),
+            Some(&eve),
+            json!({"email": ADMIN_EMAIL, "current_password": "pw-123456"}),
+        )
         .await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
     let config = s.config.clone();
@@ -666,7 +741,11 @@ async fn invites_survive_a_restart(b: Backend) {
 }
 
 async fn auth_endpoints_are_rate_limited(b: Backend) {
-    let s = TestServer::start_with(b, |c| c.auth_rate_per_minute = 5).await;
+    let s = TestServer::start_with(b, |c| {
+        c.auth_rate_per_minute = 5;
+        c.auth_burst = 5;
+    })
+    .await;
     let mut codes = Vec::new();
     for _ in 0..8 {
         codes.push(s.post("/join-guest", None, json!({})).await);
@@ -691,6 +770,7 @@ async fn auth_endpoints_are_rate_limited(b: Backend) {
 async fn behind_a_trusted_proxy_each_client_has_its_own_limit(b: Backend) {
     let s = TestServer::start_with(b, |c| {
         c.auth_rate_per_minute = 2;
+        c.auth_burst = 2;
         c.trust_forwarded_for = true;
     })
     .await;
@@ -708,5 +788,325 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_limit(b: Backend) {
         guest_from("192.0.2.2").await,
         StatusCode::OK,
         "another client behind the proxy is not throttled"
+    );
+}
+
+/// Security review F5: a token minted before a password change kept working, and could be
+/// refreshed. Now the change revokes every older token (REST, refresh and WebSocket) and
+/// closes the account's live sessions; the new password's tokens work.
+async fn a_password_change_revokes_every_older_token(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (uid, old) = s.user("Pat").await;
+    let email = s.db().user_by_id(uid).await.unwrap().unwrap().email;
+    let w = s.world(&old, "Home", true, true).await;
+    s.join(&old, w).await;
+    let mut live = Client::connect(&s, w, &old).await;
+    live.expect("PLAYERS_SNAPSHOT").await;
+    let r = s
+        .put(
+            "/users/password-update",
+            Some(&old),
+            json!({"old_password": "pw-123456", "new_password": "a brand new one"}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let k = live.expect("KICKED").await;
+    assert!(k["d"]["reason"].as_str().unwrap().contains("signed out"), "{k}");
+    live.closed_with().await;
+    assert_detail(
+        &s.get("/users/me", Some(&old)).await,
+        401,
+        "Could not validate credentials",
+    );
+    assert_detail(
+        &s.post("/reset-token", Some(&old), json!({})).await,
+        401,
+        "Session Expired",
+    );
+    let mut again = Client::connect(&s, w, &old).await;
+    assert_eq!(again.closed_with().await, 1008);
+    let new = s.login(&email, "a brand new one").await;
+    assert_eq!(s.get("/users/me", Some(&new)).await.0, StatusCode::OK);
+    let refreshed = s.post("/reset-token", Some(&new), json!({})).await;
+    assert_eq!(refreshed.0, StatusCode::OK, "{}", refreshed.1);
+    let mut back = Client::connect(&s, w, &new).await;
+    back.expect("PLAYERS_SNAPSHOT").await;
+}
+
+/// Security review F5: "sign out everywhere" ends every token and every live session of the
+/// account (and only of that account).
+async fn logout_everywhere_revokes_tokens_and_live_sessions(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (uid, laptop) = s.user("Lou").await;
+    let (_, other) = s.user("Other").await;
+    let email = s.db().user_by_id(uid).await.unwrap().unwrap().email;
+    let phone = s.login(&email, "pw-123456").await;
+    let w = s.world(&other, "Cafe", true, true).await;
+    s.join(&phone, w).await;
+    s.join(&other, w).await;
+    let mut on_phone = Client::connect(&s, w, &phone).await;
+    on_phone.expect("PLAYERS_SNAPSHOT").await;
+    let mut bystander = Client::connect(&s, w, &other).await;
+    bystander.expect("PLAYERS_SNAPSHOT").await;
+    assert_detail(
+        &s.post("/users/logout-everywhere", None, json!({})).await,
+        401,
+        "Not authenticated",
+    );
+    let r = s.post("/users/logout-everywhere", Some(&laptop), json!({})).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_eq!(r.1, json!({"status": "ok"}));
+    on_phone.expect("KICKED").await;
+    on_phone.closed_with().await;
+    for t in [&laptop, &phone] {
+        assert_detail(
+            &s.get("/users/me", Some(t)).await,
+            401,
+            "Could not validate credentials",
+        );
+        assert_detail(
+            &s.post("/reset-token", Some(t), json!({})).await,
+            401,
+            "Session Expired",
+        );
+    }
+    // Others are untouched.
+    assert_eq!(s.get("/users/me", Some(&other)).await.0, StatusCode::OK);
+    bystander.send(json!({"topic": "PING"})).await;
+    bystander.expect("PONG").await;
+    assert!(bystander.closed.is_none());
+    // Signing in again works.
+    let fresh = s.login(&email, "pw-123456").await;
+    assert_eq!(s.get("/users/me", Some(&fresh)).await.0, StatusCode::OK);
+}
+
+/// Security review F1: without SMTP anyone holding a session could move the account to
+/// another address (for instance the configured superuser's). Changing one's own e-mail now
+/// needs the current password; a superuser may still correct someone else's.
+async fn changing_ones_email_needs_the_current_password_without_smtp(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (uid, t) = s.user("Eve").await;
+    let me = format!("/users/{uid}");
+    let before = s.db().user_by_id(uid).await.unwrap().unwrap().email;
+    let needs = "Changing your e-mail needs your current password (current_password).";
+    assert_detail(
+        &s.put(&me, Some(&t), json!({"email": "eve@new.example"})).await,
+        400,
+        needs,
+    );
+    assert_detail(
+        &s.put(
+            &me,
+            Some(&t),
+            json!({"email": "eve@new.example", "current_password": "wrong"}),
+        )
+        .await,
+        400,
+        needs,
+    );
+    assert_eq!(s.db().user_by_id(uid).await.unwrap().unwrap().email, before);
+    // Other fields, and the same address in another case, need nothing.
+    let r = s
+        .put(&me, Some(&t), json!({"name": "Eve B", "email": before.to_uppercase()}))
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let r = s
+        .put(
+            &me,
+            Some(&t),
+            json!({"email": "eve@new.example", "current_password": "pw-123456"}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_eq!(r.1["email"], "eve@new.example");
+    s.login("eve@new.example", "pw-123456").await;
+    let admin = s.admin().await;
+    let r = s.put(&me, Some(&admin), json!({"email": "eve@fixed.example"})).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_eq!(r.1["email"], "eve@fixed.example");
+}
+
+fn email_change_token(mail: &str) -> String {
+    let joined = mail.replace("=\n", "").replace("=3D", "=");
+    let at = joined.find("/confirm-email/").expect("mail contains the link") + "/confirm-email/".len();
+    joined[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .collect()
+}
+
+/// Security review F1: with SMTP, the new address confirms the change; until then the account
+/// keeps its address. A password change cancels a pending link.
+async fn changing_ones_email_is_confirmed_at_the_new_address_with_smtp(b: Backend) {
+    let (port, mails) = smtp_sink(true).await;
+    let s = TestServer::start_with(b, |c| c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
+    let old_email = "max@old.example";
+    let r = s
+        .post(
+            "/register",
+            None,
+            json!({"name": "Max", "email": old_email, "hashed_password": "pw-123456"}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let token = confirmation_token(&mails.lock().unwrap().last().cloned().unwrap());
+    let r = s
+        .post(&format!("/confirm/{token}"), None, json!({"password": "pw-123456"}))
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let t = r.1["access_token"].as_str().unwrap().to_owned();
+    let uid = s.get("/users/me", Some(&t)).await.1["user_id"].as_i64().unwrap();
+    let me = format!("/users/{uid}");
+    let r = s.put(&me, Some(&t), json!({"email": "max@new.example"})).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_eq!(r.1["email"], old_email, "unchanged until confirmed");
+    let mail = mails
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("a mail to the new address");
+    assert!(mail.contains("max@new.example"));
+    let token = email_change_token(&mail);
+    assert_detail(
+        &s.post("/confirm-email/garbage", None, json!({})).await,
+        404,
+        "Invalid Token",
+    );
+    let c = s.post(&format!("/confirm-email/{token}"), None, json!({})).await;
+    assert_eq!(c.0, StatusCode::OK, "{}", c.1);
+    assert_eq!(s.db().user_by_id(uid).await.unwrap().unwrap().email, "max@new.example");
+    assert_eq!(s.get("/users/me", c.1["access_token"].as_str()).await.0, StatusCode::OK);
+    s.login("max@new.example", "pw-123456").await;
+    // A second request, then a password change: the second link is dead.
+    let t = s.login("max@new.example", "pw-123456").await;
+    s.put(&me, Some(&t), json!({"email": "max@third.example"})).await;
+    let second = email_change_token(&mails.lock().unwrap().last().cloned().unwrap());
+    let r = s
+        .put(
+            "/users/password-update",
+            Some(&t),
+            json!({"old_password": "pw-123456", "new_password": "another one"}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_detail(
+        &s.post(&format!("/confirm-email/{second}"), None, json!({})).await,
+        404,
+        "Invalid Token",
+    );
+    assert_eq!(s.db().user_by_id(uid).await.unwrap().unwrap().email, "max@new.example");
+}
+
+/// The default limits let a class behind one NAT arrive at once (the old 30 a minute per
+/// address refused the 31st guest), and refreshing valid tokens is never refused.
+async fn a_venue_behind_one_address_gets_in_with_the_default_limits(b: Backend) {
+    let s = TestServer::start_with(b, |c| {
+        let defaults = crowdwire::config::Config::for_data_dir(&c.data_dir);
+        c.auth_rate_per_minute = defaults.auth_rate_per_minute;
+        c.auth_burst = defaults.auth_burst;
+        c.login_attempts_per_account = defaults.login_attempts_per_account;
+    })
+    .await;
+    let mut tokens = Vec::new();
+    for i in 0..100 {
+        let r = s.post("/join-guest", None, json!({})).await;
+        assert_eq!(r.0, StatusCode::OK, "guest {i}: {}", r.1);
+        tokens.push(r.1["access_token"].as_str().unwrap().to_owned());
+    }
+    for (i, t) in tokens.iter().enumerate() {
+        let r = s.post("/reset-token", Some(t), json!({})).await;
+        assert_eq!(r.0, StatusCode::OK, "refresh {i}: {}", r.1);
+    }
+    // Refreshing again and again costs nothing either.
+    for _ in 0..3 {
+        for t in &tokens {
+            assert_eq!(s.post("/reset-token", Some(t), json!({})).await.0, StatusCode::OK);
+        }
+    }
+}
+
+/// A failed log-in (or a refresh with a bad token) takes five tokens from the address's
+/// bucket, a success one.
+async fn failed_log_ins_cost_more_than_successes(b: Backend) {
+    let s = TestServer::start_with(b, |c| {
+        c.auth_rate_per_minute = 1;
+        c.auth_burst = 20;
+    })
+    .await;
+    // Twenty successes fit in a bucket of twenty...
+    let mut ok = 0;
+    while ok < 20 && s.post("/join-guest", None, json!({})).await.0 == StatusCode::OK {
+        ok += 1;
+    }
+    assert_eq!(ok, 20);
+    let s = TestServer::start_with(b, |c| {
+        c.auth_rate_per_minute = 1;
+        c.auth_burst = 20;
+    })
+    .await;
+    // ...four failures empty it.
+    for i in 0..4 {
+        assert_detail(
+            &s.login_raw(ADMIN_EMAIL, &format!("wrong {i}")).await,
+            400,
+            "Invalid email or password.",
+        );
+    }
+    assert_detail(
+        &s.login_raw(ADMIN_EMAIL, ADMIN_PASSWORD).await,
+        429,
+        "Too many requests. Try again later.",
+    );
+    let s = TestServer::start_with(b, |c| {
+        c.auth_rate_per_minute = 1;
+        c.auth_burst = 10;
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(
+            s.post("/reset-token", Some("forged.token.here"), json!({})).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        s.post("/reset-token", Some("forged.token.here"), json!({})).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+/// Guessing one account's password from many addresses is limited like from one.
+async fn log_ins_to_one_account_are_limited_from_every_address(b: Backend) {
+    let s = TestServer::start_with(b, |c| {
+        c.trust_forwarded_for = true;
+        c.login_attempts_per_account = 10;
+    })
+    .await;
+    let (uid, _) = s.user("Target").await;
+    let email = s.db().user_by_id(uid).await.unwrap().unwrap().email;
+    let attempt = |ip: String, user: String, password: &'static str| {
+        let req = s
+            .http
+            .post(format!("{}/login", s.api))
+            .header("x-forwarded-for", ip)
+            .form(&[("username", user.as_str()), ("password", password)]);
+        async move { req.send().await.unwrap().status() }
+    };
+    // `s.user` logged in once already.
+    for i in 0..9 {
+        assert_eq!(
+            attempt(format!("192.0.2.{i}"), email.clone(), "guess").await,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    assert_eq!(
+        attempt("198.51.100.7".into(), email.to_uppercase(), "guess").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a fresh address, the same account"
+    );
+    assert_eq!(
+        attempt("198.51.100.8".into(), ADMIN_EMAIL.into(), ADMIN_PASSWORD).await,
+        StatusCode::OK,
+        "other accounts are not affected"
     );
 }

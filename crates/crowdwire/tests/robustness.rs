@@ -81,7 +81,7 @@ async fn malformed_json_is_a_422_not_a_500(b: Backend) {
         .post(
             "/worlds",
             Some(&token),
-            json!({"name": "W", "public": "yes", "allow_guests": true, "tags": [], "world_map": "{}"}),
+            json!({"name": "W", "public": "yes", "allow_guests": true, "tags": [], "world_map": common::default_map()}),
         )
         .await;
     assert_eq!(r.0, StatusCode::UNPROCESSABLE_ENTITY);
@@ -90,7 +90,7 @@ async fn malformed_json_is_a_422_not_a_500(b: Backend) {
         .post(
             "/worlds",
             Some(&token),
-            json!({"name": "W", "public": true, "allow_guests": true, "tags": "Fun", "world_map": "{}"}),
+            json!({"name": "W", "public": true, "allow_guests": true, "tags": "Fun", "world_map": common::default_map()}),
         )
         .await;
     assert_eq!(r.0, StatusCode::UNPROCESSABLE_ENTITY);
@@ -242,7 +242,7 @@ async fn over_long_strings_are_422(b: Backend) {
         (
             "POST",
             "/worlds".to_owned(),
-            json!({"name": "w".repeat(51), "public": true, "allow_guests": true, "tags": [], "world_map": "{}"}),
+            json!({"name": "w".repeat(51), "public": true, "allow_guests": true, "tags": [], "world_map": common::default_map()}),
         ),
         ("PUT", format!("/worlds/{w}"), json!({"description": "d".repeat(301)})),
         (
@@ -346,7 +346,7 @@ async fn trailing_slashes_are_tolerated(b: Backend) {
         .post(
             "/worlds/",
             Some(&token),
-            json!({"name": "Slashed", "public": true, "allow_guests": false, "tags": ["Fun"], "world_map": "{}"}),
+            json!({"name": "Slashed", "public": true, "allow_guests": false, "tags": ["Fun"], "world_map": common::default_map()}),
         )
         .await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
@@ -379,7 +379,7 @@ async fn null_max_users_means_unlimited(b: Backend) {
     let s = TestServer::start(b).await;
     let (_, owner) = s.user("Cap").await;
     let r = s
-        .post("/worlds", Some(&owner), json!({"name": "Open Sky", "public": true, "allow_guests": true, "tags": [], "world_map": "{}", "max_users": null}))
+        .post("/worlds", Some(&owner), json!({"name": "Open Sky", "public": true, "allow_guests": true, "tags": [], "world_map": common::default_map(), "max_users": null}))
         .await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
     assert_eq!(r.1["max_users"], Value::Null);

@@ -19,6 +19,13 @@ const NAME_TAKEN: &str = "A world with this name already exists.";
 const NO_ROLE_PERMISSION: &str = "Your role does not have access to this functionality.";
 
 db_tests!(
+    a_picture_data_url_is_stored_apart_and_listed_as_a_short_url,
+    pictures_that_are_not_images_we_serve_are_refused,
+    pictures_stored_inline_by_earlier_versions_move_out_at_start,
+    worlds_per_user_are_capped,
+    a_map_the_server_cannot_run_is_refused_saying_why,
+    a_decompression_bomb_map_is_refused_and_the_server_stays_responsive,
+    world_edits_are_rate_limited_per_user,
     search_requires_a_valid_visibility_filter,
     search_scopes_for_users_guests_and_superusers,
     search_by_tags_is_an_or_filter_with_full_pages,
@@ -516,7 +523,7 @@ async fn create_world_validates_and_sets_up_roles_and_membership(b: Backend) {
     let mut body = world_body("  My World  ", false, true);
     body["tags"] = json!(["Fun", "Education"]);
     body["description"] = json!("A place");
-    body["profile_image"] = json!("data:image/png;base64,AAAA");
+    body["profile_image"] = json!(png_data_url(10).1);
     // Trailing slash, as the original client sends it.
     let r = s.post("/worlds/", Some(&owner), body.clone()).await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
@@ -529,7 +536,7 @@ async fn create_world_validates_and_sets_up_roles_and_membership(b: Backend) {
     assert_eq!(w["public"], false);
     assert_eq!(w["allow_guests"], true);
     assert_eq!(w["status"], 0);
-    assert_eq!(w["profile_image"], "data:image/png;base64,AAAA");
+    assert!(w["profile_image"].as_str().unwrap().contains("/api/v1/images/"), "{w}");
     assert_eq!(w["tags"], json!([{"name": "Education"}, {"name": "Fun"}]));
     assert_eq!(w["world_map"], default_map());
     assert_eq!(w["online_users"], 0);
@@ -1813,4 +1820,300 @@ async fn search_follows_renames_and_new_descriptions(b: Backend) {
     );
     // The old name is free again for another world.
     s.world(&t, "Old Harbour", true, true).await;
+}
+
+/// A Tiled map the server cannot run used to be stored when it was any JSON object (the
+/// original client saved `{"detail":"Not Found"}` as a map); now it is refused with why.
+async fn a_map_the_server_cannot_run_is_refused_saying_why(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, owner) = s.user("Maps").await;
+    let mut body = world_body("Broken", true, true);
+    body["world_map"] = json!(r#"{"detail":"Not Found"}"#);
+    let r = s.create_world(&owner, body).await;
+    assert_invalid(&r, &["body", "world_map"]);
+    let why = r.1["detail"][0]["msg"].as_str().unwrap();
+    assert!(why.contains("Tiled") && why.contains("width"), "{why}");
+    let w = s.world(&owner, "Fine", true, true).await;
+    let r = s
+        .put(
+            &format!("/worlds/{w}"),
+            Some(&owner),
+            json!({"world_map": r#"{"width": 0, "height": 3}"#}),
+        )
+        .await;
+    assert_invalid(&r, &["body", "world_map"]);
+    let stored = s.get(&format!("/worlds/{w}"), Some(&owner)).await.1;
+    assert_eq!(stored["world_map"], default_map(), "a refused edit changes nothing");
+}
+
+fn zlib_collision_layer(tiles: usize) -> Value {
+    use base64::Engine;
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(&vec![0u8; tiles * 4]).unwrap();
+    let data = base64::engine::general_purpose::STANDARD.encode(z.finish().unwrap());
+    json!({"type": "tilelayer", "name": "Collision", "encoding": "base64", "compression": "zlib", "data": data})
+}
+
+/// Security review F4: each layer was capped but not the total, so a map of many small zlib
+/// layers inflated to gigabytes, parsed on a runtime thread (and again on every edit). Now the
+/// layer count and the decoded total are capped before anything is inflated, and parsing
+/// runs on a blocking thread.
+async fn a_decompression_bomb_map_is_refused_and_the_server_stays_responsive(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, owner) = s.user("Bomber").await;
+    // 1,000 × 1,000 tiles, 40 collision layers: 160 MB of tiles from a few KiB of base64.
+    let layer = zlib_collision_layer(1_000_000);
+    let bomb = json!({"width": 1000, "height": 1000, "tilewidth": 32, "tileheight": 32, "orientation": "orthogonal",
+                      "layers": vec![layer.clone(); 40], "tilesets": []});
+    let mut body = world_body("Bomb", true, true);
+    body["world_map"] = json!(bomb.to_string());
+    let r = s.create_world(&owner, body).await;
+    assert_invalid(&r, &["body", "world_map"]);
+    assert!(r.1["detail"][0]["msg"].as_str().unwrap().contains("MiB"), "{}", r.1);
+    // Many small layers: the count is capped too.
+    let small = json!({"type": "tilelayer", "name": "Ground", "data": [0, 0, 0, 0]});
+    let many = json!({"width": 2, "height": 2, "tilewidth": 32, "tileheight": 32, "layers": vec![small; 1_450]});
+    let w = s.world(&owner, "Target", true, true).await;
+    let r = s
+        .put(
+            &format!("/worlds/{w}"),
+            Some(&owner),
+            json!({"world_map": many.to_string()}),
+        )
+        .await;
+    assert_invalid(&r, &["body", "world_map"]);
+    assert!(r.1["detail"][0]["msg"].as_str().unwrap().contains("layers"), "{}", r.1);
+    // A large map within the caps parses on a blocking thread while the server keeps answering.
+    let big = json!({"width": 1000, "height": 1000, "tilewidth": 32, "tileheight": 32, "orientation": "orthogonal",
+                     "layers": vec![layer; 8], "tilesets": []});
+    let path = format!("/worlds/{w}");
+    let edit = s.put(&path, Some(&owner), json!({"world_map": big.to_string()}));
+    let health = async {
+        let mut answered = 0;
+        for _ in 0..5 {
+            let r = s.http.get(format!("{}/health", s.api)).send().await.unwrap();
+            assert!(r.status().is_success());
+            answered += 1;
+        }
+        answered
+    };
+    let (r, answered) = tokio::join!(edit, health);
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_eq!(answered, 5);
+}
+
+/// World edits (each may carry a map to parse) are limited per user.
+async fn world_edits_are_rate_limited_per_user(b: Backend) {
+    let s = TestServer::start_with(b, |c| c.world_edits_per_minute = 3).await;
+    let (_, owner) = s.user("Busy").await;
+    let (_, other) = s.user("Calm").await;
+    let w = s.world(&owner, "Edited", true, true).await;
+    let v = s.world(&other, "Other", true, true).await;
+    for i in 0..3 {
+        let r = s
+            .put(
+                &format!("/worlds/{w}"),
+                Some(&owner),
+                json!({"description": format!("take {i}")}),
+            )
+            .await;
+        assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    }
+    assert_detail(
+        &s.put(
+            &format!("/worlds/{w}"),
+            Some(&owner),
+            json!({"description": "once more"}),
+        )
+        .await,
+        429,
+        "Too many requests. Try again later.",
+    );
+    let r = s
+        .put(&format!("/worlds/{v}"), Some(&other), json!({"description": "mine"}))
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "another user edits freely: {}", r.1);
+}
+
+fn png_data_url(extra: usize) -> (Vec<u8>, String) {
+    use base64::Engine;
+    let bytes = [b"\x89PNG\r\n\x1a\n".as_slice(), &vec![7u8; extra]].concat();
+    let url = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(&bytes)
+    );
+    (bytes, url)
+}
+
+/// Security review F2: a picture sent as a data URL (as the original client does) was kept
+/// inline and returned in every listing. It is now stored once and listed as a short URL that
+/// serves the image.
+async fn a_picture_data_url_is_stored_apart_and_listed_as_a_short_url(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, owner) = s.user("Painter").await;
+    let (bytes, url) = png_data_url(900 * 1024);
+    let mut body = world_body("Gallery", true, true);
+    body["profile_image"] = json!(url);
+    let r = s.create_world(&owner, body).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let w = r.1["world_id"].as_i64().unwrap();
+    let short = r.1["profile_image"].as_str().unwrap().to_owned();
+    assert!(short.len() < 200 && short.contains("/api/v1/images/"), "{short}");
+    let listing = s
+        .http
+        .get(format!("{}/worlds?visibility=public", s.api))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listing.len() < 10_000,
+        "a listing of one world is {} bytes",
+        listing.len()
+    );
+    assert!(listing.contains(&short));
+    // The short URL serves the picture, cacheable for ever, to anyone.
+    let path = &short[short.find("/api/v1/images/").unwrap()..];
+    let img = s.http.get(format!("{}{path}", s.root)).send().await.unwrap();
+    assert_eq!(img.status(), StatusCode::OK);
+    assert_eq!(img.headers()["content-type"], "image/png");
+    assert_eq!(img.headers()["x-content-type-options"], "nosniff");
+    assert!(img.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert_eq!(img.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    // Sending the short URL back (as clients do with every edit) keeps it; a new picture
+    // replaces it and the old one is gone.
+    let r = s
+        .put(
+            &format!("/worlds/{w}"),
+            Some(&owner),
+            json!({"profile_image": short, "description": "same picture"}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_eq!(r.1["profile_image"], short.as_str());
+    let (_, other) = png_data_url(10);
+    let r = s
+        .put(&format!("/worlds/{w}"), Some(&owner), json!({"profile_image": other}))
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_ne!(r.1["profile_image"], short.as_str());
+    let gone = s.http.get(format!("{}{path}", s.root)).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let nothing = s
+        .http
+        .get(format!("{}/images/{}", s.api, "0".repeat(64)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nothing.status(), StatusCode::NOT_FOUND);
+    let junk = s
+        .http
+        .get(format!("{}/images/..%2F..%2Fetc", s.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(junk.status(), StatusCode::NOT_FOUND);
+    let mut body = world_body("Relative", true, true);
+    body["profile_image"] = json!("../../etc/passwd");
+    assert_invalid(&s.create_world(&owner, body).await, &["body", "profile_image"]);
+    assert_eq!(junk.status(), StatusCode::NOT_FOUND);
+}
+
+async fn pictures_that_are_not_images_we_serve_are_refused(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, owner) = s.user("Forger").await;
+    let (_, too_big) = png_data_url(1024 * 1024 + 1);
+    let svg = "data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+".to_owned();
+    let liar = "data:image/png;base64,SGVsbG8gd29ybGQ=".to_owned();
+    let long = format!("https://example.org/{}", "a".repeat(2048));
+    for (i, bad) in [too_big, svg, liar, long, "javascript:alert(1)".into()]
+        .into_iter()
+        .enumerate()
+    {
+        let mut body = world_body(&format!("Bad {i}"), true, true);
+        body["profile_image"] = json!(bad);
+        assert_invalid(&s.create_world(&owner, body).await, &["body", "profile_image"]);
+    }
+    let w = s.world(&owner, "Plain", true, true).await;
+    assert_invalid(
+        &s.put(
+            &format!("/worlds/{w}"),
+            Some(&owner),
+            json!({"profile_image": "data:text/html;base64,PGI+"}),
+        )
+        .await,
+        &["body", "profile_image"],
+    );
+    let r = s
+        .put(
+            &format!("/worlds/{w}"),
+            Some(&owner),
+            json!({"profile_image": "https://example.org/logo.png"}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_eq!(r.1["profile_image"], "https://example.org/logo.png");
+}
+
+/// Worlds made before this version keep their picture inline; the server moves them out at
+/// start, so old listings shrink too.
+async fn pictures_stored_inline_by_earlier_versions_move_out_at_start(b: Backend) {
+    let mut s = TestServer::start(b).await;
+    let (_, owner) = s.user("Old").await;
+    let w = s.world(&owner, "Legacy", true, true).await;
+    let v = s.world(&owner, "Junk", true, true).await;
+    let (bytes, url) = png_data_url(50_000);
+    s.db()
+        .execute_raw(&format!(
+            "UPDATE worlds SET profile_image = '{url}' WHERE world_id = {w}"
+        ))
+        .await
+        .unwrap();
+    s.db()
+        .execute_raw(&format!(
+            "UPDATE worlds SET profile_image = '{}' WHERE world_id = {v}",
+            "x".repeat(5000)
+        ))
+        .await
+        .unwrap();
+    let config = s.config.clone();
+    s.stop().await;
+    let s = TestServer::start_config(config).await;
+    let got = s.get(&format!("/worlds/{w}"), Some(&owner)).await.1;
+    let short = got["profile_image"].as_str().unwrap();
+    assert!(short.contains("/api/v1/images/"), "{short}");
+    let path = &short[short.find("/api/v1/images/").unwrap()..];
+    let img = s.http.get(format!("{}{path}", s.root)).send().await.unwrap();
+    assert_eq!(img.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    assert_eq!(
+        s.get(&format!("/worlds/{v}"), Some(&owner)).await.1["profile_image"],
+        ""
+    );
+}
+
+/// Security review F2: worlds per user were unbounded.
+async fn worlds_per_user_are_capped(b: Backend) {
+    let s = TestServer::start_with(b, |c| c.max_worlds_per_user = 2).await;
+    let (_, owner) = s.user("Many").await;
+    let first = s.world(&owner, "One", true, true).await;
+    s.world(&owner, "Two", true, true).await;
+    assert_detail(
+        &s.create_world(&owner, world_body("Three", true, true)).await,
+        400,
+        "You have reached the number of worlds one account may have.",
+    );
+    assert_eq!(
+        s.delete(&format!("/worlds/{first}"), Some(&owner)).await.0,
+        StatusCode::OK
+    );
+    s.world(&owner, "Three", true, true).await;
+    // Superusers are not limited.
+    let admin = s.admin().await;
+    for name in ["A1", "A2", "A3"] {
+        s.world(&admin, name, true, true).await;
+    }
 }

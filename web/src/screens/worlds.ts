@@ -99,8 +99,16 @@ function emptyText(visibility: string, guest: boolean): string {
   return guest ? "No public world accepts guests right now." : "There is no public world yet. Create the first one!";
 }
 
+/** Where a world's picture is: an uploaded one (the server gives its URL), a web URL, or a
+ * path under the static files. */
+export function pictureUrl(p: string | null): string | null {
+  if (!p) return null;
+  if (/^https?:\/\//.test(p) || (p.startsWith("/") && !p.startsWith("//"))) return p;
+  return /^[\w./-]+$/.test(p) && !p.includes("..") ? `${STATIC}/${p}` : null;
+}
+
 function card(w: World, owned: boolean): HTMLElement {
-  const img = w.profile_image && /^[\w./-]+$/.test(w.profile_image) ? `${STATIC}/${w.profile_image}` : null;
+  const img = pictureUrl(w.profile_image);
   return h("li", { class: "card world" },
     img ? h("img", { src: img, alt: "", class: "thumb" }) : null,
     h("h2", {}, w.name),

@@ -28,7 +28,8 @@ use crate::validate::Checks;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register))
-        .routes(routes!(confirm_email))
+        .routes(routes!(confirm_email, confirm_with_password))
+        .routes(routes!(confirm_email_change))
         .routes(routes!(login))
         .routes(routes!(join_guest))
         .routes(routes!(test_token))
@@ -66,18 +67,30 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
+fn too_many() -> ApiError {
+    ApiError::Status(StatusCode::TOO_MANY_REQUESTS, msg::TOO_MANY_REQUESTS)
+}
+
+/// Takes one token from the address's bucket (see [`crate::ratelimit`]).
 fn limit(state: &AppState, ip: &ClientIp) -> ApiResult<()> {
-    if state.auth_limiter.check(ip.0) {
+    if state.limits.address.check(ip.0) {
         Ok(())
     } else {
-        Err(ApiError::Status(StatusCode::TOO_MANY_REQUESTS, msg::TOO_MANY_REQUESTS))
+        Err(too_many())
     }
+}
+
+/// A failure costs its address more than a success.
+fn failed(state: &AppState, ip: &ClientIp, e: ApiError) -> ApiError {
+    state.limits.address.charge(&ip.0, crate::ratelimit::FAILURE_COST - 1);
+    e
 }
 
 /// Mints an access token for a registered user.
 pub(crate) fn user_token(state: &AppState, user: &User) -> Token {
-    let m = state.keys.mint(
+    let m = state.keys.mint_versioned(
         Principal::User(user.user_id),
+        user.token_version,
         Purpose::Access,
         Duration::minutes(state.settings.access_token_minutes),
     );
@@ -132,14 +145,7 @@ async fn register(
     c.max_len("name", Some(&body.name), 50);
     c.not_blank("name", Some(&body.name));
     c.email("email", Some(&body.email));
-    c.max_len("hashed_password", Some(&body.hashed_password), 256);
-    if body.hashed_password.is_empty() {
-        c.fail(
-            "hashed_password",
-            "ensure this value has at least 1 characters",
-            "value_error.any_str.min_length",
-        );
-    }
+    c.password("hashed_password", &body.hashed_password);
     c.date("birth", body.birth.as_deref());
     c.finish()?;
     limit(&state, &ip)?;
@@ -194,24 +200,59 @@ async fn register(
     Ok(Json(StatusOk { status: "ok".into() }))
 }
 
-/// Confirms an e-mail address with the token from the confirmation mail and logs in.
-#[utoipa::path(get, path = "/confirm/{token}", tag = "auth",
-    params(("token" = String, Path, description = "Confirmation token")),
-    responses((status = 200, body = Token), Errors))]
-async fn confirm_email(State(state): State<AppState>, Path(token): Path<String>) -> ApiResult<Json<Token>> {
-    let (principal, _) = state
+/// The password chosen when confirming a new account.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConfirmBody {
+    /// The account's password (1–256 characters). It replaces the one given at sign-up, so
+    /// whoever registered the address cannot keep a password its owner does not know.
+    pub password: String,
+}
+
+/// The pending account a confirmation token names.
+async fn pending_account(state: &AppState, token: &str) -> ApiResult<User> {
+    let principal = state
         .keys
-        .verify(&token, Purpose::Confirmation, true)
-        .map_err(|_| ApiError::not_found(msg::INVALID_TOKEN))?;
+        .verify(token, Purpose::Confirmation, true)
+        .map_err(|_| ApiError::not_found(msg::INVALID_TOKEN))?
+        .principal;
     let Principal::User(id) = principal else {
         return Err(ApiError::not_found(msg::INVALID_TOKEN));
     };
-    let user = match state.db.user_by_id(id).await? {
-        Some(u) if u.status == users::status::PENDING => u,
-        _ => return Err(ApiError::not_found(msg::USER_ALREADY_CONFIRMED)),
-    };
+    match state.db.user_by_id(id).await? {
+        Some(u) if u.status == users::status::PENDING => Ok(u),
+        _ => Err(ApiError::not_found(msg::USER_ALREADY_CONFIRMED)),
+    }
+}
+
+/// The original's one-click confirmation. Refused: confirming must set the password (see
+/// `POST /confirm/{token}`), or an address someone else registered would keep their password.
+#[utoipa::path(get, path = "/confirm/{token}", tag = "auth",
+    params(("token" = String, Path, description = "Confirmation token")),
+    responses((status = 400, description = "Confirmation needs a password: POST it to this path"), Errors))]
+async fn confirm_email(State(state): State<AppState>, Path(token): Path<String>) -> ApiResult<Json<Token>> {
+    pending_account(&state, &token).await?;
+    Err(ApiError::bad_request(msg::CONFIRM_WITH_PASSWORD))
+}
+
+/// Confirms a new account with the token from the confirmation mail, sets its password and
+/// logs in.
+#[utoipa::path(post, path = "/confirm/{token}", tag = "auth",
+    params(("token" = String, Path, description = "Confirmation token")), request_body = ConfirmBody,
+    responses((status = 200, body = Token), Errors))]
+async fn confirm_with_password(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    JsonBody(body): JsonBody<ConfirmBody>,
+) -> ApiResult<Json<Token>> {
+    let mut c = Checks::new();
+    c.password("password", &body.password);
+    c.finish()?;
+    let user = pending_account(&state, &token).await?;
+    let hash = crate::passwords::hash(body.password).await?;
     let changes = UserChanges {
         status: Some(users::status::NORMAL),
+        hashed_password: Some(hash),
+        revoke_tokens: true,
         ..UserChanges::default()
     };
     let user = state
@@ -219,6 +260,37 @@ async fn confirm_email(State(state): State<AppState>, Path(token): Path<String>)
         .update_user(user.user_id, &changes)
         .await?
         .ok_or(ApiError::not_found(msg::USER_ALREADY_CONFIRMED))?;
+    Ok(Json(user_token(&state, &user)))
+}
+
+/// Moves an account to the address an e-mail change link was sent to, and logs in.
+#[utoipa::path(post, path = "/confirm-email/{token}", tag = "auth",
+    params(("token" = String, Path, description = "E-mail change token from the mail")),
+    responses((status = 200, body = Token), Errors))]
+async fn confirm_email_change(State(state): State<AppState>, Path(token): Path<String>) -> ApiResult<Json<Token>> {
+    let (id, email, version) = state
+        .keys
+        .verify_email_change(&token)
+        .map_err(|_| ApiError::not_found(msg::INVALID_TOKEN))?;
+    let user = match state.db.user_by_id(id).await? {
+        Some(u) if u.status == users::status::NORMAL && u.token_version == version => u,
+        _ => return Err(ApiError::not_found(msg::INVALID_TOKEN)),
+    };
+    if let Some(other) = state.db.user_by_email(&email).await?
+        && other.user_id != user.user_id
+    {
+        return Err(ApiError::bad_request(msg::EMAIL_ALREADY_IN_USE));
+    }
+    let changes = UserChanges {
+        email: Some(email),
+        ..UserChanges::default()
+    };
+    let user = state
+        .db
+        .update_user(user.user_id, &changes)
+        .await
+        .on_conflict(ApiError::bad_request(msg::EMAIL_ALREADY_IN_USE))?
+        .ok_or(ApiError::not_found(msg::INVALID_TOKEN))?;
     Ok(Json(user_token(&state, &user)))
 }
 
@@ -249,8 +321,12 @@ async fn login(
     FormBody(form): FormBody<LoginForm>,
 ) -> ApiResult<Json<Token>> {
     limit(&state, &ip)?;
+    let bad = || ApiError::bad_request(msg::INVALID_CREDENTIALS);
     if form.username.chars().count() > 100 || form.password.chars().count() > 256 {
-        return Err(ApiError::bad_request(msg::INVALID_CREDENTIALS));
+        return Err(failed(&state, &ip, bad()));
+    }
+    if !state.limits.account.check(form.username.to_lowercase()) {
+        return Err(too_many());
     }
     let user = state.db.user_by_email(&form.username).await?;
     let stored = user.as_ref().and_then(|u| u.hashed_password.clone());
@@ -260,10 +336,10 @@ async fn login(
     )
     .await?;
     let (Some(user), Some(_)) = (user, stored) else {
-        return Err(ApiError::bad_request(msg::INVALID_CREDENTIALS));
+        return Err(failed(&state, &ip, bad()));
     };
     if check == PasswordCheck::Mismatch {
-        return Err(ApiError::bad_request(msg::INVALID_CREDENTIALS));
+        return Err(failed(&state, &ip, bad()));
     }
     if user.status != users::status::NORMAL {
         return Err(ApiError::bad_request(msg::INACTIVE_USER));
@@ -322,7 +398,18 @@ async fn reset_token(
     ip: ClientIp,
     parts: axum::http::HeaderMap,
 ) -> ApiResult<Json<RefreshedToken>> {
-    limit(&state, &ip)?;
+    // Refreshing a valid token costs nothing (a venue's clients all refresh); a bad one is a
+    // failure, checked against and charged to the address.
+    refresh(&state, &parts).await.map_err(|e| {
+        if state.limits.address.check(ip.0) {
+            failed(&state, &ip, e)
+        } else {
+            too_many()
+        }
+    })
+}
+
+async fn refresh(state: &AppState, parts: &axum::http::HeaderMap) -> ApiResult<Json<RefreshedToken>> {
     let token = parts
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -330,16 +417,17 @@ async fn reset_token(
         .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim().to_owned())
         .ok_or(ApiError::Unauthorized(msg::NOT_AUTHENTICATED))?;
-    let (principal, exp) = state.keys.verify(&token, Purpose::Access, false).map_err(|e| match e {
+    let v = state.keys.verify(&token, Purpose::Access, false).map_err(|e| match e {
         TokenError::Expired | TokenError::Invalid => ApiError::Unauthorized(msg::COULD_NOT_VALIDATE),
     })?;
-    if exp + state.settings.refresh_window_minutes * 60 < chrono::Utc::now().timestamp() {
+    if v.exp + state.settings.refresh_window_minutes * 60 < chrono::Utc::now().timestamp() {
         return Err(ApiError::Unauthorized(msg::SESSION_EXPIRED));
     }
-    match principal {
-        Principal::Guest(g) => Ok(Json(RefreshedToken::Guest(guest_token(&state, g)))),
+    match v.principal {
+        Principal::Guest(g) => Ok(Json(RefreshedToken::Guest(guest_token(state, g)))),
         Principal::User(id) => match state.db.user_by_id(id).await? {
-            Some(u) if u.status == users::status::NORMAL => Ok(Json(RefreshedToken::User(user_token(&state, &u)))),
+            Some(u) if u.token_version != v.version => Err(ApiError::Unauthorized(msg::SESSION_EXPIRED)),
+            Some(u) if u.status == users::status::NORMAL => Ok(Json(RefreshedToken::User(user_token(state, &u)))),
             _ => Err(ApiError::bad_request(msg::INACTIVE_USER)),
         },
     }

@@ -2,6 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::Duration;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +17,7 @@ use crate::access::{Standing, live_world};
 use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
 use crate::extract::{JsonBody, Path, Query, Registered, Superuser};
 use crate::live::Eviction;
-use crate::schemas::{ReportUserInDB, ReportUserInDBDetailed, UserInDB};
+use crate::schemas::{ReportUserInDB, ReportUserInDBDetailed, StatusOk, UserInDB};
 use crate::state::AppState;
 use crate::validate::{Checks, flexible_bool, window};
 
@@ -25,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(search_users))
         .routes(routes!(update_password))
+        .routes(routes!(logout_everywhere))
         .routes(routes!(search_reports))
         .routes(routes!(get_user, update_user))
         .routes(routes!(reports_sent))
@@ -124,6 +127,10 @@ pub struct UserUpdate {
     pub status: Option<i32>,
     /// Registration date; superusers only (others' values are ignored).
     pub register_date: Option<String>,
+    /// The caller's current password, needed to change one's own `email` when the server
+    /// sends no mail (with SMTP the new address confirms the change instead). A CrowdWire
+    /// extension.
+    pub current_password: Option<String>,
 }
 
 /// Edits an account: one's own, or any as a superuser. Only superusers change `status`
@@ -166,13 +173,47 @@ async fn update_user(
     {
         return Err(ApiError::bad_request(msg::EMAIL_ALREADY_IN_USE));
     }
+    // Moving one's own account to another address: proven by the new mailbox when the server
+    // sends mail, otherwise by the current password. (A superuser may correct someone
+    // else's address directly.)
+    let mut email = body.email.filter(|e| !e.eq_ignore_ascii_case(&target.email));
+    if let Some(new) = &email
+        && caller.user_id == target.user_id
+    {
+        if let Some(mailer) = &state.mailer {
+            let t = state.keys.mint_email_change(
+                target.user_id,
+                target.token_version,
+                new,
+                Duration::hours(state.settings.confirmation_token_hours),
+            );
+            let link = format!("{}/confirm-email/{}", state.settings.public_url, t.token);
+            if let Err(e) = mailer.send_email_change(&target.name, new, &link).await {
+                tracing::warn!(error = %e, "e-mail change mail failed");
+                return Err(ApiError::Status(StatusCode::SERVICE_UNAVAILABLE, msg::MAIL_FAILED));
+            }
+            email = None;
+        } else {
+            let stored = target.hashed_password.clone();
+            let given = body.current_password.clone().unwrap_or_default();
+            let ok = match stored {
+                Some(hash) if !given.is_empty() && given.chars().count() <= 256 => {
+                    crate::passwords::verify(given, hash).await? != PasswordCheck::Mismatch
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err(ApiError::bad_request(msg::EMAIL_CHANGE_NEEDS_PASSWORD));
+            }
+        }
+    }
     let register_date = match (&body.register_date, caller.is_superuser) {
         (Some(text), true) => Some(crate::validate::parse_datetime("register_date", text)?),
         _ => None,
     };
     let changes = UserChanges {
         name: body.name.map(|n| n.trim().to_owned()),
-        email: body.email,
+        email,
         birth: body.birth,
         status: body.status.filter(|_| caller.is_superuser),
         register_date,
@@ -212,14 +253,7 @@ async fn update_password(
 ) -> ApiResult<Json<UserInDB>> {
     let mut c = Checks::new();
     c.max_len("old_password", Some(&body.old_password), 256);
-    c.max_len("new_password", Some(&body.new_password), 256);
-    if body.new_password.is_empty() {
-        c.fail(
-            "new_password",
-            "ensure this value has at least 1 characters",
-            "value_error.any_str.min_length",
-        );
-    }
+    c.password("new_password", &body.new_password);
     c.finish()?;
     let Some(stored) = user.hashed_password.clone() else {
         return Err(ApiError::bad_request(msg::INVALID_PASSWORD));
@@ -234,12 +268,42 @@ async fn update_password(
             user.user_id,
             &UserChanges {
                 hashed_password: Some(hash),
+                revoke_tokens: true,
                 ..UserChanges::default()
             },
         )
         .await?
         .ok_or(ApiError::not_found(msg::USER_NOT_FOUND_AUTH))?;
+    // Whoever held the old password may hold a token or a live socket: both end here. The
+    // caller signs in again with the new password.
+    state
+        .live
+        .evict(None, Principal::User(user.user_id), Eviction::SignedOut)
+        .await;
     Ok(Json(updated.into()))
+}
+
+/// Signs the caller out everywhere: every token issued so far stops working (REST, refresh
+/// and WebSocket), and the caller's live sessions are closed.
+#[utoipa::path(post, path = "/users/logout-everywhere", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = StatusOk), Errors))]
+async fn logout_everywhere(State(state): State<AppState>, Registered(user): Registered) -> ApiResult<Json<StatusOk>> {
+    state
+        .db
+        .update_user(
+            user.user_id,
+            &UserChanges {
+                revoke_tokens: true,
+                ..UserChanges::default()
+            },
+        )
+        .await?
+        .ok_or(ApiError::not_found(msg::USER_NOT_FOUND_AUTH))?;
+    state
+        .live
+        .evict(None, Principal::User(user.user_id), Eviction::SignedOut)
+        .await;
+    Ok(Json(StatusOk { status: "ok".into() }))
 }
 
 /// Paging.

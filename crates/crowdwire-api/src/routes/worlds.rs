@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -13,6 +14,7 @@ use crowdwire_store::members::{self, MemberChanges};
 use crowdwire_store::reports::WorldReportQuery;
 use crowdwire_store::users::User;
 use crowdwire_store::worlds::{self, NewWorld, Scope, World, WorldChanges, WorldQuery};
+use crowdwire_world::map::WorldMap;
 
 use crate::access::{AVATARS, Standing, enter_as_guest, enter_as_member, live_world, random_avatar};
 use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
@@ -34,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_world, update_world, delete_world))
         .routes(routes!(join_world, list_members))
         .routes(routes!(get_membership, update_membership))
+        .routes(routes!(crate::images::serve))
 }
 
 /// Builds `WorldInDB` rows with tags and online counts, in two queries.
@@ -64,14 +67,28 @@ async fn with_map(state: &AppState, world: World) -> ApiResult<WorldMapInDB> {
 }
 
 /// True when a map is acceptable: a JSON object (a Tiled map).
-fn check_map(c: &mut Checks, map: Option<&str>) {
-    if let Some(m) = map
-        && !matches!(
-            serde_json::from_str::<serde_json::Value>(m),
-            Ok(serde_json::Value::Object(_))
-        )
-    {
-        c.fail("world_map", msg::INVALID_WORLD_MAP, "value_error.json");
+/// At most this many maps are parsed at once (each on a blocking thread, bounded by the
+/// map parser's own caps), so uploads cannot take every core.
+static MAP_PARSES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Parses a map the way the world will, on a blocking thread: 422 saying why when it is not
+/// a Tiled map the server can run (not JSON, no size, too many layers, too much tile data).
+/// Gives the text back.
+async fn check_map(map: String) -> ApiResult<String> {
+    let _permit = MAP_PARSES
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal("map parser closed".into()))?;
+    let (parsed, map) = tokio::task::spawn_blocking(move || (WorldMap::parse(&map).map(|_| ()), map))
+        .await
+        .map_err(|e| ApiError::Internal(format!("map parser: {e}")))?;
+    match parsed {
+        Ok(()) => Ok(map),
+        Err(e) => Err(ApiError::invalid(
+            &["body", "world_map"],
+            format!("{} ({})", msg::INVALID_WORLD_MAP, e.0),
+            "value_error.world_map",
+        )),
     }
 }
 
@@ -256,11 +273,18 @@ async fn create_world(
     c.not_blank("name", Some(&body.name));
     c.max_len("description", body.description.as_deref(), 300);
     check_max_users(&mut c, body.max_users);
-    check_map(&mut c, Some(&body.world_map));
     if body.tags.len() > 20 {
         c.fail("tags", "at most 20 tags", "value_error.list.max_items");
     }
     c.finish()?;
+    if !user.is_superuser && state.db.worlds_created_by(user.user_id).await? >= state.settings.max_worlds_per_user {
+        return Err(ApiError::bad_request(msg::TOO_MANY_WORLDS));
+    }
+    let world_map = check_map(body.world_map).await?;
+    let profile_image = match body.profile_image {
+        Some(v) => Some(crate::images::accept(&state, v).await?),
+        None => None,
+    };
     let name = body.name.trim().to_owned();
     if state.db.world_name_taken(&name, None).await? {
         return Err(ApiError::bad_request(msg::WORLD_NAME_ALREADY_IN_USE));
@@ -275,8 +299,8 @@ async fn create_world(
         max_users: body.max_users,
         public: body.public,
         allow_guests: body.allow_guests,
-        world_map: body.world_map,
-        profile_image: body.profile_image,
+        world_map,
+        profile_image,
         tags: body.tags,
     };
     let (world, _admin) = state
@@ -329,7 +353,6 @@ async fn update_world(
     c.not_blank("name", body.name.as_deref());
     c.max_len("description", body.description.as_deref(), 300);
     check_max_users(&mut c, body.max_users);
-    check_map(&mut c, body.world_map.as_deref());
     if let Some(s) = body.status
         && !(0..=1).contains(&s)
     {
@@ -356,6 +379,20 @@ async fn update_world(
     if body.status.is_some() && !user.is_superuser {
         return Err(ApiError::forbidden(msg::ACCESS_FORBIDDEN));
     }
+    if !state.limits.world_edits.check(user.user_id) {
+        return Err(ApiError::Status(StatusCode::TOO_MANY_REQUESTS, msg::TOO_MANY_REQUESTS));
+    }
+    // A map sent back unchanged (the original client sends it with every edit) is neither
+    // parsed nor stored again, and the live world keeps the one it runs.
+    let world_map = match body.world_map {
+        Some(m) if state.db.world_map(world_id).await?.as_deref() != Some(m.as_str()) => Some(check_map(m).await?),
+        _ => None,
+    };
+    let map_changed = world_map.is_some();
+    let profile_image = match body.profile_image {
+        Some(v) if world.profile_image.as_deref() != Some(v.as_str()) => Some(crate::images::accept(&state, v).await?),
+        _ => None,
+    };
     let name = body.name.map(|n| n.trim().to_owned());
     if let Some(n) = &name
         && state.db.world_name_taken(n, Some(world_id)).await?
@@ -374,8 +411,8 @@ async fn update_world(
         public: body.public,
         allow_guests: body.allow_guests,
         status: body.status,
-        profile_image: body.profile_image,
-        world_map: body.world_map,
+        profile_image: profile_image.clone(),
+        world_map,
         tags: body.tags,
     };
     let updated = state
@@ -384,10 +421,15 @@ async fn update_world(
         .await
         .on_conflict(ApiError::bad_request(msg::WORLD_NAME_ALREADY_IN_USE))?
         .ok_or(ApiError::bad_request(msg::EDITION_FORBIDDEN))?;
+    if profile_image.is_some()
+        && let Some(old) = world.profile_image.as_deref().and_then(crate::images::image_id)
+    {
+        state.db.delete_image_if_unused(old).await?;
+    }
     if updated.status == worlds::status::BANNED && world.status != worlds::status::BANNED {
         state.live.close_world(world_id, Eviction::WorldClosed).await;
     } else {
-        state.live.world_updated(world_id).await;
+        state.live.world_updated(world_id, map_changed).await;
     }
     Ok(Json(with_map(&state, updated).await?))
 }

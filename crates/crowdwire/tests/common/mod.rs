@@ -131,7 +131,11 @@ impl TestServer {
         let mut config = Config::for_data_dir(&dir);
         config.database_url = url;
         config.admin = Some((ADMIN_EMAIL.into(), ADMIN_PASSWORD.into()));
+        // Tests log in often; the limits have tests of their own.
         config.auth_rate_per_minute = 100_000;
+        config.auth_burst = 100_000;
+        config.login_attempts_per_account = 100_000;
+        config.world_edits_per_minute = 100_000;
         adjust(&mut config);
         Self::start_config(config).await
     }
