@@ -4,14 +4,16 @@
 
 use rand::seq::IndexedRandom;
 
+use crowdwire_auth::Principal;
 use crowdwire_store::Db;
+use crowdwire_store::blocks::{Block, BlockKind};
 use crowdwire_store::guests::Guest;
 use crowdwire_store::members::{self, Member};
 use crowdwire_store::roles::{ADMIN_ROLE, Role};
 use crowdwire_store::users::User;
 use crowdwire_store::worlds::{self, World};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, msg};
 
 /// The 28 avatar names (sprite sheet `avatars_<sheet>.png`, slot `<n>`).
 pub const AVATARS: [&str; 28] = [
@@ -55,6 +57,30 @@ pub fn guest_name(g: &uuid::Uuid) -> String {
     let node = g.as_u128() & 0xFFFF_FFFF_FFFF;
     let digits = node.to_string();
     format!("Guest_{}", &digits[..digits.len().min(8)])
+}
+
+/// How a principal is named on the wire and in presence: a user id in decimal, or a guest's
+/// hyphenated UUID.
+pub fn wire_id(p: Principal) -> String {
+    match p {
+        Principal::User(id) => id.to_string(),
+        Principal::Guest(g) => g.hyphenated().to_string(),
+    }
+}
+
+/// Refuses entry to someone a world keeps out: a banned guest (like a banned member: the world
+/// is "not found" to them), or anyone kicked less than the cooldown ago (told when to retry).
+/// `subject` is the wire id (user id or guest UUID).
+pub async fn refuse_blocked(db: &Db, world_id: i64, subject: &str) -> ApiResult<()> {
+    match db.blocked(world_id, subject).await? {
+        None => Ok(()),
+        Some(Block {
+            kind: BlockKind::Ban, ..
+        }) => Err(ApiError::bad_request(msg::WORLD_NOT_FOUND)),
+        Some(Block {
+            kind: BlockKind::Kick, ..
+        }) => Err(ApiError::bad_request(msg::KICK_COOLDOWN)),
+    }
 }
 
 /// A caller's standing in one world.

@@ -40,6 +40,8 @@ pub struct ApiSettings {
     pub max_image_bytes: usize,
     /// Worlds one user may have (not counting deleted ones); superusers are not limited.
     pub max_worlds_per_user: i64,
+    /// A guest banned through the API is kept out of the world this long, hours.
+    pub guest_ban_hours: i64,
     /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy that sets it).
     pub trust_forwarded_for: bool,
 }
@@ -60,6 +62,7 @@ impl Default for ApiSettings {
             max_body_bytes: 8 * 1024 * 1024,
             max_image_bytes: 1024 * 1024,
             max_worlds_per_user: 100,
+            guest_ban_hours: 24,
             trust_forwarded_for: false,
         }
     }

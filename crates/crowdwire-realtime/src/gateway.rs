@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use crowdwire_api::access::{enter_as_guest, enter_as_member};
 use crowdwire_auth::{Principal, Purpose};
+use crowdwire_store::blocks::BlockKind;
 use crowdwire_store::roles::Role;
 use crowdwire_store::{Db, members, users, worlds};
 use crowdwire_world::engine::{Clock, FULL_REASON, Profile};
@@ -115,6 +116,13 @@ async fn authorise(
         .map_err(|_| "database unavailable")?
         .filter(|w| w.status == worlds::status::NORMAL)
         .ok_or("World Not Found or is not currently available.")?;
+    // Banned guests and anyone just kicked stay out (see access::refuse_blocked).
+    match db.blocked(world_id, &wire_id(principal)).await {
+        Ok(None) => {}
+        Ok(Some(b)) if b.kind == BlockKind::Ban => return Err("World Not Found or is not currently available."),
+        Ok(Some(_)) => return Err("You were removed from this world a moment ago; try again later."),
+        Err(_) => return Err("database unavailable"),
+    }
     let profile = match principal {
         Principal::User(id) => {
             let user = db

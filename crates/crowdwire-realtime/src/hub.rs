@@ -17,6 +17,7 @@ use crowdwire_api::live::{Eviction, LiveSessions};
 use crowdwire_auth::Principal;
 use crowdwire_store::Db;
 use crowdwire_store::Timestamp;
+use crowdwire_store::blocks::BlockKind;
 use crowdwire_store::roles::Role;
 use crowdwire_world::engine::{
     Clock, EngineConfig, Input, MoveBatch, Output, Permissions, Profile, Record, SessionId, WorldEngine,
@@ -66,6 +67,11 @@ pub struct RealtimeSettings {
     pub lease_ttl: Duration,
     /// How often a world's owner rewrites its presence entries (which live three times this).
     pub presence_refresh: Duration,
+    /// Someone kicked may not come back into the world for this long.
+    pub kick_cooldown: Duration,
+    /// A guest banned live is kept out of the world this long (guests have no account to
+    /// carry a lasting ban; a new guest identity is a new guest).
+    pub guest_ban: Duration,
 }
 
 impl Default for RealtimeSettings {
@@ -84,6 +90,8 @@ impl Default for RealtimeSettings {
             flush_interval: Duration::from_millis(16),
             lease_ttl: Duration::from_secs(3),
             presence_refresh: Duration::from_secs(2),
+            kick_cooldown: Duration::from_secs(60),
+            guest_ban: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -543,10 +551,7 @@ pub fn permissions(role: &Role) -> Permissions {
 
 /// The wire id of a principal.
 pub fn wire_id(p: Principal) -> String {
-    match p {
-        Principal::User(id) => id.to_string(),
-        Principal::Guest(g) => g.hyphenated().to_string(),
-    }
+    crowdwire_api::access::wire_id(p)
 }
 
 /// A world's capacity and status.
@@ -581,7 +586,7 @@ async fn load_map(db: &Db, world: i64) -> WorldMap {
 }
 
 /// Persists one engine record.
-async fn persist(db: &Db, world: i64, record: Record) {
+async fn persist(db: &Db, settings: &RealtimeSettings, world: i64, record: Record) {
     let result = match record {
         Record::Event { member_id, kind } => db.insert_event(world, member_id, kind, Timestamp::now()).await,
         Record::Position {
@@ -592,12 +597,33 @@ async fn persist(db: &Db, world: i64, record: Record) {
             Some(id) => db.save_member_position(world, id, position.x, position.y).await,
             None => db.save_guest_position(world, &user_id, position.x, position.y).await,
         },
-        Record::Ban { member_id } => {
-            let changes = crowdwire_store::members::MemberChanges {
-                status: Some(crowdwire_store::members::status::BANNED),
-                ..Default::default()
+        Record::Removed {
+            user_id,
+            member_id,
+            ban,
+        } => {
+            let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+            let banned = match (ban, member_id) {
+                (true, Some(member_id)) => {
+                    let changes = crowdwire_store::members::MemberChanges {
+                        status: Some(crowdwire_store::members::status::BANNED),
+                        ..Default::default()
+                    };
+                    db.update_member(world, member_id, &changes).await.map(|_| ())
+                }
+                (true, None) => {
+                    db.block(world, &user_id, BlockKind::Ban, micros(settings.guest_ban))
+                        .await
+                }
+                (false, _) => Ok(()),
             };
-            db.update_member(world, member_id, &changes).await.map(|_| ())
+            match banned {
+                Ok(()) => {
+                    db.block(world, &user_id, BlockKind::Kick, micros(settings.kick_cooldown))
+                        .await
+                }
+                Err(e) => Err(e),
+            }
         }
     };
     if let Err(e) = result {
@@ -654,9 +680,10 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
     hub.media.attach(world, media_tx);
     let (rec_tx, mut rec_rx) = mpsc::unbounded_channel::<Record>();
     let db = hub.db.clone();
+    let settings = hub.settings.clone();
     let recorder = tokio::spawn(async move {
         while let Some(r) = rec_rx.recv().await {
-            persist(&db, world, r).await;
+            persist(&db, &settings, world, r).await;
         }
     });
     let mut sockets = Sockets::new(world, fence, hub.bus.clone());

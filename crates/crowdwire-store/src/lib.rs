@@ -9,6 +9,7 @@
 //! Timestamps are stored as microseconds since the Unix epoch (UTC), see [`Timestamp`].
 
 pub mod args;
+pub mod blocks;
 pub mod events;
 pub mod guests;
 pub mod images;

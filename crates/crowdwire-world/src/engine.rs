@@ -276,10 +276,15 @@ pub enum Record {
         /// Where.
         position: Position,
     },
-    /// A member banned from the world live.
-    Ban {
-        /// User id.
-        member_id: i64,
+    /// Someone kicked (and, with `ban`, banned) live: a member's ban goes on the membership, a
+    /// guest's on the world's blocks; either way they wait out the kick cooldown.
+    Removed {
+        /// Wire id (user id or guest UUID).
+        user_id: String,
+        /// Member id, for registered users.
+        member_id: Option<i64>,
+        /// Banned, not just kicked.
+        ban: bool,
     },
 }
 
@@ -1565,13 +1570,12 @@ impl WorldEngine {
                 if self.players[&target].profile.creator {
                     return self.error(session, "KICK_PLAYER", "the world's creator cannot be kicked");
                 }
-                let member = self.players[&target].profile.member_id;
-                if ban {
-                    match member {
-                        Some(member_id) => self.out.push(Output::Record(Record::Ban { member_id })),
-                        None => return self.error(session, "KICK_PLAYER", "guests cannot be banned, only kicked"),
-                    }
-                }
+                let profile = &self.players[&target].profile;
+                self.out.push(Output::Record(Record::Removed {
+                    user_id: profile.user_id.clone(),
+                    member_id: profile.member_id,
+                    ban,
+                }));
                 let reason = if ban {
                     "You were banned from this world."
                 } else {

@@ -1312,8 +1312,6 @@ fn kicking_needs_ban_spares_the_creator_and_a_ban_is_recorded() {
     assert_error(&w.take(2), "KICK_PLAYER");
     w.frame(2, kick("2", false));
     assert_error(&w.take(2), "KICK_PLAYER");
-    w.frame(2, kick("guest-g", true));
-    assert_error(&w.take(2), "KICK_PLAYER");
     w.frame(2, kick("nobody", false));
     assert_error(&w.take(2), "KICK_PLAYER");
     assert_eq!(w.engine.population(), 4);
@@ -1325,15 +1323,23 @@ fn kicking_needs_ban_spares_the_creator_and_a_ban_is_recorded() {
     assert!(kicked[0]["d"]["reason"].as_str().is_some_and(|r| r.contains("banned")));
     assert_eq!(w.closes.iter().map(|c| c.0).collect::<Vec<_>>(), vec![3]);
     let records = w.take_records();
-    assert!(records.contains(&Record::Ban { member_id: 3 }));
+    assert!(records.contains(&Record::Removed {
+        user_id: "3".into(),
+        member_id: Some(3),
+        ban: true
+    }));
     assert_eq!(events(&records), vec![(3, "LEAVE_PLAYER")]);
     for s in [1, 2, 4] {
         assert_eq!(w.take(s), vec![json!({"topic": "LEAVE_PLAYER", "user_id": "3"})]);
     }
-    // A guest can be kicked, just not banned.
-    w.frame(2, kick("guest-g", false));
+    // Security review F10: guests can be banned too (the world keeps them out by guest id).
+    w.frame(2, kick("guest-g", true));
     assert_eq!(topics(&w.take(4)), ["KICKED"]);
-    assert!(!w.take_records().iter().any(|r| matches!(r, Record::Ban { .. })));
+    assert!(w.take_records().contains(&Record::Removed {
+        user_id: "guest-g".into(),
+        member_id: None,
+        ban: true
+    }));
     assert_eq!(w.engine.population(), 2);
 }
 

@@ -88,6 +88,13 @@ pub struct ServeArgs {
     /// Most tokens an address's bucket holds: how many such requests it may make at once.
     #[arg(long, env = "CROWDWIRE_AUTH_BURST")]
     pub auth_burst: Option<u32>,
+    /// Someone kicked from a world may not enter it again for this many seconds.
+    #[arg(long, env = "CROWDWIRE_KICK_COOLDOWN_S")]
+    pub kick_cooldown_s: Option<u64>,
+    /// A banned guest is kept out of the world this many hours (guests have no account; a new
+    /// guest identity is a new guest).
+    #[arg(long, env = "CROWDWIRE_GUEST_BAN_HOURS")]
+    pub guest_ban_hours: Option<u64>,
     /// Largest world picture accepted as a data URL, decoded bytes.
     #[arg(long, env = "CROWDWIRE_MAX_IMAGE_BYTES")]
     pub max_image_bytes: Option<usize>,
@@ -350,6 +357,12 @@ impl Config {
                         Some(ms) => std::time::Duration::from_millis(ms),
                         None => d.flush_interval,
                     },
+                    kick_cooldown: pick!(kick_cooldown_s)
+                        .map(std::time::Duration::from_secs)
+                        .unwrap_or(d.kick_cooldown),
+                    guest_ban: pick!(guest_ban_hours)
+                        .map(|h| std::time::Duration::from_secs(h.saturating_mul(3600)))
+                        .unwrap_or(d.guest_ban),
                     lease_ttl: match pick!(lease_ttl_ms) {
                         Some(ms) if ms < 500 => bail!("CROWDWIRE_LEASE_TTL_MS must be at least 500"),
                         Some(ms) => std::time::Duration::from_millis(ms),

@@ -106,6 +106,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         login_attempts_per_account: config.login_attempts_per_account,
         max_image_bytes: config.max_image_bytes,
         max_worlds_per_user: config.max_worlds_per_user,
+        guest_ban_hours: i64::try_from(config.realtime.guest_ban.as_secs() / 3600).unwrap_or(i64::MAX),
         world_edits_per_minute: config.world_edits_per_minute,
         max_body_bytes: config.max_body_bytes,
         trust_forwarded_for: config.trust_forwarded_for,

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use common::ws::Client;
-use common::{Backend, TestServer};
+use common::{Backend, TestServer, assert_detail};
 
 async fn joined(s: &TestServer, world: i64, token: &str) -> Client {
     let r = s.post(&format!("/worlds/{world}/users"), Some(token), json!({})).await;
@@ -22,6 +22,9 @@ async fn joined(s: &TestServer, world: i64, token: &str) -> Client {
 }
 
 db_tests!(
+    a_guest_banned_live_stays_out_with_the_same_token,
+    a_guest_banned_through_the_api_stays_out_until_unbanned,
+    a_kicked_person_waits_out_the_cooldown,
     two_players_see_each_other_and_group_when_near,
     chat_everyone_and_nearby,
     the_creator_keeps_every_power_live,
@@ -716,4 +719,99 @@ async fn an_edited_map_reaches_live_sessions_and_its_new_conference_opens(b: Bac
 async fn edit_world(s: &TestServer, token: &str, w: i64, body: Value) {
     let r = s.put(&format!("/worlds/{w}"), Some(token), body).await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+}
+
+/// Security review F10: guests could not be banned, and a kicked guest was back at once with
+/// the same token. A live ban now keeps that guest id out (socket and REST join).
+async fn a_guest_banned_live_stays_out_with_the_same_token(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, owner) = s.user("Host").await;
+    let w = s.world(&owner, "Door", true, true).await;
+    let mut co = joined(&s, w, &owner).await;
+    co.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    co.send(json!({"topic": "PING"})).await;
+    co.expect("PONG").await;
+    let (gt, gid) = s.guest().await;
+    let mut cg = joined(&s, w, &gt).await;
+    cg.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 130, "y": 100}}))
+        .await;
+    co.expect("JOIN_PLAYER").await;
+    co.send(json!({"topic": "KICK_PLAYER", "user_id": gid, "ban": true}))
+        .await;
+    let k = cg.expect("KICKED").await;
+    assert!(k["d"]["reason"].as_str().unwrap().contains("banned"), "{k}");
+    cg.closed_with().await;
+    co.expect_no("error", 300).await;
+    let mut again = Client::connect(&s, w, &gt).await;
+    assert_eq!(again.closed_with().await, 1008);
+    assert_detail(
+        &s.post(&format!("/worlds/{w}/users"), Some(&gt), json!({})).await,
+        400,
+        "World Not Found or is not currently available.",
+    );
+    // Other guests still come in.
+    let (other, _) = s.guest().await;
+    let mut co2 = joined(&s, w, &other).await;
+    co2.send(json!({"topic": "PING"})).await;
+    co2.expect("PONG").await;
+}
+
+async fn a_guest_banned_through_the_api_stays_out_until_unbanned(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, owner) = s.user("Host").await;
+    let (_, bystander) = s.user("Plain").await;
+    let w = s.world(&owner, "Lobby", true, true).await;
+    let (gt, gid) = s.guest().await;
+    let mut cg = joined(&s, w, &gt).await;
+    let path = format!("/worlds/{w}/users/{gid}");
+    s.join(&bystander, w).await;
+    assert_detail(
+        &s.put(&path, Some(&bystander), json!({"status": 1})).await,
+        400,
+        "Your role does not have access to this functionality.",
+    );
+    let r = s.put(&path, Some(&owner), json!({"status": 1})).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_eq!(r.1["status"], 1);
+    cg.expect("KICKED").await;
+    cg.closed_with().await;
+    assert_eq!(Client::connect(&s, w, &gt).await.closed_with().await, 1008);
+    let r = s.put(&path, Some(&owner), json!({"status": 0})).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let mut back = joined(&s, w, &gt).await;
+    back.send(json!({"topic": "PING"})).await;
+    back.expect("PONG").await;
+}
+
+/// Security review F10: a kicked person waits out a cooldown before coming back.
+async fn a_kicked_person_waits_out_the_cooldown(b: Backend) {
+    let s = TestServer::start_with(b, |c| c.realtime.kick_cooldown = Duration::from_secs(2)).await;
+    let (_, owner) = s.user("Host").await;
+    let (vid, v) = s.user("Loud").await;
+    let w = s.world(&owner, "Hall", true, true).await;
+    let mut co = joined(&s, w, &owner).await;
+    co.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    co.send(json!({"topic": "PING"})).await;
+    co.expect("PONG").await;
+    let mut cv = joined(&s, w, &v).await;
+    cv.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 130, "y": 100}}))
+        .await;
+    co.expect("JOIN_PLAYER").await;
+    co.send(json!({"topic": "KICK_PLAYER", "user_id": vid.to_string()}))
+        .await;
+    cv.expect("KICKED").await;
+    cv.closed_with().await;
+    assert_eq!(Client::connect(&s, w, &v).await.closed_with().await, 1008);
+    assert_detail(
+        &s.post(&format!("/worlds/{w}/users"), Some(&v), json!({})).await,
+        400,
+        "You were removed from this world a moment ago; try again later.",
+    );
+    // Not banned: after the cooldown they are welcome again.
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let mut back = joined(&s, w, &v).await;
+    back.send(json!({"topic": "PING"})).await;
+    back.expect("PONG").await;
 }

@@ -10,13 +10,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crowdwire_auth::Principal;
+use crowdwire_store::blocks::BlockKind;
 use crowdwire_store::members::{self, MemberChanges};
 use crowdwire_store::reports::WorldReportQuery;
 use crowdwire_store::users::User;
 use crowdwire_store::worlds::{self, NewWorld, Scope, World, WorldChanges, WorldQuery};
 use crowdwire_world::map::WorldMap;
 
-use crate::access::{AVATARS, Standing, enter_as_guest, enter_as_member, live_world, random_avatar};
+use crate::access::{
+    AVATARS, Standing, enter_as_guest, enter_as_member, live_world, random_avatar, refuse_blocked, wire_id,
+};
 use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
 use crate::extract::{Caller, JsonBody, Path, Query, Registered};
 use crate::live::Eviction;
@@ -525,6 +528,7 @@ async fn join_world(
         .await?
         .filter(|w| w.status == worlds::status::NORMAL)
         .ok_or_else(not_found)?;
+    refuse_blocked(&state.db, world_id, &wire_id(principal(&caller))).await?;
     let online = others_online(&state, world_id, &caller).await;
     let joined = match &caller {
         Caller::User(u) => {
@@ -583,6 +587,7 @@ async fn join_by_invite(
     if !inviter_ok {
         return Err(ApiError::forbidden(msg::INVALID_INVITE));
     }
+    refuse_blocked(&state.db, world.world_id, &wire_id(principal(&caller))).await?;
     let online = others_online(&state, world.world_id, &caller).await;
     let joined = match &caller {
         Caller::User(u) => {
@@ -715,6 +720,43 @@ async fn update_membership(
     }
     let username = body.username.map(|u| u.trim().to_owned());
     match target {
+        Principal::Guest(g) if target != me && body.status.is_some() => {
+            // Security review F10: guests can be banned (kept out for guest_ban_hours by
+            // their guest id) and unbanned, by whoever may ban members.
+            let Caller::User(user) = &caller else {
+                return Err(ApiError::bad_request(msg::ACCESS_FORBIDDEN));
+            };
+            let world = state
+                .db
+                .world_by_id(world_id)
+                .await?
+                .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
+            if !user.is_superuser && !Standing::of(&state.db, &world, user).await?.can_ban() {
+                return Err(ApiError::bad_request(msg::USER_NO_ROLE_PERMISSIONS));
+            }
+            if username.is_some() || body.avatar.is_some() {
+                return Err(ApiError::bad_request(msg::CHANGE_USER_INFO_FORBIDDEN));
+            }
+            let gid = g.hyphenated().to_string();
+            let mut guest = state
+                .db
+                .guest(world_id, &gid)
+                .await?
+                .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
+            if body.status == Some(members::status::BANNED) {
+                let hours = state.settings.guest_ban_hours.max(0);
+                let micros = hours.saturating_mul(3_600_000_000);
+                state.db.block(world_id, &gid, BlockKind::Ban, micros).await?;
+                state
+                    .live
+                    .evict(Some(world_id), target, Eviction::BannedFromWorld)
+                    .await;
+                guest.status = members::status::BANNED;
+            } else {
+                state.db.unblock(world_id, &gid).await?;
+            }
+            Ok(Json(guest.into()))
+        }
         Principal::Guest(g) => {
             if body.status.is_some_and(|s| s != 0) {
                 return Err(ApiError::bad_request(msg::USER_IS_NOT_BANNABLE));
