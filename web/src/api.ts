@@ -84,7 +84,10 @@ export async function request<T>(method: string, path: string, body?: Body): Pro
     parsed = null;
   }
   if (!resp.ok) {
-    if (resp.status === 401 && s) saveSession(null);
+    // The token was refused (expired, or revoked by a password change or "sign out everywhere"):
+    // end the session, and main.ts sends the user to log in. Only if it is still the stored one,
+    // so a late answer to an old request cannot end a session saved since (a re-login).
+    if (resp.status === 401 && s && session()?.access_token === s.access_token) saveSession(null);
     throw new ApiError(describeError(resp.status, parsed), resp.status);
   }
   return parsed as T;
