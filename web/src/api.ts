@@ -178,6 +178,11 @@ export const api = {
   register: (name: string, email: string, password: string) =>
     request<{ status: string }>("POST", "/register", { json: { name, email, hashed_password: password } }),
   guest: () => request<Session>("POST", "/join-guest"),
+  /** Activates a new account with the token of its confirmation mail, setting its password. */
+  confirmAccount: (token: string, password: string) =>
+    request<Session>("POST", `/confirm/${encodeURIComponent(token)}`, { json: { password } }),
+  /** Moves an account to the address an e-mail change link was sent to. */
+  confirmEmail: (token: string) => request<Session>("POST", `/confirm-email/${encodeURIComponent(token)}`),
   refresh: () => request<Session>("POST", "/reset-token"),
   tags: () => request<Tag[]>("GET", "/tags/"),
   worlds: (q: URLSearchParams) => request<World[]>("GET", `/worlds/?${q.toString()}`),

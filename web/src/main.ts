@@ -4,6 +4,7 @@
 import { api, saveSession, session } from "./api";
 import { h, show } from "./ui";
 import { loginScreen, registerScreen } from "./screens/auth";
+import { confirmAccountScreen, confirmEmailScreen } from "./screens/confirm";
 import { worldsScreen } from "./screens/worlds";
 import { createWorldScreen } from "./screens/create";
 import { settingsScreen } from "./screens/settings";
@@ -20,6 +21,8 @@ type Route = { pattern: RegExp; auth: "any" | "signed-in" | "registered" | "supe
 const routes: Route[] = [
   { pattern: /^#\/login$/, auth: "any", render: () => loginScreen() },
   { pattern: /^#\/register$/, auth: "any", render: () => registerScreen() },
+  { pattern: /^#\/confirm\/([^/]+)$/, auth: "any", render: (m) => confirmAccountScreen(decodeURIComponent(m[1])) },
+  { pattern: /^#\/confirm-email\/([^/]+)$/, auth: "any", render: (m) => confirmEmailScreen(decodeURIComponent(m[1])) },
   { pattern: /^#\/worlds$/, auth: "signed-in", render: () => worldsScreen() },
   { pattern: /^#\/create$/, auth: "registered", render: () => createWorldScreen() },
   { pattern: /^#\/world\/(\d+)$/, auth: "signed-in", render: async (m) => (play ??= await import("./screens/play")).playScreen(Number(m[1])) },

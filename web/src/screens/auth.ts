@@ -68,7 +68,7 @@ export function registerScreen(): void {
       } catch (err) {
         // With e-mail confirmation on, the account stays pending until the link is opened.
         if (err instanceof ApiError && err.status < 500) {
-          notice.textContent = `Almost there: open the link we sent to ${addr}, then log in.`;
+          notice.textContent = `Almost there: open the link we sent to ${addr} to choose your password and activate your account.`;
           notice.hidden = false;
         } else throw err;
       }
