@@ -1,5 +1,5 @@
-// The rules of the account screens that need no page: what a new password must be, and what a
-// failed link from a mail means in plain words.
+// The rules of the account screens that need no page: what a new password must be, how to read
+// the outcome of an e-mail change, and what a failed link from a mail means in plain words.
 // Kept free of the DOM so that the unit tests (tests/account.test.ts) run them in Node.
 
 import { ApiError } from "./api";
@@ -14,6 +14,18 @@ export function newPasswordProblem(password: string, again: string): string | nu
   if (password.length > MAX_PASSWORD) return `The new password can have at most ${MAX_PASSWORD} characters.`;
   if (password !== again) return "The two new passwords differ. Type the same one twice.";
   return null;
+}
+
+/** E-mail addresses compare without regard to case (the server does the same). */
+export const sameEmail = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
+
+/**
+ * What a saved e-mail change did: "changed" when the account the server returned already has
+ * the new address (a server without mail changes it at once), "mailed" when it still has
+ * another one (a link went to the new address, and the change waits for it).
+ */
+export function emailChangeOutcome(requested: string, returned: string): "changed" | "mailed" {
+  return sameEmail(requested, returned) ? "changed" : "mailed";
 }
 
 /** A mailed link that failed: what to tell the person, and where they can go from there. */

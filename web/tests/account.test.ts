@@ -1,9 +1,9 @@
-// Unit tests for the account screens' rules (src/account.ts): what a new password must be, and
-// what a failed link from a mail tells the person.
+// Unit tests for the account screens' rules (src/account.ts): what a new password must be, how a
+// saved e-mail change is read, and what a failed link from a mail tells the person.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { accountLinkProblem, emailLinkProblem, newPasswordProblem } from "../src/account";
+import { accountLinkProblem, emailChangeOutcome, emailLinkProblem, newPasswordProblem, sameEmail } from "../src/account";
 import { ApiError } from "../src/api";
 
 describe("newPasswordProblem", () => {
@@ -19,6 +19,19 @@ describe("newPasswordProblem", () => {
   });
   test("refuses two different passwords", () => {
     assert.match(newPasswordProblem("long enough", "long enougH") ?? "", /differ/);
+  });
+});
+
+describe("emailChangeOutcome", () => {
+  test("the account already has the new address: changed", () => {
+    assert.equal(emailChangeOutcome("New@Example.test", "new@example.test"), "changed");
+  });
+  test("the account still has the old address: a link was mailed", () => {
+    assert.equal(emailChangeOutcome("new@example.test", "old@example.test"), "mailed");
+  });
+  test("addresses compare without case or surrounding blanks", () => {
+    assert.ok(sameEmail(" Una@Example.TEST", "una@example.test"));
+    assert.ok(!sameEmail("una@example.test", "una2@example.test"));
   });
 });
 
