@@ -11,7 +11,8 @@
 #          the settings page, and a world created by uploading the map the editor downloaded
 #          (e2e/src/run-web-test.ts);
 #   screens  the screens outside a world: sign-up and log-in errors in plain words, a keyboard-only
-#          log-in, profile name and password changes, the world browser (search, tags, Public /
+#          log-in, profile name, password (staying signed in; another device is signed out) and
+#          e-mail changes, "Sign out everywhere", the world browser (search, tags, Public /
 #          Joined / Mine, pages), guest play, an invite link to a private world, and the admin
 #          pages (counters, charts, world and user reports, banning a world and an account) as the
 #          superuser this script starts the server with (e2e/src/run-screens-test.ts);

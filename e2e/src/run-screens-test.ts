@@ -2,11 +2,18 @@
 // itself), in headless Chromium against a real server:
 //   1. the server started with the superuser of CROWDWIRE_ADMIN_EMAIL / _PASSWORD;
 //   2. sign-up and log-in errors in plain words: a too-short password is stopped by the form,
-//      an e-mail already taken and a wrong password get a readable message; then U signs up;
+//      an e-mail already taken and a wrong password get a readable message; the links of the
+//      confirmation and e-mail change mails (/confirm/…, /confirm-email/…) open their screens,
+//      which say in words that an expired link does not work; then U signs up;
 //   3. profile: U changes the display name and the password (a mismatch and a wrong current
-//      password are refused in plain words), logs out; the old password fails, and U logs in with
-//      the new one by keyboard alone (focus starts in the e-mail field, Tab, typing, Enter);
-//      the new name shows;
+//      password are refused in plain words); the change revokes every token, and the page logs in
+//      again, so U stays signed in while the old token is refused and U's second device is sent
+//      to log in (and back to where it was); U changes the e-mail with the current password (a
+//      wrong one is refused; the e2e server sends no mail, so it changes at once), logs out; the
+//      old password and the old e-mail fail, and U logs in with the new ones by keyboard alone
+//      (focus starts in the e-mail field, Tab, typing, Enter); the new name and e-mail show;
+//      "Sign out everywhere" ends on the log-in screen, and the tokens of both devices are
+//      refused;
 //   4. the world browser: of 13 worlds U owns, search by name, tag filters, the Public and Mine
 //      tabs (a private world only under Mine) and Mine's two pages of 12;
 //   5. guest play: "Play as guest" lists only the worlds that allow guests, enters one (the
@@ -102,7 +109,7 @@ class Person {
   constructor(
     readonly label: string,
     readonly name: string,
-    readonly email: string,
+    public email: string,
     public password: string,
   ) {}
 
@@ -257,6 +264,15 @@ async function plainAlert(scope: Locator, what: string, meaning: RegExp): Promis
   return checkPlain(what, texts[0], meaning);
 }
 
+/** Checks that the server refuses `token` (401 on GET /users/me), as it must once it is revoked. */
+async function expectRefused(what: string, token: string): Promise<void> {
+  if (!token) throw new Error(`${what}: there is no token to try`);
+  const r = await fetch(`${BASE}/api/v1/users/me`, { headers: { authorization: `Bearer ${token}` } });
+  const body = await r.text();
+  if (r.status !== 401) throw new Error(`${what} still works: GET /users/me → ${r.status} ${body.slice(0, 200)}`);
+  console.log(`${elapsed()}      ${what} is refused: 401 ${body.slice(0, 80)}`);
+}
+
 /** Accepts the next confirm() the page opens, and checks that it asked about `subject`. */
 function acceptConfirm(page: Page, subject: string): Promise<void> {
   return new Promise((resolveDialog, reject) => {
@@ -283,11 +299,13 @@ async function main(): Promise<void> {
   const U = new Person('U', 'Una Tester', `una-${s}@example.test`, 'una first password');
   const newName = 'Una Renamed';
   const newPassword = 'una second password';
+  // U's second device (another browser context), signed in as U before the password change.
+  const U2 = new Person('U2', U.name, U.email, U.password);
   const G = new Person('G', 'guest', '', '');
   const V = new Person('V', 'Vic Visitor', `vic-${s}@example.test`, 'vic long password');
   const M = new Person('M', 'Mallory Mean', `mallory-${s}@example.test`, 'mallory long password');
   const A = new Person('Admin', 'Admin', ADMIN_EMAIL, ADMIN_PASSWORD);
-  const people = [U, G, V, M, A];
+  const people = [U, U2, G, V, M, A];
 
   // U's worlds (created through the API once U has an account): names, tags, who may enter.
   const W = {
@@ -356,8 +374,32 @@ async function main(): Promise<void> {
         await plainAlert(loginForm, 'log-in with a wrong password', /password/i);
       });
 
+      // Links from mails that no longer work (made-up tokens: this server sends no mail). The
+      // server sends /confirm/… and /confirm-email/… to the client's screens, which say so.
+      const bogus = `expired-${s}`;
+      await p.goto(`${BASE}/confirm/${bogus}`);
+      await p.getByRole('heading', { name: 'Choose your password' }).waitFor();
+      if (new URL(p.url()).hash !== `#/confirm/${bogus}`) throw new Error(`/confirm/${bogus} led to ${p.url()}, not the client's #/confirm/${bogus}`);
+      const confirmForm = p.getByRole('form', { name: 'Choose your password' });
+      await confirmForm.getByLabel('Password (at least 8 characters)').fill('a long enough password');
+      await confirmForm.getByLabel('Password again').fill('a long enough password');
+      await U.expectFailures([{ path: new RegExp(`^/confirm/${bogus}$`), status: 404 }], async () => {
+        await confirmForm.getByRole('button', { name: 'Activate my account' }).click();
+        await plainAlert(confirmForm, 'an account confirmation link that expired', /expired|not valid/i);
+      });
+      await confirmForm.getByRole('link', { name: 'Sign up again' }).waitFor();
+      await p.goto(`${BASE}/confirm-email/${bogus}`);
+      await p.getByRole('heading', { name: 'Confirm your new e-mail' }).waitFor();
+      const moveForm = p.getByRole('form', { name: 'Confirm your new e-mail' });
+      await U.expectFailures([{ path: new RegExp(`^/confirm-email/${bogus}$`), status: 404 }], async () => {
+        await moveForm.getByRole('button', { name: 'Use this address' }).click();
+        await plainAlert(moveForm, 'an e-mail change link that expired', /expired|no longer works/i);
+      });
+      await moveForm.getByRole('link', { name: 'Go to your profile' }).waitFor();
+
       // And a proper sign-up lands on the world list, signed in.
-      await p.getByRole('link', { name: 'Create an account' }).click();
+      await p.getByRole('link', { name: 'Sign up', exact: true }).click();
+      await p.getByRole('heading', { name: 'Create your account' }).waitFor();
       const form2 = p.getByRole('form', { name: 'Sign up' });
       await form2.getByLabel('Name').fill(U.name);
       await form2.getByLabel('E-mail').fill(U.email);
@@ -368,7 +410,13 @@ async function main(): Promise<void> {
       if (await p.getByRole('link', { name: 'Admin' }).count()) throw new Error('a new account sees the Admin link');
     });
 
-    await step('3. profile: U changes the name and the password; logs out; the old password fails; keyboard-only log-in with the new one; the new name shows', async () => {
+    await step('3. profile: U changes the name, the password (staying signed in; another device is not) and the e-mail; logs in with the new e-mail by keyboard alone; signs out everywhere', async () => {
+      // U's second device, signed in before the password change.
+      await U2.open(browser);
+      await U2.page.getByRole('heading', { name: 'Log in to CrowdWire' }).waitFor();
+      await U2.logIn();
+      await U2.page.getByRole('heading', { name: 'Worlds' }).waitFor();
+
       const p = U.page;
       await p.getByRole('link', { name: 'Profile' }).click();
       await p.getByRole('heading', { name: 'Your profile' }).waitFor();
@@ -398,14 +446,51 @@ async function main(): Promise<void> {
         await change.click();
         await plainAlert(pwForm, 'a wrong current password', /current password|not right|wrong|incorrect/i);
       });
-      // Right.
+      // Right. The change revokes every token of the account; the page logs in again with the
+      // new password, so U stays signed in (with a new token) and only other devices are out.
+      const tokenBefore = await U.token();
       await current.fill(U.password);
       await change.click();
-      await pwForm.getByRole('status').filter({ hasText: 'Your password is changed.' }).waitFor();
+      await pwForm.getByRole('status').filter({ hasText: 'Your password is changed. Other devices are signed out.' }).waitFor();
       if ((await pwForm.getByRole('alert').count()) !== 0) throw new Error('an error is still shown after the password was changed');
-      await U.shot('01-profile', true);
+      const tokenAfter = await U.token();
+      if (!tokenAfter || tokenAfter === tokenBefore) throw new Error('the page kept its old token after the password change (it should have logged in again)');
+      await p.getByRole('button', { name: 'Log out' }).waitFor();
+      await expectRefused('the token U had before the password change', tokenBefore);
+      await api('GET', '/users/me', tokenAfter);
       const oldPassword = U.password;
       U.password = newPassword;
+      U2.password = newPassword;
+
+      // The other device is sent to log in at its next request, and comes back where it was.
+      await U2.expectFailures([{ path: /^\/users\/me$/, status: 401 }], async () => {
+        await U2.page.getByRole('link', { name: 'Profile' }).click();
+        await U2.page.getByRole('heading', { name: 'Log in to CrowdWire' }).waitFor({ timeout: 10_000 });
+      });
+      await U2.page.getByRole('status').filter({ hasText: 'Your session has ended. Log in again to continue.' }).waitFor();
+      if (await U2.page.getByRole('link', { name: 'Profile' }).count()) throw new Error('the other device still shows the signed-in menu after its token was refused');
+      await U2.logIn();
+      await U2.page.getByRole('heading', { name: 'Your profile' }).waitFor({ timeout: 10_000 });
+
+      // The e-mail: a wrong current password is refused in plain words; then it changes at once
+      // (the e2e server sends no mail).
+      const newEmail = `una-moved-${s}@example.test`;
+      const emailForm = p.getByRole('form', { name: 'E-mail' });
+      const changeEmail = emailForm.getByRole('button', { name: 'Change e-mail' });
+      await emailForm.getByLabel('New e-mail').fill(newEmail);
+      await emailForm.getByLabel('Current password').fill('this is not it');
+      await U.expectFailures([{ path: /^\/users\/\d+$/, status: 400 }], async () => {
+        await changeEmail.click();
+        await plainAlert(emailForm, 'an e-mail change with a wrong current password', /current password|not right|wrong|incorrect/i);
+      });
+      await emailForm.getByLabel('Current password').fill(U.password);
+      await changeEmail.click();
+      await emailForm.getByRole('status').filter({ hasText: `Your e-mail is changed to ${newEmail}.` }).waitFor();
+      await p.getByText(`${newEmail} · member since`).waitFor();
+      if ((await emailForm.getByRole('alert').count()) !== 0) throw new Error('an error is still shown after the e-mail was changed');
+      await U.shot('01-profile', true);
+      const oldEmail = U.email;
+      U.email = newEmail;
 
       await p.getByRole('button', { name: 'Log out' }).click();
       await p.getByRole('heading', { name: 'Log in to CrowdWire' }).waitFor();
@@ -414,8 +499,14 @@ async function main(): Promise<void> {
         await U.logIn(oldPassword);
         await plainAlert(form, 'log-in with the old password', /password/i);
       });
+      await U.expectFailures([{ path: /^\/login$/, status: 400 }], async () => {
+        await form.getByLabel('E-mail').fill(oldEmail);
+        await form.getByLabel('Password').fill(U.password);
+        await form.getByRole('button', { name: 'Log in' }).click();
+        await plainAlert(form, 'log-in with the old e-mail', /e-?mail|password/i);
+      });
 
-      // Keyboard only, on a freshly loaded log-in page.
+      // Keyboard only, on a freshly loaded log-in page, with the new e-mail.
       await p.reload();
       await p.getByRole('heading', { name: 'Log in to CrowdWire' }).waitFor();
       let f = await activeElement(p);
@@ -433,8 +524,28 @@ async function main(): Promise<void> {
 
       await p.getByRole('link', { name: 'Profile' }).click();
       await p.getByRole('heading', { name: 'Your profile' }).waitFor();
+      await p.getByText(`${newEmail} · member since`).waitFor();
       const shown = await p.getByRole('form', { name: 'Details' }).getByLabel('Name', { exact: true }).inputValue();
       if (shown !== newName) throw new Error(`after logging in again the profile shows the name "${shown}", not "${newName}"`);
+
+      // Sign out everywhere: this page lands on the log-in screen, and its token is refused.
+      const tokenBeforeSignOut = await U.token();
+      const asked = acceptConfirm(p, 'everywhere');
+      await p.getByRole('button', { name: 'Sign out everywhere' }).click();
+      await asked;
+      await p.getByRole('heading', { name: 'Log in to CrowdWire' }).waitFor({ timeout: 10_000 });
+      await p.getByRole('status').filter({ hasText: 'You are signed out on every device.' }).waitFor();
+      if (await U.token()) throw new Error('the page still keeps a session after "Sign out everywhere"');
+      const status = await U.expectFailures([{ path: /^\/users\/me$/, status: 401 }], () =>
+        p.evaluate(async (token) => (await fetch('/api/v1/users/me', { headers: { Authorization: `Bearer ${token}` } })).status, tokenBeforeSignOut));
+      if (status !== 401) throw new Error(`after "Sign out everywhere" the old token still gets ${status} from GET /users/me (expected 401)`);
+      await expectRefused('the token U had before signing out everywhere', tokenBeforeSignOut);
+      // And the second device too (its token, from its log-in above, was refused on the server).
+      await expectRefused('the second device\'s token after signing out everywhere', await U2.token());
+
+      // Back in for the next steps.
+      await U.logIn();
+      await p.getByRole('heading', { name: 'Worlds' }).waitFor({ timeout: 10_000 });
     });
 
     await step('4. the world browser: search by name, tag filters, Public and Mine, and Mine\'s two pages', async () => {

@@ -108,10 +108,17 @@ const w = (id: number) => `/worlds/${id}`;
 
 export const manage = {
   me: () => request<Account>("GET", "/users/me"),
-  updateUser: (id: number, body: { name?: string; email?: string; birth?: string; status?: number }) =>
+  /**
+   * Changing one's own `email` needs `current_password` when the server sends no mail; with
+   * mail, the account keeps its address until the link sent to the new one is opened.
+   */
+  updateUser: (id: number, body: { name?: string; email?: string; birth?: string; status?: number; current_password?: string }) =>
     request<Account>("PUT", `/users/${id}`, { json: body }),
+  /** Also ends every session of the account, the caller's included: log in again afterwards. */
   changePassword: (old_password: string, new_password: string) =>
     request<Account>("PUT", "/users/password-update/", { json: { old_password, new_password } }),
+  /** Ends every session of the caller's account (tokens and open worlds), this one included. */
+  logoutEverywhere: () => request<{ status: string }>("POST", "/users/logout-everywhere"),
 
   roles: (worldId: number) => request<Role[]>("GET", `${w(worldId)}/roles/`),
   createRole: (worldId: number, role: RoleInput & { name: string }) =>

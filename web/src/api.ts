@@ -84,7 +84,10 @@ export async function request<T>(method: string, path: string, body?: Body): Pro
     parsed = null;
   }
   if (!resp.ok) {
-    if (resp.status === 401 && s) saveSession(null);
+    // The token was refused (expired, or revoked by a password change or "sign out everywhere"):
+    // end the session, and main.ts sends the user to log in. Only if it is still the stored one,
+    // so a late answer to an old request cannot end a session saved since (a re-login).
+    if (resp.status === 401 && s && session()?.access_token === s.access_token) saveSession(null);
     throw new ApiError(describeError(resp.status, parsed), resp.status);
   }
   return parsed as T;
@@ -175,6 +178,11 @@ export const api = {
   register: (name: string, email: string, password: string) =>
     request<{ status: string }>("POST", "/register", { json: { name, email, hashed_password: password } }),
   guest: () => request<Session>("POST", "/join-guest"),
+  /** Activates a new account with the token of its confirmation mail, setting its password. */
+  confirmAccount: (token: string, password: string) =>
+    request<Session>("POST", `/confirm/${encodeURIComponent(token)}`, { json: { password } }),
+  /** Moves an account to the address an e-mail change link was sent to. */
+  confirmEmail: (token: string) => request<Session>("POST", `/confirm-email/${encodeURIComponent(token)}`),
   refresh: () => request<Session>("POST", "/reset-token"),
   tags: () => request<Tag[]>("GET", "/tags/"),
   worlds: (q: URLSearchParams) => request<World[]>("GET", `/worlds/?${q.toString()}`),

@@ -4,6 +4,7 @@
 import { api, saveSession, session } from "./api";
 import { h, show } from "./ui";
 import { loginScreen, registerScreen } from "./screens/auth";
+import { confirmAccountScreen, confirmEmailScreen } from "./screens/confirm";
 import { worldsScreen } from "./screens/worlds";
 import { createWorldScreen } from "./screens/create";
 import { settingsScreen } from "./screens/settings";
@@ -20,6 +21,8 @@ type Route = { pattern: RegExp; auth: "any" | "signed-in" | "registered" | "supe
 const routes: Route[] = [
   { pattern: /^#\/login$/, auth: "any", render: () => loginScreen() },
   { pattern: /^#\/register$/, auth: "any", render: () => registerScreen() },
+  { pattern: /^#\/confirm\/([^/]+)$/, auth: "any", render: (m) => confirmAccountScreen(decodeURIComponent(m[1])) },
+  { pattern: /^#\/confirm-email\/([^/]+)$/, auth: "any", render: (m) => confirmEmailScreen(decodeURIComponent(m[1])) },
   { pattern: /^#\/worlds$/, auth: "signed-in", render: () => worldsScreen() },
   { pattern: /^#\/create$/, auth: "registered", render: () => createWorldScreen() },
   { pattern: /^#\/world\/(\d+)$/, auth: "signed-in", render: async (m) => (play ??= await import("./screens/play")).playScreen(Number(m[1])) },
@@ -37,9 +40,43 @@ export function afterLogin(): void {
   location.hash = back && back !== "#/login" && back !== "#/register" ? back : "#/worlds";
 }
 
-export function signOut(): void {
-  saveSession(null);
+/** A line for the log-in screen to show once (why the user is there). */
+const NOTICE_KEY = "crowdwire.login-notice";
+
+/** The notice left for the log-in screen, if any, and forgets it. */
+export function takeLoginNotice(): string | null {
+  const n = sessionStorage.getItem(NOTICE_KEY);
+  sessionStorage.removeItem(NOTICE_KEY);
+  return n;
+}
+
+/** Ends the session on this device and shows the log-in screen (with `notice`, if given). */
+export function signOut(notice?: string): void {
+  sessionStorage.removeItem("crowdwire.back");
+  if (notice) sessionStorage.setItem(NOTICE_KEY, notice);
+  // The hash first, so that the session change below does not count as a session lost on a
+  // signed-in page (onSessionChange).
   location.hash = "#/login";
+  saveSession(null);
+}
+
+/** Whether the page at `hash` needs someone signed in. */
+function needsSession(hash: string): boolean {
+  const r = routes.find((r) => r.pattern.test(hash || "#/worlds"));
+  return !!r && r.auth !== "any";
+}
+
+/**
+ * Redraws the account bar; and when the session ended under a page that needs one (the server
+ * refused the token: it expired, or the password changed or everyone was signed out elsewhere),
+ * sends the user to log in, and back to this page afterwards.
+ */
+function onSessionChange(): void {
+  renderNav();
+  if (!session() && needsSession(location.hash)) {
+    sessionStorage.setItem(NOTICE_KEY, "Your session has ended. Log in again to continue.");
+    void route();
+  }
 }
 
 function renderNav(): void {
@@ -53,7 +90,7 @@ function renderNav(): void {
   const items: Node[] = [h("a", { href: "#/worlds" }, "Worlds")];
   if (!s.guest_uuid) items.push(h("a", { href: "#/create" }, "New world"), h("a", { href: "#/profile" }, "Profile"));
   if (s.is_superuser) items.push(h("a", { href: "#/admin" }, "Admin"));
-  items.push(h("button", { class: "secondary", type: "button", onclick: signOut }, s.guest_uuid ? "Leave (guest)" : "Log out"));
+  items.push(h("button", { class: "secondary", type: "button", onclick: () => signOut() }, s.guest_uuid ? "Leave (guest)" : "Log out"));
   nav.replaceChildren(...items);
 }
 
@@ -112,6 +149,6 @@ function keepSessionFresh(): void {
 }
 
 window.addEventListener("hashchange", () => void route());
-window.addEventListener("crowdwire:session", renderNav);
+window.addEventListener("crowdwire:session", onSessionChange);
 keepSessionFresh();
 void route();

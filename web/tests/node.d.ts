@@ -14,6 +14,7 @@ declare module "node:assert/strict" {
     notEqual(actual: unknown, expected: unknown, message?: string): void;
     deepEqual<T>(actual: unknown, expected: T, message?: string): asserts actual is T;
     notDeepEqual(actual: unknown, expected: unknown, message?: string): void;
+    match(value: string, pattern: RegExp, message?: string): void;
     throws(fn: () => unknown, expected?: RegExp | { message?: string | RegExp; name?: string }, message?: string): void;
     doesNotThrow(fn: () => unknown, message?: string): void;
     rejects(promise: Promise<unknown>, expected?: RegExp | { message?: string | RegExp; name?: string }, message?: string): Promise<void>;

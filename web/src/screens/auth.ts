@@ -2,7 +2,7 @@
 
 import { api, ApiError, saveSession } from "../api";
 import { busy, errorBox, h, show } from "../ui";
-import { afterLogin } from "../main";
+import { afterLogin, takeLoginNotice } from "../main";
 
 function field(label: string, attrs: Record<string, string | boolean>): { wrap: HTMLElement; input: HTMLInputElement } {
   const input = h("input", attrs);
@@ -22,6 +22,9 @@ function guestButton(errors: ReturnType<typeof errorBox>): HTMLButtonElement {
 
 export function loginScreen(): void {
   const errors = errorBox();
+  // Why the user is here, when they did not come on their own (a session that ended, a password change).
+  const why = takeLoginNotice();
+  const notice = why ? h("p", { class: "notice", role: "status" }, why) : null;
   const email = field("E-mail", { type: "email", name: "email", autocomplete: "username", required: true });
   const password = field("Password", { type: "password", name: "password", autocomplete: "current-password", required: true });
   const submit = h("button", { type: "submit" }, "Log in");
@@ -36,6 +39,7 @@ export function loginScreen(): void {
   show(
     h("section", { class: "card narrow" },
       h("h1", {}, "Log in to CrowdWire"),
+      notice,
       form,
       h("p", { class: "links" }, h("a", { href: "#/register" }, "Create an account"), guestButton(errors)),
     ),
@@ -64,7 +68,7 @@ export function registerScreen(): void {
       } catch (err) {
         // With e-mail confirmation on, the account stays pending until the link is opened.
         if (err instanceof ApiError && err.status < 500) {
-          notice.textContent = `Almost there: open the link we sent to ${addr}, then log in.`;
+          notice.textContent = `Almost there: open the link we sent to ${addr} to choose your password and activate your account.`;
           notice.hidden = false;
         } else throw err;
       }
