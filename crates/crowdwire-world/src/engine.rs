@@ -1688,14 +1688,20 @@ impl WorldEngine {
         let moved = match (current.filter(|_| spawned), requested) {
             (None, requested) => {
                 let map = &self.map;
+                // Anywhere a walker from the spawn point could get to: not in a wall, not in a
+                // room closed off by walls.
                 let walkable = |p: &Position| {
                     let (bx, by) = Self::body_centre(p);
-                    map.contains(p.x, p.y) && !map.is_wall(bx, by)
+                    map.contains(p.x, p.y) && map.is_reachable(bx, by)
                 };
                 let refused = requested.is_some_and(|p| !walkable(&p));
                 let at = requested.filter(walkable).unwrap_or(fallback);
                 if refused {
-                    self.error(session, "JOIN_PLAYER", "position inside a wall or outside the map");
+                    self.error(
+                        session,
+                        "JOIN_PLAYER",
+                        "position inside a wall, outside the map or in a room closed off by walls",
+                    );
                 }
                 Some(at)
             }

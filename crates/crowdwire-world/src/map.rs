@@ -36,12 +36,46 @@ pub struct WorldMap {
     /// Tile height, px.
     pub tile_height: u32,
     walls: Vec<bool>,
+    /// Tiles a walker starting at the spawn point can reach (all of them when the spawn tile
+    /// is a wall or off the map: such a map sets its spawn points by other means).
+    reachable: Vec<bool>,
     conference_of_tile: Vec<Option<u16>>,
     /// Conference areas, by key.
     pub conferences: Vec<ConferenceArea>,
     /// A fingerprint of the map's text (FNV-1a), so a reload can tell whether the map changed
     /// at all, decoration included; 0 for a generated map.
     pub fingerprint: u64,
+}
+
+/// Where a player's body centre is when standing at the default spawn point (50, 50) (the
+/// body is 26 × 10 px, offset so its centre is 1 px left of and 15 px below the position).
+pub const SPAWN_BODY_CENTRE: (f64, f64) = (49.0, 65.0);
+
+/// The tiles reachable from `start` through tiles that are not walls (8-neighbour, as a body
+/// may slip past corners); all tiles when `start` is a wall.
+fn reachable_from(walls: &[bool], width: u32, height: u32, start: Option<usize>) -> Vec<bool> {
+    let Some(start) = start.filter(|&i| !walls[i]) else {
+        return vec![true; walls.len()];
+    };
+    let (w, h) = (i64::from(width), i64::from(height));
+    let mut seen = vec![false; walls.len()];
+    seen[start] = true;
+    let mut todo = vec![start];
+    while let Some(i) = todo.pop() {
+        let (c, r) = (i as i64 % w, i as i64 / w);
+        for (dc, dr) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
+            let (nc, nr) = (c + dc, r + dr);
+            if nc < 0 || nr < 0 || nc >= w || nr >= h {
+                continue;
+            }
+            let j = (nr * w + nc) as usize;
+            if !walls[j] && !seen[j] {
+                seen[j] = true;
+                todo.push(j);
+            }
+        }
+    }
+    seen
 }
 
 /// FNV-1a over `bytes`: stable across processes and versions, unlike std's hasher.
@@ -246,12 +280,22 @@ impl WorldMap {
             let name = names.get(&key).cloned().unwrap_or_else(|| key.clone());
             conferences.push(ConferenceArea { key, name, tiles });
         }
+        let spawn_tile = {
+            let (x, y) = SPAWN_BODY_CENTRE;
+            let (c, r) = (
+                (x / f64::from(raw.tilewidth)) as u32,
+                (y / f64::from(raw.tileheight)) as u32,
+            );
+            (c < raw.width && r < raw.height).then_some((r * raw.width + c) as usize)
+        };
+        let reachable = reachable_from(&walls, raw.width, raw.height, spawn_tile);
         Ok(WorldMap {
             width: raw.width,
             height: raw.height,
             tile_width: raw.tilewidth,
             tile_height: raw.tileheight,
             walls,
+            reachable,
             conference_of_tile,
             conferences,
             fingerprint: fnv1a(json.as_bytes()),
@@ -269,6 +313,7 @@ impl WorldMap {
             tile_width: 32,
             tile_height: 32,
             walls: vec![false; n],
+            reachable: vec![true; n],
             conference_of_tile: vec![None; n],
             conferences: Vec::new(),
             fingerprint: 0,
@@ -297,6 +342,12 @@ impl WorldMap {
         let c = (x / f64::from(self.tile_width)) as u32;
         let r = (y / f64::from(self.tile_height)) as u32;
         Some((r * self.width + c) as usize)
+    }
+
+    /// True when a walker from the spawn point can get to the point (it is on the map, not on
+    /// a wall, and not in a room closed off by walls).
+    pub fn is_reachable(&self, x: f64, y: f64) -> bool {
+        self.tile_index(x, y).is_some_and(|i| self.reachable[i])
     }
 
     /// True when the point is on a wall tile.
@@ -419,6 +470,37 @@ mod tests {
         ]});
         let m = WorldMap::parse(&map.to_string()).unwrap();
         assert!(m.is_wall(40.0, 10.0));
+    }
+
+    /// Security review F7: a first spawn inside a room closed off by walls was accepted.
+    #[test]
+    fn a_room_closed_off_by_walls_is_out_of_reach() {
+        // 6 × 6 tiles; a ring of wall around the 2 × 2 room at tiles (3..5, 3..5).
+        let mut data = vec![0u32; 36];
+        for (c, r) in [
+            (2, 2),
+            (3, 2),
+            (4, 2),
+            (5, 2),
+            (2, 3),
+            (5, 3),
+            (2, 4),
+            (5, 4),
+            (2, 5),
+            (3, 5),
+            (4, 5),
+            (5, 5),
+        ] {
+            data[r * 6 + c] = 1;
+        }
+        let map = json!({"width": 6, "height": 6, "tilewidth": 32, "tileheight": 32,
+                         "layers": [{"type": "tilelayer", "name": "Collision", "data": data}]});
+        let m = WorldMap::parse(&map.to_string()).unwrap();
+        assert!(m.is_reachable(SPAWN_BODY_CENTRE.0, SPAWN_BODY_CENTRE.1));
+        assert!(m.is_reachable(20.0, 180.0), "open floor");
+        assert!(!m.is_reachable(3.5 * 32.0, 3.5 * 32.0), "inside the closed room");
+        assert!(!m.is_reachable(2.5 * 32.0, 2.5 * 32.0), "a wall");
+        assert!(!m.is_reachable(-5.0, 10.0), "off the map");
     }
 
     /// Security review F4: many compressed layers used to inflate to gigabytes, each within

@@ -22,6 +22,7 @@ async fn joined(s: &TestServer, world: i64, token: &str) -> Client {
 }
 
 db_tests!(
+    a_first_spawn_in_a_room_closed_off_by_walls_is_refused,
     a_guest_banned_live_stays_out_with_the_same_token,
     a_guest_banned_through_the_api_stays_out_until_unbanned,
     a_kicked_person_waits_out_the_cooldown,
@@ -814,4 +815,51 @@ async fn a_kicked_person_waits_out_the_cooldown(b: Backend) {
     let mut back = joined(&s, w, &v).await;
     back.send(json!({"topic": "PING"})).await;
     back.expect("PONG").await;
+}
+
+/// The default map with a closed room: a ring of wall tiles around columns and rows 21–23.
+fn map_with_a_closed_room() -> String {
+    let mut m: Value = serde_json::from_str(&common::default_map()).expect("the default map is JSON");
+    let width = m["width"].as_u64().expect("width") as usize;
+    let layer = m["layers"]
+        .as_array_mut()
+        .expect("layers")
+        .iter_mut()
+        .find(|l| l["name"].as_str().is_some_and(|n| n.contains("Collision")) && l["data"].is_array())
+        .expect("a collision layer");
+    for i in 20..=24 {
+        for (col, row) in [(i, 20), (i, 24), (20, i), (24, i)] {
+            layer["data"][row * width + col] = json!(1);
+        }
+    }
+    m.to_string()
+}
+
+/// Security review F7: the first JOIN_PLAYER was accepted anywhere, so a client could appear
+/// inside a room closed off by walls. Now a first spawn must be somewhere a walker from the
+/// spawn point could reach; otherwise it is refused and the player starts at the spawn point.
+async fn a_first_spawn_in_a_room_closed_off_by_walls_is_refused(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, owner) = s.user("Owner").await;
+    let (vid, visitor) = s.user("Sneak").await;
+    let mut body = common::world_body("Vault", true, true);
+    body["world_map"] = json!(map_with_a_closed_room());
+    let r = s.create_world(&owner, body).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let w = r.1["world_id"].as_i64().unwrap();
+    let mut co = joined(&s, w, &owner).await;
+    co.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    co.send(json!({"topic": "PING"})).await;
+    co.expect("PONG").await;
+    let mut cv = joined(&s, w, &visitor).await;
+    // Body centre at the middle of tile (22, 22), inside the ring.
+    cv.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 721, "y": 705}}))
+        .await;
+    let e = cv.expect("error").await;
+    assert_eq!(e["d"]["topic"], "JOIN_PLAYER", "{e}");
+    let j = co.expect("JOIN_PLAYER").await;
+    assert_eq!(j["user"]["user_id"], vid.to_string(), "{j}");
+    let pos = &j["position"];
+    assert_eq!((pos["x"].as_f64(), pos["y"].as_f64()), (Some(50.0), Some(50.0)), "{j}");
 }
