@@ -20,9 +20,20 @@ pub fn default_map() -> String {
         .unwrap_or_else(|| "{}".into())
 }
 
+/// Paths the original client asks for, and the files of ours that answer them: its default
+/// map, and the tile its map editor uses for conference areas.
+const ALIASES: [(&str, &str); 2] = [
+    ("maps/deti.json", "maps/default.json"),
+    ("maps/tilesets/tiles/conference.png", "maps/tilesets/conference.png"),
+];
+
 /// Serves one embedded file.
 pub async fn serve(Path(path): Path<String>) -> Response {
-    match StaticAssets::get(&path) {
+    let path = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == path)
+        .map_or(path.as_str(), |(_, file)| file);
+    match StaticAssets::get(path) {
         Some(f) => {
             let mime = f.metadata.mimetype().to_owned();
             (

@@ -27,7 +27,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::Modify;
 use utoipa::OpenApi;
@@ -132,7 +132,9 @@ pub fn app(state: AppState, extra: Router<AppState>) -> Router {
             Method::PATCH,
             Method::OPTIONS,
         ])
-        .allow_headers(Any);
+        // Echo what the preflight asks for: a `*` does not cover `Authorization` (Fetch
+        // standard), which every call of a client served from another origin sends.
+        .allow_headers(AllowHeaders::mirror_request());
     Router::new()
         .merge(api)
         .route("/api/v1/static/{*path}", get(assets::serve))

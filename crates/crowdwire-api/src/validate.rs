@@ -210,3 +210,122 @@ mod tests {
         assert!(parse_datetime("d", "yesterday").is_err());
     }
 }
+
+/// Body fields read the way the original (pydantic) read them, because its client sends
+/// `"public": "true"` and `"max_users": "50"`: a boolean may be `true`/`false`, `"true"`/
+/// `"false"`, `0`/`1` or `"0"`/`"1"`; an integer may be a JSON integer or a string of one.
+/// Nothing else is coerced. Use with `#[serde(deserialize_with = "lenient::…")]` (and
+/// `default` on the `opt_` forms).
+pub mod lenient {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    fn describe(v: &Value) -> String {
+        match v {
+            Value::Null => "null".into(),
+            Value::Bool(b) => format!("boolean `{b}`"),
+            Value::Number(n) => format!("number {n}"),
+            Value::String(s) => format!("string {s:?}"),
+            Value::Array(_) => "sequence".into(),
+            Value::Object(_) => "map".into(),
+        }
+    }
+
+    fn to_bool<E: Error>(v: Value) -> Result<bool, E> {
+        match &v {
+            Value::Bool(b) => Ok(*b),
+            Value::Number(n) if n.as_u64() == Some(1) => Ok(true),
+            Value::Number(n) if n.as_u64() == Some(0) => Ok(false),
+            Value::String(s) if s == "true" || s == "1" => Ok(true),
+            Value::String(s) if s == "false" || s == "0" => Ok(false),
+            _ => Err(E::custom(format!("invalid type: {}, expected a boolean", describe(&v)))),
+        }
+    }
+
+    fn to_int<T: TryFrom<i64>, E: Error>(v: Value) -> Result<T, E> {
+        let n = match &v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.parse::<i64>().ok(),
+            _ => None,
+        };
+        let n = n.ok_or_else(|| E::custom(format!("invalid type: {}, expected an integer", describe(&v))))?;
+        T::try_from(n).map_err(|_| E::custom(format!("integer {n} out of range")))
+    }
+
+    /// A boolean.
+    pub fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        to_bool(Value::deserialize(d)?)
+    }
+
+    /// An optional boolean (`null` is none).
+    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            v => to_bool(v).map(Some),
+        }
+    }
+
+    /// An integer.
+    pub fn int<'de, D: Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<T, D::Error> {
+        to_int(Value::deserialize(d)?)
+    }
+
+    /// An optional integer (`null` is none).
+    pub fn opt_int<'de, D: Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<Option<T>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            v => to_int(v).map(Some),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use serde::Deserialize;
+        use serde_json::json;
+
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Body {
+            #[serde(deserialize_with = "super::bool")]
+            flag: bool,
+            #[serde(default, deserialize_with = "super::opt_int")]
+            cap: Option<i32>,
+        }
+
+        fn read(v: serde_json::Value) -> Result<Body, serde_json::Error> {
+            serde_json::from_value(v)
+        }
+
+        #[test]
+        fn the_originals_coercions_and_no_others() {
+            for (v, want) in [
+                (json!(true), true),
+                (json!("true"), true),
+                (json!(1), true),
+                (json!("1"), true),
+            ] {
+                assert_eq!(read(json!({"flag": v})).unwrap().flag, want);
+            }
+            for v in [json!(false), json!("false"), json!(0), json!("0")] {
+                assert!(!read(json!({"flag": v})).unwrap().flag);
+            }
+            for v in [
+                json!("yes"),
+                json!("True"),
+                json!(2),
+                json!(null),
+                json!(1.0),
+                json!([true]),
+            ] {
+                assert!(read(json!({"flag": v})).is_err(), "{v}");
+            }
+            assert_eq!(read(json!({"flag": true, "cap": "50"})).unwrap().cap, Some(50));
+            assert_eq!(read(json!({"flag": true, "cap": 7})).unwrap().cap, Some(7));
+            assert_eq!(read(json!({"flag": true, "cap": null})).unwrap().cap, None);
+            assert_eq!(read(json!({"flag": true})).unwrap().cap, None);
+            for v in [json!("5x"), json!(" 5"), json!(5.5), json!("99999999999"), json!(true)] {
+                assert!(read(json!({"flag": true, "cap": v})).is_err(), "{v}");
+            }
+        }
+    }
+}

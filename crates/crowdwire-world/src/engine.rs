@@ -1283,13 +1283,14 @@ impl WorldEngine {
                     _ => self.error(session, "SEND_MESSAGE", "`to` must be ALL or NEARBY"),
                 }
             }
-            ClientMessage::WirePlayer { .. } | ClientMessage::UnwirePlayer { .. } => {
-                // Hints only: the server decides. Answer with the truth so the client resyncs.
-                let co: Vec<String> = self.co_members(slot).into_iter().map(|s| self.uid(s)).collect();
-                self.send(session, &ServerMessage::WirePlayer { merge: false, ids: co });
-                let groups = self.rooms(slot);
-                self.send(session, &ServerMessage::GroupsSnapshot { groups });
+            ClientMessage::UnwirePlayer { users_id } => {
+                // The original client closes its media for people it sees beyond the radius;
+                // those still in the hysteresis band part here too, so both sides agree.
+                if !self.parts_on_claim(slot, &users_id) {
+                    self.send_proximity_truth(slot, session);
+                }
             }
+            ClientMessage::WirePlayer { .. } => self.send_proximity_truth(slot, session),
             ClientMessage::JoinConference { conference_id } => {
                 self.join_conference(clock, slot, session, &conference_id)
             }
@@ -1585,6 +1586,32 @@ impl WorldEngine {
             }
             ClientMessage::Unknown { topic } => self.error(session, &topic, "unknown topic"),
         }
+    }
+
+    /// Applies an `UNWIRE_PLAYER` claim: the claimant parts from each named user it is still
+    /// near but who is beyond the radius (the groups re-form from what is left, and everyone
+    /// affected is told as after a move). True when any pair parted.
+    fn parts_on_claim(&mut self, slot: u32, ids: &[WireId]) -> bool {
+        let mut parted = false;
+        for id in ids {
+            let Some(other) = self.slot_by_wire(id).filter(|o| *o != slot) else {
+                continue;
+            };
+            let diff = self.proximity.part(slot, other);
+            if !diff.is_empty() {
+                self.apply_diff(diff, None);
+                parted = true;
+            }
+        }
+        parted
+    }
+
+    /// Proximity claims are hints: the answer is the server's truth, so the client resyncs.
+    fn send_proximity_truth(&mut self, slot: u32, session: SessionId) {
+        let co: Vec<String> = self.co_members(slot).into_iter().map(|s| self.uid(s)).collect();
+        self.send(session, &ServerMessage::WirePlayer { merge: false, ids: co });
+        let groups = self.rooms(slot);
+        self.send(session, &ServerMessage::GroupsSnapshot { groups });
     }
 
     fn may_interact(&mut self, slot: u32, session: SessionId, topic: &str) -> bool {
@@ -1907,7 +1934,13 @@ impl WorldEngine {
                 .filter(|m| Some(**m) == gone)
                 .map(|m| self.uid(*m))
                 .collect();
-            let added: Vec<String> = new_co.difference(&old_co).map(|m| self.uid(*m)).collect();
+            // Nearest first: a newcomer's client connects media in this order.
+            let mut added: Vec<u32> = new_co.difference(&old_co).copied().collect();
+            if let Some(here) = self.players[&x].position {
+                let dist = |m: &u32| self.players[m].position.map_or(f64::INFINITY, |p| p.distance(&here));
+                added.sort_by(|a, b| dist(a).total_cmp(&dist(b)));
+            }
+            let added: Vec<String> = added.into_iter().map(|m| self.uid(m)).collect();
             let removed: Vec<String> = removed
                 .into_iter()
                 .chain(removed_gone)

@@ -176,6 +176,31 @@ impl ProximityGroups {
         self.finish(tx)
     }
 
+    /// Parts two near members who are farther apart than the radius (inside the hysteresis
+    /// band), as a client may ask when it sees them apart: their edge goes, groups re-form from
+    /// the edges left, and they come near again only within the radius. Members closer than
+    /// the radius stay near (the claim is only a hint). Returns the group changes.
+    pub fn part(&mut self, a: Member, b: Member) -> GroupDiff {
+        let apart = match (self.positions.get(&a), self.positions.get(&b)) {
+            (Some(pa), Some(pb)) => pa.distance(pb) > self.config.radius,
+            _ => false,
+        };
+        if !apart || !self.are_near(a, b) {
+            return GroupDiff::default();
+        }
+        let mut tx = self.tx();
+        self.unlink(a, b);
+        if let Some(g) = self.group_of(a)
+            && self.group_of(b) == Some(g)
+        {
+            self.resplit(g, &mut tx);
+        }
+        tx.work.insert(a);
+        tx.work.insert(b);
+        self.settle(&mut tx);
+        self.finish(tx)
+    }
+
     /// Takes a member out (left, or entered a conference) and returns the group changes.
     pub fn remove(&mut self, m: Member) -> GroupDiff {
         let Some(p) = self.positions.remove(&m) else {
@@ -438,6 +463,38 @@ mod tests {
 
     fn at(x: f64, y: f64) -> Position {
         Position { x, y }
+    }
+
+    #[test]
+    fn a_pair_in_the_hysteresis_band_parts_when_asked_and_meets_again_within_the_radius() {
+        let mut p = ProximityGroups::new(ProximityConfig::default());
+        p.set_position(1, at(0.0, 0.0));
+        p.set_position(2, at(100.0, 0.0));
+        p.set_position(3, at(60.0, 60.0));
+        assert_eq!(p.groups().len(), 1);
+        // A claim about someone within the radius is ignored.
+        assert!(p.part(1, 3).is_empty());
+        // 2 walks to 170 px from 1: still near (hysteresis), and still near 3, so parting 1
+        // from 2 keeps the three together through 3.
+        p.set_position(2, at(170.0, 0.0));
+        assert!(p.are_near(1, 2));
+        assert!(p.part(1, 2).is_empty());
+        assert!(!p.are_near(1, 2));
+        assert_eq!(p.groups().len(), 1);
+        // Without 3, the pair's group closes.
+        p.set_position(3, at(60.0, 50.0));
+        p.set_position(2, at(100.0, 0.0));
+        p.remove(3);
+        p.set_position(2, at(170.0, 0.0));
+        assert!(p.are_near(1, 2) && p.group_of(1).is_some());
+        let d = p.part(1, 2);
+        assert_eq!(d.closed.len(), 1, "{d:?}");
+        assert_eq!((p.group_of(1), p.group_of(2)), (None, None));
+        // Within the band they stay apart; within the radius they meet again.
+        p.set_position(2, at(160.0, 0.0));
+        assert!(!p.are_near(1, 2));
+        p.set_position(2, at(140.0, 0.0));
+        assert!(p.are_near(1, 2));
     }
 
     #[test]

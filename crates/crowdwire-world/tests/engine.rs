@@ -430,7 +430,8 @@ fn a_newcomer_is_wired_to_the_group_and_announced_to_its_members() {
     assert_eq!(w.group_of("3").as_ref(), Some(&g));
     assert_eq!(w.take_rooms(1), vec![wire(true, &["3"])]);
     assert_eq!(w.take_rooms(2), vec![wire(true, &["3"])]);
-    assert_eq!(w.take_rooms(3), vec![wire(true, &["1", "2"]), groups_snapshot(&[&g])]);
+    // Nearest first: 2 stands at 700, 1 at 600.
+    assert_eq!(w.take_rooms(3), vec![wire(true, &["2", "1"]), groups_snapshot(&[&g])]);
     assert_eq!(
         w.take_media(),
         vec![MediaCommand::Join {
@@ -460,22 +461,23 @@ fn merging_groups_keeps_the_larger_groups_id_and_splitting_keeps_it_for_the_larg
     for u in ["1", "2", "3", "4", "5", "6"] {
         assert_eq!(w.group_of(u).as_ref(), Some(&big), "{u} is in the merged group");
     }
+    // Each hears of the newcomers nearest first.
     for s in 1..=3 {
-        assert_eq!(w.take_rooms(s), vec![wire(true, &["4", "5", "6"])]);
+        assert_eq!(w.take_rooms(s), vec![wire(true, &["6", "4", "5"])]);
     }
     for s in 4..=5 {
         assert_eq!(
             w.take_rooms(s),
             vec![
                 close_room(&small),
-                wire(true, &["1", "2", "3", "6"]),
+                wire(true, &["6", "3", "2", "1"]),
                 groups_snapshot(&[&big])
             ]
         );
     }
     assert_eq!(
         w.take_rooms(6),
-        vec![wire(true, &["1", "2", "3", "4", "5"]), groups_snapshot(&[&big])]
+        vec![wire(true, &["3", "4", "2", "5", "1"]), groups_snapshot(&[&big])]
     );
     let media = w.take_media();
     assert!(media.contains(&MediaCommand::Destroy { room: small.clone() }));

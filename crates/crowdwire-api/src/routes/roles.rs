@@ -18,7 +18,7 @@ use crate::extract::{JsonBody, Path, Registered};
 use crate::routes::worlds::parse_user_ref;
 use crate::schemas::{RoleAssignment, RoleInDB, UserRef};
 use crate::state::AppState;
-use crate::validate::Checks;
+use crate::validate::{Checks, lenient};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -81,39 +81,51 @@ pub struct RoleCreate {
     #[schema(min_length = 1, max_length = 50)]
     pub name: String,
     /// Ignored: the world in the path is used.
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub world_id: Option<i64>,
     /// Must be false: a world has one default role.
     #[serde(default)]
+    #[serde(deserialize_with = "lenient::bool")]
     pub is_default: bool,
     /// Use interactive objects.
     #[serde(default)]
+    #[serde(deserialize_with = "lenient::bool")]
     pub interact: bool,
     /// Move.
     #[serde(default)]
+    #[serde(deserialize_with = "lenient::bool")]
     pub walk: bool,
     /// Speak in proximity groups.
     #[serde(default)]
+    #[serde(deserialize_with = "lenient::bool")]
     pub talk: bool,
     /// Speak in conferences.
     #[serde(default)]
+    #[serde(deserialize_with = "lenient::bool")]
     pub talk_conference: bool,
     /// Mute others.
     #[serde(default)]
+    #[serde(deserialize_with = "lenient::bool")]
     pub world_mute: bool,
     /// Manage roles.
     #[serde(default)]
+    #[serde(deserialize_with = "lenient::bool")]
     pub role_manage: bool,
     /// Manage conferences.
     #[serde(default)]
+    #[serde(deserialize_with = "lenient::bool")]
     pub conference_manage: bool,
     /// Chat.
     #[serde(default)]
+    #[serde(deserialize_with = "lenient::bool")]
     pub chat: bool,
     /// Invite.
     #[serde(default)]
+    #[serde(deserialize_with = "lenient::bool")]
     pub invite: bool,
     /// Ban.
     #[serde(default)]
+    #[serde(deserialize_with = "lenient::bool")]
     pub ban: bool,
 }
 
@@ -167,28 +179,40 @@ pub struct RoleUpdate {
     /// New name (≤ 50). `Admin` cannot be renamed.
     pub name: Option<String>,
     /// Ignored.
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub world_id: Option<i64>,
     /// Make this the default role (the previous default stops being one).
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub is_default: Option<bool>,
     /// Use interactive objects.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub interact: Option<bool>,
     /// Move.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub walk: Option<bool>,
     /// Speak in proximity groups.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub talk: Option<bool>,
     /// Speak in conferences.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub talk_conference: Option<bool>,
     /// Mute others.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub world_mute: Option<bool>,
     /// Manage roles.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub role_manage: Option<bool>,
     /// Manage conferences.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub conference_manage: Option<bool>,
     /// Chat.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub chat: Option<bool>,
     /// Invite.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub invite: Option<bool>,
     /// Ban.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub ban: Option<bool>,
 }
 

@@ -19,7 +19,7 @@ use crate::extract::{JsonBody, Path, Query, Registered, Superuser};
 use crate::live::Eviction;
 use crate::schemas::{ReportUserInDB, ReportUserInDBDetailed, StatusOk, UserInDB};
 use crate::state::AppState;
-use crate::validate::{Checks, flexible_bool, window};
+use crate::validate::{Checks, flexible_bool, lenient, window};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -124,6 +124,7 @@ pub struct UserUpdate {
     /// Birth date.
     pub birth: Option<String>,
     /// 0 normal or 1 banned; superusers only (others' values are ignored).
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub status: Option<i32>,
     /// Registration date; superusers only (others' values are ignored).
     pub register_date: Option<String>,
@@ -340,6 +341,7 @@ async fn reports_sent(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserReportCreate {
     /// World where it happened; both users must be members.
+    #[serde(deserialize_with = "lenient::int")]
     pub world_id: i64,
     /// What happened (≤ 300).
     #[schema(max_length = 300)]
@@ -448,6 +450,7 @@ async fn delete_report(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReviewBody {
     /// Reviewed or not.
+    #[serde(deserialize_with = "lenient::bool")]
     pub reviewed: bool,
 }
 

@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
 use crate::extract::{JsonBody, Path, Registered, Superuser};
 use crate::schemas::ReportWorldInDB;
 use crate::state::AppState;
-use crate::validate::Checks;
+use crate::validate::{Checks, lenient};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -71,8 +71,10 @@ async fn withdraw_report(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WorldReportReview {
     /// Who filed the report.
+    #[serde(deserialize_with = "lenient::int")]
     pub reporter: i64,
     /// Reviewed or not.
+    #[serde(deserialize_with = "lenient::bool")]
     pub reviewed: bool,
 }
 

@@ -28,7 +28,7 @@ use crate::schemas::{
     WorldUserWithRoleAndMap,
 };
 use crate::state::AppState;
-use crate::validate::{Checks, flexible_bool, window};
+use crate::validate::{Checks, flexible_bool, lenient, window};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -246,8 +246,10 @@ pub struct WorldCreate {
     #[schema(min_length = 1, max_length = 50)]
     pub name: String,
     /// Listed publicly.
+    #[serde(deserialize_with = "lenient::bool")]
     pub public: bool,
     /// Guests may enter.
+    #[serde(deserialize_with = "lenient::bool")]
     pub allow_guests: bool,
     /// Tag names.
     pub tags: Vec<String>,
@@ -258,6 +260,7 @@ pub struct WorldCreate {
     pub description: Option<String>,
     /// Capacity 1..1000; omitted or null for unlimited.
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub max_users: Option<i32>,
     /// Image as a data URL.
     pub profile_image: Option<String>,
@@ -325,12 +328,16 @@ pub struct WorldUpdate {
     pub description: Option<String>,
     /// Capacity 1..1000.
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub max_users: Option<i32>,
     /// Listed publicly.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub public: Option<bool>,
     /// Guests may enter.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub allow_guests: Option<bool>,
     /// 0 normal or 1 banned; superusers only.
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub status: Option<i32>,
     /// Image.
     pub profile_image: Option<String>,
@@ -685,6 +692,7 @@ pub struct WorldUserUpdate {
     /// One of the 28 avatar names.
     pub avatar: Option<String>,
     /// 0 normal, 1 banned from the world.
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub status: Option<i32>,
 }
 
