@@ -55,9 +55,9 @@ pub struct RealtimeSettings {
     pub rate: (f64, f64),
     /// A dropped connection keeps its place this long.
     pub reconnect_grace: Duration,
-    /// Every socket gets a WebSocket Ping this often. Browsers answer at once, in their
-    /// network stack, whatever the page is doing (a background tab too), so a live client is
-    /// never silent for much longer than this. Not zero.
+    /// Every socket gets a WebSocket Ping this often. Browsers answer in their network stack,
+    /// without the page's script (a busy page or a background tab answers too), so a live
+    /// client is never silent for much longer than this. Not zero.
     pub ping_interval: Duration,
     /// A socket from which nothing has arrived this long (no frame of any kind, pongs
     /// included) is a dropped connection: a network path that died without a FIN or RST,

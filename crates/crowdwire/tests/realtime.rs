@@ -733,17 +733,35 @@ async fn spawned(s: &TestServer, world: i64, token: &str, x: i32) -> Client {
     c
 }
 
-async fn a_drop_is_told_as_reconnecting_a_return_as_online_and_a_clean_close_as_a_leave(b: Backend) {
-    let s = TestServer::start(b).await;
+/// Ava and Ben in a new world of Ava's.
+struct AvaSeesBen {
+    w: i64,
+    /// Ben's token.
+    bt: String,
+    /// Ava's socket (not spawned).
+    ca: Client,
+    /// Ben's socket, spawned at (500, 100).
+    cb: Client,
+    /// Ben's id as Ava's `JOIN_PLAYER` of him carried it.
+    ben: Value,
+}
+
+/// Users created (before any socket opens: a socket must be read to answer pings), then Ava
+/// connects, Ben spawns and Ava sees him join.
+async fn ava_sees_ben(s: &TestServer, world: &str) -> AvaSeesBen {
     let (_, a) = s.user("Ava").await;
     let (_, bt) = s.user("Ben").await;
-    let w = s.world(&a, "Ghosts", true, true).await;
+    let w = s.world(&a, world, true, true).await;
     s.join(&bt, w).await;
-    let mut ca = joined(&s, w, &a).await;
-    ca.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
-        .await;
-    let cb = spawned(&s, w, &bt, 500).await;
+    let mut ca = joined(s, w, &a).await;
+    let cb = spawned(s, w, &bt, 500).await;
     let ben = ca.expect("JOIN_PLAYER").await["user"]["user_id"].clone();
+    AvaSeesBen { w, bt, ca, cb, ben }
+}
+
+async fn a_drop_is_told_as_reconnecting_a_return_as_online_and_a_clean_close_as_a_leave(b: Backend) {
+    let s = TestServer::start(b).await;
+    let AvaSeesBen { w, bt, mut ca, cb, ben } = ava_sees_ben(&s, "Ghosts").await;
     // Ben's network fails: his connection is reset, with no close frame.
     cb.reset();
     assert_eq!(
@@ -771,18 +789,12 @@ async fn a_drop_is_told_as_reconnecting_a_return_as_online_and_a_clean_close_as_
 
 async fn a_dropped_player_who_does_not_return_leaves_after_the_grace(b: Backend) {
     let s = TestServer::start_with(b, |c| c.realtime.reconnect_grace = Duration::from_secs(1)).await;
-    let (_, a) = s.user("Ava").await;
-    let (bid, bt) = s.user("Ben").await;
-    let w = s.world(&a, "Gone", true, true).await;
-    s.join(&bt, w).await;
-    let mut ca = joined(&s, w, &a).await;
-    let cb = spawned(&s, w, &bt, 500).await;
-    ca.expect("JOIN_PLAYER").await;
+    let AvaSeesBen { mut ca, cb, ben, .. } = ava_sees_ben(&s, "Gone").await;
     cb.reset();
     let away = ca.expect_within("PLAYER_PRESENCE", 5000).await;
-    assert_eq!(away, presence(&json!(bid.to_string()), "reconnecting"));
+    assert_eq!(away, presence(&ben, "reconnecting"));
     let left = ca.expect_within("LEAVE_PLAYER", 10_000).await;
-    assert_eq!(left["user_id"], bid.to_string());
+    assert_eq!(left["user_id"], ben);
     assert_eq!(ca.seen_with("PLAYER_PRESENCE").len(), 1, "{:?}", ca.seen);
 }
 
@@ -820,16 +832,15 @@ async fn a_silent_socket_is_found_by_its_missing_pongs(b: Backend) {
         c.realtime.idle_timeout = Duration::from_millis(1500);
     })
     .await;
-    let (_, a) = s.user("Ava").await;
-    let (bid, bt) = s.user("Ben").await;
-    let w = s.world(&a, "Silence", true, true).await;
-    s.join(&bt, w).await;
-    let mut ca = joined(&s, w, &a).await;
-    let stalled = spawned(&s, w, &bt, 500).await;
-    ca.expect("JOIN_PLAYER").await;
+    let AvaSeesBen {
+        mut ca,
+        cb: stalled,
+        ben,
+        ..
+    } = ava_sees_ben(&s, "Silence").await;
     assert_eq!(
         ca.expect_within("PLAYER_PRESENCE", 10_000).await,
-        presence(&json!(bid.to_string()), "reconnecting")
+        presence(&ben, "reconnecting")
     );
     // Ava, who answered every ping, is still connected; Ben keeps his place for the grace.
     ca.send(json!({"topic": "PING"})).await;
