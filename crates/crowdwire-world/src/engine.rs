@@ -929,7 +929,9 @@ impl WorldEngine {
 
     /// A player carried over from another replica: in the world without a session, as after a
     /// network drop, so its client's reconnection resumes it (same groups and conference, no
-    /// second join event) and the grace period ends it if the client never comes back.
+    /// second join event) and the grace period ends it if the client never comes back. Nobody
+    /// is told: a world restores its players before any session, and each client that connects
+    /// learns from its snapshot that the player is reconnecting.
     fn restore(&mut self, clock: Clock, mut r: Restored) {
         r.profile = Self::effective(r.profile);
         if self.by_user.contains_key(&r.profile.user_id) {
@@ -965,9 +967,6 @@ impl WorldEngine {
                 batch_ix: None,
             },
         );
-        // Away, as after a drop (a world taken over has no sessions yet: this is for anyone
-        // already back).
-        self.announce_presence(slot);
         let Some(pos) = position else { return };
         let conference = r.conference.filter(|c| {
             c.rsplit_once('-').is_some_and(|(key, world)| {
