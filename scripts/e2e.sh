@@ -29,6 +29,7 @@
 #   --quiet (or E2E_QUIET=1)  don't print every WebSocket message of the media test (they are
 #                             still kept for the failure report and in e2e/artifacts/)
 #   E2E_BUILD=1               rebuild the server (cargo build -p crowdwire) even if the binary exists
+#   CARGO_TARGET_DIR          where cargo puts the server binary (default target/), as for cargo
 #   E2E_NPM_CI=1              run npm ci in e2e/ even if node_modules is from the current lockfile
 #   E2E_SERVER_LOG_FILTER     the server's --log filter (default: info,crowdwire_media=debug)
 #   E2E_SERVER_ARGS           extra arguments for `crowdwire serve` (e.g. "--media-workers 1")
@@ -46,7 +47,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 E2E=$ROOT/e2e
-BIN=$ROOT/target/debug/crowdwire
+# The server as cargo builds it: under CARGO_TARGET_DIR when that is set (relative to the root).
+TARGET=${CARGO_TARGET_DIR:-target}
+[[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
+BIN=$TARGET/debug/crowdwire
 ARTIFACTS=$E2E/artifacts
 export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 HTTP_PORT=18080

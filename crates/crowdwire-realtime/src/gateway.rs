@@ -5,8 +5,15 @@
 //! frame into a typed message at the edge and hands it to the world's actor, and a writer
 //! that drains the socket's bounded queue (one message per frame, or, with `?batch=1`, one
 //! JSON array per frame flushed at least every 50 ms).
+//!
+//! The writer also pings the client every `ping_interval`; the reader ends a socket from
+//! which nothing (not even a pong) has arrived for `idle_timeout` as a dropped connection, so
+//! a network path that died silently is found in seconds and the world keeps the player's
+//! place for the reconnection grace.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -240,7 +247,7 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
         }
     }
     let (sink, mut stream) = socket.split();
-    let writer = tokio::spawn(write(sink, outbound.clone(), batch));
+    let writer = tokio::spawn(write(sink, outbound.clone(), batch, hub.settings.ping_interval));
     let clean = match &place {
         Place::Local(actor) => read_local(&hub, &mut stream, actor, session, &writer).await,
         Place::Remote(owner) => read_remote(&hub, &mut stream, world_id, session, owner, &outbound, &writer).await,
@@ -265,12 +272,28 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
     let _ = writer.await;
 }
 
-/// Drains the socket's queue into the socket until the queue closes (or the socket fails).
-async fn write(mut sink: futures_util::stream::SplitSink<WebSocket, Message>, queue: Arc<Outbound>, batch: bool) {
+/// Drains the socket's queue into the socket until the queue closes (or the socket fails),
+/// and pings the client every `ping_every` (its pongs keep the reader's [`Silence`] away).
+async fn write(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    queue: Arc<Outbound>,
+    batch: bool,
+    ping_every: Duration,
+) {
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The world hands a socket its frames at most once per flush interval, all at once, so
     // each wake-up here is one write (one array when batched).
     loop {
-        queue.wait().await;
+        tokio::select! {
+            () = queue.wait() => {}
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(bytes::Bytes::new())).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        }
         let (items, close) = queue.drain();
         let sent = if batch {
             write_batched(&mut sink, &items).await
@@ -364,20 +387,55 @@ enum Read {
     Invalid(ParseError),
     /// Nothing to pass on (ping, pong).
     Skip,
-    /// The client closed (`true`), or the connection dropped or went silent (`false`).
+    /// The client closed (`true`), or the connection dropped (`false`).
     End(bool),
 }
 
-fn classify(next: Result<Option<Result<Message, axum::Error>>, tokio::time::error::Elapsed>) -> Read {
+fn classify(next: Option<Result<Message, axum::Error>>) -> Read {
     match next {
-        Err(_) | Ok(None) | Ok(Some(Err(_))) => Read::End(false),
-        Ok(Some(Ok(Message::Text(t)))) => Read::Text(t),
-        Ok(Some(Ok(Message::Binary(_)))) => Read::Invalid(ParseError {
+        None | Some(Err(_)) => Read::End(false),
+        Some(Ok(Message::Text(t))) => Read::Text(t),
+        Some(Ok(Message::Binary(_))) => Read::Invalid(ParseError {
             topic: None,
             message: "binary frames are not supported; send JSON text".into(),
         }),
-        Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => Read::Skip,
-        Ok(Some(Ok(Message::Close(_)))) => Read::End(true),
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Read::Skip,
+        Some(Ok(Message::Close(_))) => Read::End(true),
+    }
+}
+
+/// A reader's watch for a socket gone silent: nothing from it (no frame of any kind) for
+/// the idle timeout. The timer is set again only when it fires, not at every frame.
+struct Silence {
+    idle: Duration,
+    heard: tokio::time::Instant,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Silence {
+    fn new(idle: Duration) -> Silence {
+        Silence {
+            idle,
+            heard: tokio::time::Instant::now(),
+            timer: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+
+    /// Something arrived.
+    fn heard(&mut self) {
+        self.heard = tokio::time::Instant::now();
+    }
+
+    /// Completes once nothing has arrived for the idle timeout.
+    async fn elapsed(&mut self) {
+        loop {
+            self.timer.as_mut().await;
+            let until = self.heard + self.idle;
+            if tokio::time::Instant::now() >= until {
+                return;
+            }
+            self.timer.as_mut().reset(until);
+        }
     }
 }
 
@@ -390,21 +448,26 @@ async fn read_local(
     session: crowdwire_world::engine::SessionId,
     writer: &tokio::task::JoinHandle<()>,
 ) -> bool {
-    let idle = hub.settings.idle_timeout;
+    let mut silence = Silence::new(hub.settings.idle_timeout);
     // When the world's mailbox is full, the newest unsent move waits here and replaces the
     // one before it, so an overloaded world sheds stale positions instead of letting them
     // pile up (and age) in the socket buffers; every other message waits its turn.
     let mut pending_move: Option<(ClientMessage, Clock)> = None;
     loop {
+        // Silence is the last thing looked at: after the reader waited for the world (its
+        // mailbox full), what the client sent meanwhile is read before its silence counts.
         let next = tokio::select! {
+            biased;
             permit = actor.reserve(), if pending_move.is_some() => {
                 let Ok(permit) = permit else { return false };
                 let (m, at) = pending_move.take().expect("guarded");
                 permit.send(ActorMsg::Frame { session, message: Ok(m), at });
                 continue;
             }
-            next = tokio::time::timeout(idle, stream.next()) => next,
+            next = stream.next() => next,
+            () = silence.elapsed() => return false,
         };
+        silence.heard();
         let at = hub.clock();
         let message = match classify(next) {
             Read::End(clean) => return clean,
@@ -465,19 +528,23 @@ async fn read_remote(
     outbound: &Outbound,
     writer: &tokio::task::JoinHandle<()>,
 ) -> bool {
-    let idle = hub.settings.idle_timeout;
+    let mut silence = Silence::new(hub.settings.idle_timeout);
     let mut check = tokio::time::interval(CLOSED_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // Silence last, as in `read_local`.
         let next = tokio::select! {
+            biased;
             _ = check.tick() => {
                 if writer.is_finished() {
                     return true;
                 }
                 continue;
             }
-            next = tokio::time::timeout(idle, stream.next()) => next,
+            next = stream.next() => next,
+            () = silence.elapsed() => return false,
         };
+        silence.heard();
         match classify(next) {
             Read::End(clean) => return clean,
             Read::Skip => {}

@@ -56,7 +56,13 @@ pub struct RealtimeSettings {
     pub rate: (f64, f64),
     /// A dropped connection keeps its place this long.
     pub reconnect_grace: Duration,
-    /// A socket silent this long is considered dropped.
+    /// Every socket gets a WebSocket Ping this often. Browsers answer in their network stack,
+    /// without the page's script (a busy page or a background tab answers too), so a live
+    /// client is never silent for much longer than this. Not zero.
+    pub ping_interval: Duration,
+    /// A socket from which nothing has arrived this long (no frame of any kind, pongs
+    /// included) is a dropped connection: a network path that died without a FIN or RST,
+    /// found this long after it died. Two or three ping intervals.
     pub idle_timeout: Duration,
     /// A world hands its sockets what its turns produced at most this often (movements
     /// once per mover, at their latest positions): a message waits at most this long, and a
@@ -86,7 +92,8 @@ impl Default for RealtimeSettings {
             outbound_bound: 2048,
             rate: (40.0, 80.0),
             reconnect_grace: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(60),
+            ping_interval: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(10),
             flush_interval: Duration::from_millis(16),
             lease_ttl: Duration::from_secs(3),
             presence_refresh: Duration::from_secs(2),

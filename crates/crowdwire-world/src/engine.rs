@@ -14,7 +14,8 @@ use serde_json::{Map, Value, json};
 use crate::interest::InterestGrid;
 use crate::map::WorldMap;
 use crate::protocol::{
-    ClientMessage, JoinedUser, ParseError, PlayerData, Position, Reason, RoleSummary, ServerMessage, Velocity, WireId,
+    ClientMessage, JoinedUser, ParseError, PlayerData, Position, PresenceState, Reason, RoleSummary, ServerMessage,
+    Velocity, WireId,
 };
 use crate::proximity::{GroupDiff, GroupId, ProximityConfig, ProximityGroups};
 
@@ -351,7 +352,9 @@ pub enum Input {
         /// The message, or why it could not be parsed.
         message: Result<ClientMessage, ParseError>,
     },
-    /// A session ended: `clean` for a close handshake, else a network drop.
+    /// A session ended: `clean` for a close handshake, else a network drop (a spawned player
+    /// then keeps its place for the reconnection grace, and the others are told it is
+    /// reconnecting).
     Closed {
         /// Session.
         session: SessionId,
@@ -826,6 +829,7 @@ impl WorldEngine {
         let profile = Self::effective(profile);
         if let Some(&slot) = self.by_user.get(&profile.user_id) {
             // Same user again: a reconnection within the grace period, or a second window.
+            let was_away = self.players[&slot].session.is_none();
             if let Some(old) = self.players[&slot].session {
                 self.send(
                     old,
@@ -850,6 +854,10 @@ impl WorldEngine {
                 ..profile
             };
             self.by_session.insert(session, slot);
+            if was_away {
+                // The others were told it was reconnecting: it is back, in the same place.
+                self.announce_presence(slot);
+            }
             self.snapshot(session, slot);
             // Resend the rooms it is in, so the client rebuilds its media.
             let rooms = self.rooms(slot);
@@ -926,7 +934,9 @@ impl WorldEngine {
 
     /// A player carried over from another replica: in the world without a session, as after a
     /// network drop, so its client's reconnection resumes it (same groups and conference, no
-    /// second join event) and the grace period ends it if the client never comes back.
+    /// second join event) and the grace period ends it if the client never comes back. Nobody
+    /// is told: a world restores its players before any session, and each client that connects
+    /// learns from its snapshot that the player is reconnecting.
     fn restore(&mut self, clock: Clock, mut r: Restored) {
         r.profile = Self::effective(r.profile);
         if self.by_user.contains_key(&r.profile.user_id) {
@@ -979,7 +989,8 @@ impl WorldEngine {
         self.move_to(clock, slot, pos, Velocity::default(), Announce::Spawn);
     }
 
-    /// `PLAYERS_SNAPSHOT` of everyone else, to `session`.
+    /// `PLAYERS_SNAPSHOT` of everyone else, to `session`, then a `PLAYER_PRESENCE` for each of
+    /// them who is reconnecting (the others in the snapshot are online).
     fn snapshot(&mut self, session: SessionId, me: u32) {
         let mut snapshot = Map::new();
         let mut data = Map::new();
@@ -1001,6 +1012,37 @@ impl WorldEngine {
                 players_data: data,
             },
         );
+        let away = sorted(
+            self.players
+                .values()
+                .filter(|p| p.slot != me && p.session.is_none())
+                .map(|p| p.slot)
+                .collect(),
+        );
+        for slot in away {
+            let presence = self.presence(slot);
+            self.send(session, &presence);
+        }
+    }
+
+    /// `PLAYER_PRESENCE` of a player: reconnecting while it has no session, else online.
+    fn presence(&self, slot: u32) -> ServerMessage {
+        let p = &self.players[&slot];
+        ServerMessage::PlayerPresence {
+            user_id: p.profile.user_id.clone(),
+            state: if p.session.is_some() {
+                PresenceState::Online
+            } else {
+                PresenceState::Reconnecting
+            },
+        }
+    }
+
+    /// Tells everyone else a player's presence (as `JOIN_PLAYER` and `LEAVE_PLAYER`, world-wide).
+    fn announce_presence(&mut self, slot: u32) {
+        let frame = Frame::of(&self.presence(slot));
+        let others = self.everyone_but(slot);
+        self.fanout(others, frame);
     }
 
     fn closed(&mut self, clock: Clock, session: SessionId, clean: bool) {
@@ -1020,6 +1062,9 @@ impl WorldEngine {
                     position,
                 }));
             }
+            // Its avatar stands still for the others until it is back or the grace ends:
+            // tell them why at once, not only when it leaves.
+            self.announce_presence(slot);
         }
     }
 

@@ -502,6 +502,17 @@ pub struct Reason {
     pub reason: String,
 }
 
+/// The state of a player's connection, as `PLAYER_PRESENCE` tells it. (A player's chosen
+/// availability, when there is one, is to travel in a field of its own next to `state`.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PresenceState {
+    /// Connected.
+    Online,
+    /// Its connection dropped; its place is kept for the reconnection grace.
+    Reconnecting,
+}
+
 /// A message to a client.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "topic")]
@@ -665,6 +676,18 @@ pub enum ServerMessage {
     /// Start streaming the file.
     #[serde(rename = "START_DOWNLOAD")]
     StartDownload,
+    /// (CrowdWire extension) How another player is present: its connection dropped and the
+    /// server keeps its place for the reconnection grace (`reconnecting`), or it is back
+    /// (`online`). Sent to those who get the player's `JOIN_PLAYER` and `LEAVE_PLAYER`, and to
+    /// a newcomer after its `PLAYERS_SNAPSHOT` for each player reconnecting then (everyone
+    /// else in the snapshot is online). The original client ignores the topic.
+    #[serde(rename = "PLAYER_PRESENCE")]
+    PlayerPresence {
+        /// Who (the id its `JOIN_PLAYER` and `LEAVE_PLAYER` carry).
+        user_id: String,
+        /// Its connection's state.
+        state: PresenceState,
+    },
     /// The world's map was edited (a CrowdWire addition): fetch it again
     /// (`GET /api/v1/worlds/{id}`) and redraw. The server already uses the new walls and
     /// conference areas.
@@ -809,5 +832,25 @@ mod tests {
         };
         assert_eq!(m.to_json(), r#"{"topic":"active-speaker","peerId":"2","value":true}"#);
         assert_eq!(ServerMessage::StartDownload.to_json(), r#"{"topic":"START_DOWNLOAD"}"#);
+    }
+
+    #[test]
+    fn player_presence_names_the_user_and_the_state() {
+        let m = ServerMessage::PlayerPresence {
+            user_id: "2".into(),
+            state: PresenceState::Reconnecting,
+        };
+        assert_eq!(
+            m.to_json(),
+            r#"{"topic":"PLAYER_PRESENCE","user_id":"2","state":"reconnecting"}"#
+        );
+        let m = ServerMessage::PlayerPresence {
+            user_id: "0b7c9a7e-52f4-4a38-9d0b-3c1f7b1f2a55".into(),
+            state: PresenceState::Online,
+        };
+        assert_eq!(
+            m.to_json(),
+            r#"{"topic":"PLAYER_PRESENCE","user_id":"0b7c9a7e-52f4-4a38-9d0b-3c1f7b1f2a55","state":"online"}"#
+        );
     }
 }

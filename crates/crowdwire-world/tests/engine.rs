@@ -1484,7 +1484,11 @@ fn frames_from_unknown_sessions_are_ignored() {
 fn a_dropped_connection_lingers_for_the_grace_period_then_leaves_on_tick() {
     let (mut w, g) = pair();
     w.close(1, false);
-    assert!(w.take(2).is_empty(), "the others still see the user");
+    assert_eq!(
+        w.take(2),
+        vec![reconnecting("1")],
+        "the others still see the user, and know why it stands still"
+    );
     assert_eq!((w.engine.population(), w.engine.online()), (2, 1));
     assert_eq!(w.group_of("1").as_ref(), Some(&g));
     assert!(w.take_records().contains(&Record::Position {
@@ -1528,12 +1532,17 @@ fn reconnecting_within_the_grace_period_restores_position_and_rooms() {
     w.advance(10_000);
     w.connect(31, member(3));
     let back = w.take(31);
-    assert_eq!(topics(&back), ["PLAYERS_SNAPSHOT", "WIRE_PLAYER", "GROUPS_SNAPSHOT"]);
+    assert_eq!(
+        topics(&back),
+        ["PLAYERS_SNAPSHOT", "PLAYER_PRESENCE", "WIRE_PLAYER", "GROUPS_SNAPSHOT"]
+    );
     assert_eq!(back[0]["snapshot"]["4"], json!({"x": 700.0, "y": 600.0}));
-    assert_eq!(back[1], wire(false, &["4"]));
-    assert_eq!(back[2], groups_snapshot(&[&g]));
+    assert_eq!(back[1], reconnecting("1"), "1 is not back yet");
+    assert_eq!(back[2], wire(false, &["4"]));
+    assert_eq!(back[3], groups_snapshot(&[&g]));
     w.connect(11, member(1));
     let back = w.take(11);
+    assert_eq!(topics(&back), ["PLAYERS_SNAPSHOT", "WIRE_PLAYER", "GROUPS_SNAPSHOT"]);
     assert_eq!(back[1], wire(false, &["2"]));
     assert_eq!(back[2], groups_snapshot(&["C1-7"]));
     assert_eq!(
@@ -1544,7 +1553,14 @@ fn reconnecting_within_the_grace_period_restores_position_and_rooms() {
         ]
     );
     assert_eq!(w.engine.position_of("3"), Some(at(600.0, 600.0)));
-    assert!(w.take(2).is_empty() && w.take(4).is_empty(), "nobody saw them leave");
+    assert_eq!(w.take(31), vec![online("1")]);
+    for s in [2, 4] {
+        assert_eq!(
+            w.take(s),
+            vec![online("3"), online("1")],
+            "nobody saw them leave, only come back"
+        );
+    }
     assert!(events(&w.take_records()).is_empty());
     // The client restarts its scene at its last position.
     w.frame(31, json!({"topic": "JOIN_PLAYER", "position": {"x": 600, "y": 600}}));
@@ -1596,6 +1612,89 @@ fn a_user_who_never_spawned_leaves_at_once_even_when_dropped() {
     w.close(3, false);
     assert_eq!(w.engine.population(), 2);
     assert_eq!(w.take(1), vec![json!({"topic": "LEAVE_PLAYER", "user_id": "3"})]);
+}
+
+#[test]
+fn a_drop_is_told_at_once_to_everyone_who_would_see_the_player_leave() {
+    // A guest and a member far apart, out of each other's area of interest: presence, like
+    // joining and leaving, is world-wide.
+    let mut w = World::small_with(|c| c.interest_area = (400.0, 400.0));
+    w.join(1, member(1), 600.0, 600.0);
+    w.join(2, guest("ann"), 1500.0, 1100.0);
+    w.join(3, member(3), 700.0, 600.0);
+    w.clear();
+    w.close(2, false);
+    for s in [1, 3] {
+        assert_eq!(w.take(s), vec![reconnecting("guest-ann")]);
+    }
+    w.close(1, false);
+    assert_eq!(w.take(3), vec![reconnecting("1")]);
+    // Nothing more until the grace is over; then the usual leave, naming each the same way.
+    w.advance(29_999);
+    w.tick();
+    assert!(w.take(3).is_empty());
+    w.advance(1);
+    w.tick();
+    let left = w.take_topics(3, &["LEAVE_PLAYER", "PLAYER_PRESENCE"]);
+    assert_eq!(
+        left,
+        vec![
+            json!({"topic": "LEAVE_PLAYER", "user_id": "1"}),
+            json!({"topic": "LEAVE_PLAYER", "user_id": "guest-ann"}),
+        ]
+    );
+}
+
+#[test]
+fn a_player_back_within_the_grace_is_told_online_with_no_leave_or_join() {
+    let (mut w, g) = pair();
+    w.join(3, member(3), 1500.0, 1100.0);
+    w.close(1, false);
+    w.clear();
+    w.advance(5_000);
+    w.connect(11, member(1));
+    for s in [2, 3] {
+        assert_eq!(w.take(s), vec![online("1")], "only that it is back");
+    }
+    let back = w.take(11);
+    assert_eq!(
+        topics(&back),
+        ["PLAYERS_SNAPSHOT", "WIRE_PLAYER", "GROUPS_SNAPSHOT"],
+        "everyone else is online"
+    );
+    assert_eq!(back[2], groups_snapshot(&[&g]));
+    // A second window is no reconnection: the others were never told it was away.
+    w.connect(12, member(1));
+    assert!(w.take(2).is_empty() && w.take(3).is_empty());
+}
+
+#[test]
+fn a_newcomer_learns_after_the_snapshot_who_is_reconnecting() {
+    let (mut w, _) = pair();
+    w.close(1, false);
+    w.clear();
+    w.connect(3, guest("ann"));
+    let first = w.take(3);
+    assert_eq!(topics(&first), ["PLAYERS_SNAPSHOT", "PLAYER_PRESENCE"]);
+    assert_eq!(
+        first[0]["snapshot"]["1"],
+        json!({"x": 600.0, "y": 600.0}),
+        "the snapshot is as the original client expects it"
+    );
+    assert_eq!(first[1], reconnecting("1"));
+    w.connect(11, member(1));
+    assert_eq!(w.take(3), vec![online("1")]);
+    assert_eq!(w.take(11)[0]["snapshot"]["guest-ann"], json!({}));
+}
+
+#[test]
+fn without_a_grace_a_drop_is_a_leave_with_no_presence() {
+    let mut w = World::small_with(|c| c.reconnect_grace_ms = 0);
+    w.join(1, member(1), 600.0, 600.0);
+    w.join(2, member(2), 1500.0, 1100.0);
+    w.clear();
+    w.close(1, false);
+    assert_eq!(w.take(2), vec![json!({"topic": "LEAVE_PLAYER", "user_id": "1"})]);
 }
 
 #[test]
@@ -1920,17 +2019,20 @@ fn a_world_restored_on_another_replica_resumes_its_players_in_their_groups_and_c
     assert!(new.group_of("1").is_none() && new.group_of("5").is_none());
     new.clear();
 
-    // 3's client reconnects to the new owner: it is resumed, not joined again.
+    // 3's client reconnects to the new owner: it is resumed, not joined again, and learns
+    // that the others are on their way back too.
     new.connect(31, member(3));
     let back = new.take(31);
-    assert_eq!(topics(&back), ["PLAYERS_SNAPSHOT", "WIRE_PLAYER", "GROUPS_SNAPSHOT"]);
-    assert_eq!(back[1], wire(false, &["4"]));
-    assert_eq!(back[2], groups_snapshot(&[&g]));
+    assert_eq!(topic(&back[0]), "PLAYERS_SNAPSHOT");
+    assert_eq!(back[1..5], ["1", "2", "4", "5"].map(reconnecting));
+    assert_eq!(back[5], wire(false, &["4"]));
+    assert_eq!(back[6], groups_snapshot(&[&g]));
     // 1 comes back inside its conference, as a listener (member role, no grant).
     new.connect(11, member(1));
+    assert_eq!(new.take(31), vec![online("1")]);
     let back = new.take(11);
-    assert_eq!(back[1], wire(false, &["2"]));
-    assert_eq!(back[2], groups_snapshot(&["C1-7"]));
+    assert_eq!(back[4], wire(false, &["2"]));
+    assert_eq!(back[5], groups_snapshot(&["C1-7"]));
     assert_eq!(
         joins(&new.take_media()),
         vec![

@@ -143,6 +143,13 @@ pub struct ServeArgs {
     /// mover, at their latest positions): lower is less latency, more writes.
     #[arg(long, env = "CROWDWIRE_FLUSH_INTERVAL_MS")]
     pub flush_interval_ms: Option<u64>,
+    /// The server pings every WebSocket this often, ms (browsers answer by themselves).
+    #[arg(long, env = "CROWDWIRE_WS_PING_INTERVAL_MS")]
+    pub ws_ping_interval_ms: Option<u64>,
+    /// A WebSocket from which nothing, not even a pong, has arrived this long, ms, is a dropped
+    /// connection (default: two ping intervals).
+    #[arg(long, env = "CROWDWIRE_WS_IDLE_TIMEOUT_MS")]
+    pub ws_idle_timeout_ms: Option<u64>,
     /// Media (SFU) UDP address of the first worker; worker i uses port + i. Port 0 picks
     /// free ports. Default: the HTTP bind IP, port 40000.
     #[arg(long, env = "CROWDWIRE_MEDIA_BIND")]
@@ -341,6 +348,7 @@ impl Config {
                 if !positive(rate) || !positive(radius) {
                     bail!("CROWDWIRE_WS_RATE_PER_SECOND and CROWDWIRE_PROXIMITY_RADIUS must be positive");
                 }
+                let (ping_interval, idle_timeout) = liveness(pick!(ws_ping_interval_ms), pick!(ws_idle_timeout_ms))?;
                 crowdwire_realtime::RealtimeSettings {
                     proximity_radius: radius,
                     max_group_size: pick!(max_group_size).unwrap_or(d.max_group_size).max(2),
@@ -350,6 +358,8 @@ impl Config {
                     reconnect_grace: pick!(reconnect_grace_seconds)
                         .map(std::time::Duration::from_secs)
                         .unwrap_or(d.reconnect_grace),
+                    ping_interval,
+                    idle_timeout,
                     flush_interval: match pick!(flush_interval_ms) {
                         Some(ms) if !(1..=1000).contains(&ms) => {
                             bail!("CROWDWIRE_FLUSH_INTERVAL_MS must be 1 to 1000")
@@ -413,6 +423,30 @@ pub fn unconnected_timeout(seconds: Option<u64>) -> anyhow::Result<std::time::Du
         Some(s) if (1..=86_400).contains(&s) => Ok(std::time::Duration::from_secs(s)),
         Some(_) => bail!("CROWDWIRE_MEDIA_UNCONNECTED_TIMEOUT must be 1 to 86400 seconds"),
     }
+}
+
+/// `--ws-ping-interval-ms` and `--ws-idle-timeout-ms`, checked: a ping every 100 ms to 60 s,
+/// and silence for at least two intervals (a pong may be late) before a socket counts as
+/// dropped; the timeout defaults to two intervals.
+pub fn liveness(
+    ping_ms: Option<u64>,
+    idle_ms: Option<u64>,
+) -> anyhow::Result<(std::time::Duration, std::time::Duration)> {
+    let d = crowdwire_realtime::RealtimeSettings::default();
+    let ping = match ping_ms {
+        Some(ms) if !(100..=60_000).contains(&ms) => bail!("CROWDWIRE_WS_PING_INTERVAL_MS must be 100 to 60000"),
+        Some(ms) => std::time::Duration::from_millis(ms),
+        None => d.ping_interval,
+    };
+    let idle = match idle_ms {
+        Some(ms) => std::time::Duration::from_millis(ms),
+        None if ping_ms.is_none() => d.idle_timeout,
+        None => ping * 2,
+    };
+    if idle < ping * 2 {
+        bail!("CROWDWIRE_WS_IDLE_TIMEOUT_MS must be at least twice CROWDWIRE_WS_PING_INTERVAL_MS");
+    }
+    Ok((ping, idle))
 }
 
 /// Replica and node ids: letters, digits, `-`, `_` and `.`, 1 to 64 of them.
@@ -517,6 +551,19 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn the_idle_timeout_follows_the_ping_interval_and_never_undercuts_two_of_them() {
+        let ms = std::time::Duration::from_millis;
+        let d = crowdwire_realtime::RealtimeSettings::default();
+        assert_eq!(liveness(None, None).unwrap(), (d.ping_interval, d.idle_timeout));
+        assert_eq!(liveness(Some(200), None).unwrap(), (ms(200), ms(400)));
+        assert_eq!(liveness(Some(200), Some(700)).unwrap(), (ms(200), ms(700)));
+        assert!(liveness(Some(200), Some(300)).is_err());
+        assert!(liveness(None, Some(d.ping_interval.as_millis() as u64)).is_err());
+        assert!(liveness(Some(50), None).is_err());
+        assert!(liveness(Some(60_001), None).is_err());
     }
 
     #[test]

@@ -134,6 +134,8 @@ struct Cluster {
     dir: PathBuf,
     /// Replicas forward media through standalone nodes (else they run none).
     media_nodes: bool,
+    /// The replicas' other settings, as environment variables.
+    env: Vec<(String, String)>,
 }
 
 /// A `crowdwire media` process.
@@ -160,6 +162,15 @@ impl Cluster {
     }
 
     async fn start_with(n: usize, media_nodes: bool) -> Cluster {
+        Self::build(n, media_nodes, &[]).await
+    }
+
+    /// `n` replicas (without media) with these settings too, as environment variables.
+    async fn start_with_env(n: usize, env: &[(&str, &str)]) -> Cluster {
+        Self::build(n, false, env).await
+    }
+
+    async fn build(n: usize, media_nodes: bool, env: &[(&str, &str)]) -> Cluster {
         common::require_postgres();
         let (database_url, dir) = common::fresh_database(Backend::Postgres).await;
         let mut c = Cluster {
@@ -169,6 +180,7 @@ impl Cluster {
             database_url,
             dir,
             media_nodes,
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         };
         // The first one migrates the database; the others start together after it.
         c.add().await;
@@ -205,6 +217,7 @@ impl Cluster {
                 "CROWDWIRE_LOG",
                 "warn,crowdwire=info,crowdwire_realtime=info,crowdwire_cluster=info",
             )
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
@@ -783,4 +796,46 @@ async fn a_replica_stopped_for_a_deploy_hands_its_worlds_over_at_once() {
         0,
         "{events:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
+async fn presence_reaches_sockets_on_other_replicas_and_their_silence_is_found() {
+    let _serial = SERIAL.lock().await;
+    // Pings every 500 ms; a socket silent for 4 s is a dropped connection.
+    let c = Cluster::start_with_env(
+        2,
+        &[
+            ("CROWDWIRE_WS_PING_INTERVAL_MS", "500"),
+            ("CROWDWIRE_WS_IDLE_TIMEOUT_MS", "4000"),
+        ],
+    )
+    .await;
+    let Pair {
+        w, ta, mut a, mut b, ..
+    } = pair(&c, "Far apart").await;
+    let bo = a.expect("JOIN_PLAYER").await["user"]["user_id"].clone();
+    // (Bo heard of Ada's spawn while waiting for his group.)
+    let ada = b.seen_with("JOIN_PLAYER")[0]["user"]["user_id"].clone();
+    let presence = |who: &Value, state: &str| json!({"topic": "PLAYER_PRESENCE", "user_id": who, "state": state});
+    // Ada's network fails. Her world runs on replica 0, where her socket was; Bo's socket is
+    // on replica 1, and the news reaches him there.
+    a.reset();
+    assert_eq!(
+        b.expect_within("PLAYER_PRESENCE", 10_000).await,
+        presence(&ada, "reconnecting")
+    );
+    // She comes back, through replica 1.
+    let mut a = connect(&c, 1, w, &ta).await;
+    assert_eq!(b.expect("PLAYER_PRESENCE").await, presence(&ada, "online"));
+    assert!(b.seen_with("LEAVE_PLAYER").is_empty(), "{:?}", b.seen);
+    // Bo's client stops reading, and so answering pings, on replica 1, away from his world:
+    // that replica finds the silence and tells the world, which tells Ada.
+    let stalled = b;
+    assert_eq!(
+        a.expect_within("PLAYER_PRESENCE", 15_000).await,
+        presence(&bo, "reconnecting")
+    );
+    assert!(a.seen_with("LEAVE_PLAYER").is_empty(), "{:?}", a.seen);
+    drop(stalled);
 }

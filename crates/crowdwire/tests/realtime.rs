@@ -1,5 +1,7 @@
 //! The WebSocket protocol over real sockets: several clients in a world, server-decided
-//! proximity, chat, media fallbacks, live moderation from REST, duplicate sessions, capacity.
+//! proximity, chat, media fallbacks, live moderation from REST, duplicate sessions, capacity,
+//! and dropped connections: what the others are told (`PLAYER_PRESENCE`), and how a socket
+//! that went silent is found.
 
 mod common;
 
@@ -43,6 +45,10 @@ db_tests!(
     a_flood_is_rate_limited_then_disconnected,
     a_dropped_connection_keeps_its_place_within_the_grace,
     an_edited_map_reaches_live_sessions_and_its_new_conference_opens,
+    a_drop_is_told_as_reconnecting_a_return_as_online_and_a_clean_close_as_a_leave,
+    a_dropped_player_who_does_not_return_leaves_after_the_grace,
+    a_batched_socket_is_told_of_presence_too,
+    a_silent_socket_is_found_by_its_missing_pongs,
 );
 
 async fn two_players_see_each_other_and_group_when_near(b: Backend) {
@@ -333,13 +339,7 @@ async fn batched_frames_are_json_arrays(b: Backend) {
     let (_, a) = s.user("Bat").await;
     let w = s.world(&a, "Batched", true, true).await;
     s.post(&format!("/worlds/{w}/users"), Some(&a), json!({})).await;
-    let url = format!("{}/ws/{w}?token={a}&batch=1", s.api.replace("http://", "ws://"));
-    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let mut c = Client {
-        ws,
-        seen: Vec::new(),
-        closed: None,
-    };
+    let mut c = Client::connect_batched(&s, w, &a).await;
     let first = c.next(2000).await.unwrap();
     assert!(first.is_array(), "{first}");
     assert_eq!(first[0]["topic"], "PLAYERS_SNAPSHOT");
@@ -862,4 +862,135 @@ async fn a_first_spawn_in_a_room_closed_off_by_walls_is_refused(b: Backend) {
     assert_eq!(j["user"]["user_id"], vid.to_string(), "{j}");
     let pos = &j["position"];
     assert_eq!((pos["x"].as_f64(), pos["y"].as_f64()), (Some(50.0), Some(50.0)), "{j}");
+}
+
+/// `PLAYER_PRESENCE` as the server sends it.
+fn presence(user_id: &Value, state: &str) -> Value {
+    json!({"topic": "PLAYER_PRESENCE", "user_id": user_id, "state": state})
+}
+
+/// Opens `token`'s socket in `world` (entered over REST before) and spawns its avatar at
+/// (`x`, 100).
+async fn spawned(s: &TestServer, world: i64, token: &str, x: i32) -> Client {
+    let mut c = Client::connect(s, world, token).await;
+    c.expect("PLAYERS_SNAPSHOT").await;
+    c.send(json!({"topic": "JOIN_PLAYER", "position": {"x": x, "y": 100}}))
+        .await;
+    c
+}
+
+/// Ava and Ben in a new world of Ava's.
+struct AvaSeesBen {
+    w: i64,
+    /// Ben's token.
+    bt: String,
+    /// Ava's socket (not spawned).
+    ca: Client,
+    /// Ben's socket, spawned at (500, 100).
+    cb: Client,
+    /// Ben's id as Ava's `JOIN_PLAYER` of him carried it.
+    ben: Value,
+}
+
+/// Users created (before any socket opens: a socket must be read to answer pings), then Ava
+/// connects, Ben spawns and Ava sees him join.
+async fn ava_sees_ben(s: &TestServer, world: &str) -> AvaSeesBen {
+    let (_, a) = s.user("Ava").await;
+    let (_, bt) = s.user("Ben").await;
+    let w = s.world(&a, world, true, true).await;
+    s.join(&bt, w).await;
+    let mut ca = joined(s, w, &a).await;
+    let cb = spawned(s, w, &bt, 500).await;
+    let ben = ca.expect("JOIN_PLAYER").await["user"]["user_id"].clone();
+    AvaSeesBen { w, bt, ca, cb, ben }
+}
+
+async fn a_drop_is_told_as_reconnecting_a_return_as_online_and_a_clean_close_as_a_leave(b: Backend) {
+    let s = TestServer::start(b).await;
+    let AvaSeesBen { w, bt, mut ca, cb, ben } = ava_sees_ben(&s, "Ghosts").await;
+    // Ben's network fails: his connection is reset, with no close frame.
+    cb.reset();
+    assert_eq!(
+        ca.expect_within("PLAYER_PRESENCE", 5000).await,
+        presence(&ben, "reconnecting")
+    );
+    ca.expect_no("LEAVE_PLAYER", 500).await;
+    // He is back with the same token: the others are told, and he never left nor joined.
+    let mut again = Client::connect(&s, w, &bt).await;
+    again.expect("PLAYERS_SNAPSHOT").await;
+    assert_eq!(ca.expect("PLAYER_PRESENCE").await, presence(&ben, "online"));
+    ca.expect_no("JOIN_PLAYER", 300).await;
+    assert!(ca.seen_with("LEAVE_PLAYER").is_empty(), "{:?}", ca.seen);
+    assert_eq!(ca.seen_with("JOIN_PLAYER").len(), 1, "{:?}", ca.seen);
+    assert!(
+        again.seen_with("PLAYER_PRESENCE").is_empty(),
+        "Ava is online: {:?}",
+        again.seen
+    );
+    // Leaving on purpose is a leave at once, with no presence news.
+    again.ws.close(None).await.unwrap();
+    assert_eq!(ca.expect("LEAVE_PLAYER").await["user_id"], ben);
+    assert_eq!(ca.seen_with("PLAYER_PRESENCE").len(), 2, "{:?}", ca.seen);
+}
+
+async fn a_dropped_player_who_does_not_return_leaves_after_the_grace(b: Backend) {
+    let s = TestServer::start_with(b, |c| c.realtime.reconnect_grace = Duration::from_secs(1)).await;
+    let AvaSeesBen { mut ca, cb, ben, .. } = ava_sees_ben(&s, "Gone").await;
+    cb.reset();
+    let away = ca.expect_within("PLAYER_PRESENCE", 5000).await;
+    assert_eq!(away, presence(&ben, "reconnecting"));
+    let left = ca.expect_within("LEAVE_PLAYER", 10_000).await;
+    assert_eq!(left["user_id"], ben);
+    assert_eq!(ca.seen_with("PLAYER_PRESENCE").len(), 1, "{:?}", ca.seen);
+}
+
+async fn a_batched_socket_is_told_of_presence_too(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, a) = s.user("Ava").await;
+    let (guest, uuid) = s.guest().await;
+    let w = s.world(&a, "Arrays", true, true).await;
+    s.join(&a, w).await;
+    s.join(&guest, w).await;
+    let mut ca = Client::connect_batched(&s, w, &a).await;
+    ca.expect_batched("PLAYERS_SNAPSHOT", 3000).await;
+    let cg = spawned(&s, w, &guest, 500).await;
+    let joined = ca.expect_batched("JOIN_PLAYER", 3000).await;
+    assert_eq!(joined["user"]["user_id"], uuid, "a guest is named by its UUID");
+    cg.reset();
+    assert_eq!(
+        ca.expect_batched("PLAYER_PRESENCE", 5000).await,
+        presence(&json!(uuid), "reconnecting")
+    );
+    let mut again = Client::connect(&s, w, &guest).await;
+    again.expect("PLAYERS_SNAPSHOT").await;
+    assert_eq!(
+        ca.expect_batched("PLAYER_PRESENCE", 3000).await,
+        presence(&json!(uuid), "online")
+    );
+}
+
+async fn a_silent_socket_is_found_by_its_missing_pongs(b: Backend) {
+    // Pings every 300 ms; silence for 1.5 s ends a socket. Ava keeps reading (her client
+    // answers the pings as it reads); Ben's client stops reading after his spawn, so his
+    // connection stays open while nothing comes from it: a path that died without a FIN.
+    let s = TestServer::start_with(b, |c| {
+        c.realtime.ping_interval = Duration::from_millis(300);
+        c.realtime.idle_timeout = Duration::from_millis(1500);
+    })
+    .await;
+    let AvaSeesBen {
+        mut ca,
+        cb: stalled,
+        ben,
+        ..
+    } = ava_sees_ben(&s, "Silence").await;
+    assert_eq!(
+        ca.expect_within("PLAYER_PRESENCE", 10_000).await,
+        presence(&ben, "reconnecting")
+    );
+    // Ava, who answered every ping, is still connected; Ben keeps his place for the grace.
+    ca.send(json!({"topic": "PING"})).await;
+    ca.expect("PONG").await;
+    ca.expect_no("LEAVE_PLAYER", 500).await;
+    drop(stalled);
 }

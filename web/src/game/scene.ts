@@ -34,6 +34,8 @@ export interface SceneHooks {
 interface Remote {
   sprite: Phaser.GameObjects.Sprite;
   label: Phaser.GameObjects.Text;
+  /** "reconnecting…" under the avatar while its connection is down (it is dimmed then). */
+  away: Phaser.GameObjects.Text | null;
   avatar: string;
   /** Last reported position and velocity, and when it arrived. */
   at: Vec;
@@ -74,7 +76,7 @@ export class WorldScene extends Phaser.Scene {
   private reloading = false;
   private queuedMap: TiledMap | null = null;
   /** Others to draw again after a map reload. */
-  private carried: { id: string; name: string; avatar: string; at: Vec | null; vel: Vec }[] = [];
+  private carried: { id: string; name: string; avatar: string; at: Vec | null; vel: Vec; away: boolean }[] = [];
   /** While a text field has focus, the keyboard belongs to it. */
   typing = false;
   /** False while the role forbids walking. */
@@ -150,6 +152,7 @@ export class WorldScene extends Phaser.Scene {
     for (const r of this.carried.splice(0)) {
       this.upsertRemote(r.id, r.name, r.avatar, r.at);
       if (r.at) this.moveRemote(r.id, r.at, r.vel);
+      if (r.away) this.setReconnecting(r.id, true);
     }
     this.reloading = false;
     hooks.ready();
@@ -172,7 +175,7 @@ export class WorldScene extends Phaser.Scene {
     this.reloading = true;
     this.input0.map = map;
     this.input0.me.spawn = this.position();
-    this.carried = [...this.remotes.entries()].map(([id, r]) => ({ id, name: r.label.text, avatar: r.avatar, at: r.sprite.visible ? r.at : null, vel: r.vel }));
+    this.carried = [...this.remotes.entries()].map(([id, r]) => ({ id, name: r.label.text, avatar: r.avatar, at: r.sprite.visible ? r.at : null, vel: r.vel, away: !!r.away }));
     this.remotes.clear();
     this.inReach = null;
     this.scene.restart();
@@ -314,6 +317,7 @@ export class WorldScene extends Phaser.Scene {
       this.animate(s, r.avatar, r.dir, !!moving);
       s.setDepth(s.y + 24);
       r.label.setPosition(s.x, s.y - 22).setDepth(1_000_002);
+      r.away?.setPosition(s.x, s.y + 26).setDepth(1_000_002).setVisible(s.visible);
     }
   }
 
@@ -335,7 +339,7 @@ export class WorldScene extends Phaser.Scene {
       const p = at ?? { x: -1000, y: -1000 };
       const f = frameOf(this.input0.manifest, avatar, "down", 1);
       const sprite = this.add.sprite(p.x, p.y, f?.sheet ?? "", f?.frame);
-      r = { sprite, label: this.nameLabel(name, false), avatar, at: p, vel: { x: 0, y: 0 }, t: performance.now(), dir: "down" };
+      r = { sprite, label: this.nameLabel(name, false), away: null, avatar, at: p, vel: { x: 0, y: 0 }, t: performance.now(), dir: "down" };
       sprite.setVisible(!!at);
       r.label.setVisible(!!at);
       this.remotes.set(id, r);
@@ -364,7 +368,29 @@ export class WorldScene extends Phaser.Scene {
     if (!r) return;
     r.sprite.destroy();
     r.label.destroy();
+    r.away?.destroy();
     this.remotes.delete(id);
+  }
+
+  /**
+   * Shows another avatar as reconnecting (dimmed, "reconnecting…" under it: the server keeps
+   * its place while its connection is down), or as itself again.
+   */
+  setReconnecting(id: string, on: boolean): void {
+    const r = this.remotes.get(id);
+    if (!r || on === !!r.away) return;
+    r.sprite.setAlpha(on ? 0.4 : 1);
+    r.label.setAlpha(on ? 0.6 : 1);
+    if (on) {
+      r.away = this.add
+        .text(r.sprite.x, r.sprite.y + 26, "reconnecting…", { fontSize: "10px", fontFamily: "system-ui, sans-serif", fontStyle: "italic", color: "#dddddd", backgroundColor: "#00000080", padding: { x: 3, y: 1 } })
+        .setOrigin(0.5, 0)
+        .setResolution(2)
+        .setVisible(r.sprite.visible);
+    } else {
+      r.away?.destroy();
+      r.away = null;
+    }
   }
 
   /** Where another avatar is drawn now (null if unknown). */

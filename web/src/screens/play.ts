@@ -7,6 +7,7 @@ import { checkTiledMap, decodeLayers, prop, type Conference, type Interactive } 
 import { WorldSocket, type Ended, type Msg, type Status } from "../game/net";
 import { MediaManager } from "../game/media";
 import { FileBoard } from "../game/files";
+import { Presence } from "../game/presence";
 import type { WorldScene } from "../game/scene";
 
 /** The world the user is in now, so that navigating away leaves it cleanly. */
@@ -93,6 +94,8 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
   const myId = String(me.user_id);
   const people = new Map<string, Person>();
   const near = new Set<string>();
+  // Who is reconnecting: the server keeps them in the world for a while after a drop.
+  const presence = new Presence();
   let conference: { c: Conference; room: string } | null = null;
   let speaker = false;
 
@@ -182,6 +185,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
       h("li", { class: "me" }, `${me.username ?? "You"} (you)`),
       ...rows.map((p) => h("li", { class: near.has(p.id) ? "near" : "", "data-user": p.id },
         p.name, near.has(p.id) ? h("span", { class: "badge" }, "near") : null, p.role && p.role !== "default" ? h("span", { class: "muted" }, ` · ${p.role}`) : null,
+        presence.reconnecting(p.id) ? h("span", { class: "muted" }, " · reconnecting…") : null,
         canReport && /^\d+$/.test(p.id)
           ? h("button", { type: "button", class: "link small report", "aria-label": `Report ${p.name}`, onclick: () => report({ kind: "user", id: Number(p.id), name: p.name }) }, "Report")
           : null)),
@@ -358,6 +362,8 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
       if (conference && String((m.d as { roomId?: unknown })?.roomId) === conference.room) speaker = true;
       renderConference();
     }
+    const changed = presence.handle(m);
+    for (const id of changed) scene.setReconnecting(id, presence.reconnecting(id));
     if (board.handle(m)) return;
     if (media.handle(m)) {
       if (m.topic === "GROUPS_SNAPSHOT") {
@@ -438,6 +444,9 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
         renderConference();
         break;
       }
+      case "PLAYER_PRESENCE":
+        renderPeople();
+        break;
       case "MAP_UPDATED":
         void reloadMap();
         break;
@@ -545,6 +554,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     position: () => scene?.position() ?? null,
     remote: (id: string) => scene?.remotePosition(id) ?? null,
     people: () => [...people.keys()],
+    reconnecting: () => [...people.keys()].filter((id) => presence.reconnecting(id)),
     near: () => [...near],
     rooms: () => media.roomIds(),
     conference: () => (conference ? { room: conference.room, speaker } : null),

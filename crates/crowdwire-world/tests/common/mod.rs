@@ -419,6 +419,16 @@ pub fn unwire(merge: bool, ids: &[&str]) -> Value {
     json!({"topic": "UNWIRE_PLAYER", "merge": merge, "ids": ids})
 }
 
+/// `PLAYER_PRESENCE` of a user whose connection dropped.
+pub fn reconnecting(user: &str) -> Value {
+    json!({"topic": "PLAYER_PRESENCE", "user_id": user, "state": "reconnecting"})
+}
+
+/// `PLAYER_PRESENCE` of a user who is back.
+pub fn online(user: &str) -> Value {
+    json!({"topic": "PLAYER_PRESENCE", "user_id": user, "state": "online"})
+}
+
 /// `GROUPS_SNAPSHOT`.
 pub fn groups_snapshot(groups: &[&str]) -> Value {
     json!({"topic": "GROUPS_SNAPSHOT", "groups": groups})

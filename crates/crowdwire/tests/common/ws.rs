@@ -27,12 +27,32 @@ impl Client {
 
     /// Connects to the server whose API is at `api` (`http://…/api/v1`).
     pub async fn connect_to(api: &str, world: i64, token: &str) -> Client {
-        let url = format!("{}/ws/{world}?token={token}", api.replace("http://", "ws://"));
+        Client::open(format!("{}/ws/{world}?token={token}", api.replace("http://", "ws://"))).await
+    }
+
+    /// Connects with `?batch=1`: every frame is a JSON array of messages.
+    pub async fn connect_batched(s: &TestServer, world: i64, token: &str) -> Client {
+        Client::open(format!(
+            "{}/ws/{world}?token={token}&batch=1",
+            s.api.replace("http://", "ws://")
+        ))
+        .await
+    }
+
+    async fn open(url: String) -> Client {
         let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
         Client {
             ws,
             seen: Vec::new(),
             closed: None,
+        }
+    }
+
+    /// Cuts the connection as a network failure does: a TCP reset, no close frame.
+    pub fn reset(self) {
+        match self.ws.get_ref() {
+            tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.set_zero_linger().expect("SO_LINGER"),
+            _ => unreachable!("the tests connect without TLS"),
         }
     }
 
@@ -89,6 +109,35 @@ impl Client {
             }
         }
         panic!("no {topic} within {ms} ms; got {:?}", self.seen);
+    }
+
+    /// Waits up to `ms` for a message with this topic inside the JSON arrays of a batched
+    /// socket (every frame must be an array).
+    pub async fn expect_batched(&mut self, topic: &str, ms: u64) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+        while tokio::time::Instant::now() < deadline {
+            if let Some(v) = self.next(200).await {
+                let batch = v
+                    .as_array()
+                    .unwrap_or_else(|| panic!("a batched frame is an array: {v}"));
+                if let Some(m) = batch.iter().find(|m| m["topic"] == topic) {
+                    return m.clone();
+                }
+            }
+        }
+        panic!("no {topic} within {ms} ms; got {:?}", self.seen);
+    }
+
+    /// The messages received so far with this topic (batches taken apart).
+    pub fn seen_with(&self, topic: &str) -> Vec<&Value> {
+        self.seen
+            .iter()
+            .flat_map(|v| match v {
+                Value::Array(batch) => batch.iter().collect(),
+                one => vec![one],
+            })
+            .filter(|m| m["topic"] == topic)
+            .collect()
     }
 
     /// Asserts nothing with this topic arrives within `ms`.
