@@ -127,7 +127,7 @@ async fn authorise(
     match db.blocked(world_id, &wire_id(principal)).await {
         Ok(None) => {}
         Ok(Some(b)) if b.kind == BlockKind::Ban => return Err("World Not Found or is not currently available."),
-        Ok(Some(_)) => return Err("You were removed from this world a moment ago; try again later."),
+        Ok(Some(_)) => return Err(crowdwire_world::engine::REMOVED_REASON),
         Err(_) => return Err("database unavailable"),
     }
     let profile = match principal {

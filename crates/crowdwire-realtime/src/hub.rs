@@ -666,6 +666,7 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
         rate_per_sec: s.rate.0,
         rate_burst: s.rate.1,
         reconnect_grace_ms: s.reconnect_grace.as_millis() as u64,
+        kick_cooldown_ms: u64::try_from(s.kick_cooldown.as_millis()).unwrap_or(u64::MAX),
         max_users,
         ..EngineConfig::default()
     };

@@ -124,6 +124,9 @@ pub struct EngineConfig {
     pub abuse_strikes: u32,
     /// How long a dropped connection keeps its place, ms.
     pub reconnect_grace_ms: u64,
+    /// Someone kicked may not come back for this long, ms. (The world's store keeps the
+    /// same block; the engine's own memory covers the moment before it is written.)
+    pub kick_cooldown_ms: u64,
     /// Capacity; `None` is unlimited.
     pub max_users: Option<u32>,
     /// How far outside a conference area a member may stand before being taken out, px.
@@ -146,6 +149,7 @@ impl Default for EngineConfig {
             rate_burst: 80.0,
             abuse_strikes: 50,
             reconnect_grace_ms: 30_000,
+            kick_cooldown_ms: 60_000,
             max_users: None,
             conference_slack_px: 32.0,
         }
@@ -430,6 +434,8 @@ pub struct Restored {
 pub const REPLACED_REASON: &str = "You joined this world from another window or device.";
 /// Reason sent when the world is full.
 pub const FULL_REASON: &str = "World is currently full.";
+/// Why someone kicked a moment ago may not come back yet.
+pub const REMOVED_REASON: &str = "You were removed from this world a moment ago; try again later.";
 
 #[derive(Debug)]
 struct Bucket {
@@ -478,6 +484,8 @@ pub struct WorldEngine {
     map: WorldMap,
     players: FxHashMap<u32, Player>,
     by_user: HashMap<String, u32>,
+    /// Users kicked (or banned) lately, until when they are refused (clock ms).
+    removed: HashMap<String, u64>,
     by_session: FxHashMap<SessionId, u32>,
     next_slot: u32,
     proximity: ProximityGroups,
@@ -498,6 +506,7 @@ impl WorldEngine {
             map,
             players: FxHashMap::default(),
             by_user: HashMap::new(),
+            removed: HashMap::new(),
             by_session: FxHashMap::default(),
             next_slot: 0,
             proximity,
@@ -827,6 +836,23 @@ impl WorldEngine {
 
     fn connect(&mut self, clock: Clock, session: SessionId, profile: Profile) {
         let profile = Self::effective(profile);
+        self.removed.retain(|_, until| *until > clock.ms);
+        if self.removed.contains_key(&profile.user_id) {
+            self.send(
+                session,
+                &ServerMessage::Kicked {
+                    d: Reason {
+                        reason: REMOVED_REASON.into(),
+                    },
+                },
+            );
+            self.out.push(Output::Close {
+                session,
+                code: 1008,
+                reason: REMOVED_REASON.into(),
+            });
+            return;
+        }
         if let Some(&slot) = self.by_user.get(&profile.user_id) {
             // Same user again: a reconnection within the grace period, or a second window.
             let was_away = self.players[&slot].session.is_none();
@@ -1617,6 +1643,8 @@ impl WorldEngine {
                     return self.error(session, "KICK_PLAYER", "the world's creator cannot be kicked");
                 }
                 let profile = &self.players[&target].profile;
+                let until = clock.ms.saturating_add(self.config.kick_cooldown_ms);
+                self.removed.insert(profile.user_id.clone(), until);
                 self.out.push(Output::Record(Record::Removed {
                     user_id: profile.user_id.clone(),
                     member_id: profile.member_id,

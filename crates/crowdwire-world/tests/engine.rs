@@ -1343,6 +1343,19 @@ fn kicking_needs_ban_spares_the_creator_and_a_ban_is_recorded() {
         ban: true
     }));
     assert_eq!(w.engine.population(), 2);
+    // Security review F10: whoever was kicked is refused at once if they come straight back
+    // (before the world's store has written the block), until the cooldown ends.
+    w.closes.clear();
+    w.connect(33, member(3));
+    assert_eq!(topics(&w.take(33)), ["KICKED"]);
+    assert_eq!(
+        w.closes.iter().map(|c| (c.0, c.1)).collect::<Vec<_>>(),
+        vec![(33, 1008)]
+    );
+    assert_eq!(w.engine.population(), 2);
+    w.advance(60_001);
+    w.connect(34, member(3));
+    assert_eq!(topics(&w.take(34))[0], "PLAYERS_SNAPSHOT");
 }
 
 #[test]

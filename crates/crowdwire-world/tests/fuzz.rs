@@ -147,6 +147,8 @@ impl Fuzz {
             rate_burst: 1e9,
             abuse_strikes: u32::MAX,
             reconnect_grace_ms: 1_000,
+            // Whoever is kicked comes straight back (see `step`), so the world stays populated.
+            kick_cooldown_ms: 0,
             ..World::config()
         };
         let nobody = Permissions {

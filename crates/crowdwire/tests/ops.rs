@@ -96,7 +96,7 @@ async fn openapi_document_covers_every_endpoint(b: Backend) {
     let paths = doc["paths"].as_object().unwrap();
     let expected = [
         ("/api/v1/register", "post"),
-        ("/api/v1/confirm/{token}", "get"),
+        ("/api/v1/confirm/{token}", "post"),
         ("/api/v1/login", "post"),
         ("/api/v1/join-guest", "post"),
         ("/api/v1/login/test-token", "post"),
