@@ -189,7 +189,7 @@ wait_quiet() { # config
 
 RUN_NO=0
 run_one() { # config
-  local c="$1" k placement cluster=1 i port urls=() schema db redis_port="" worlds aux=()
+  local c="$1" k placement cluster=1 i port admin_port urls=() admins=() schema db redis_port="" worlds aux=()
   RUN_NO=$((RUN_NO + 1))
   wait_quiet "$c"
   case "$c" in
@@ -217,15 +217,20 @@ run_one() { # config
   fi
   for i in $(seq 1 "$k"); do
     port="$("$BOTS" free-port)"
+    admin_port="$("$BOTS" free-port)"
     mkdir -p "$WORK/data-$c-$i"
+    # The bots are one address (no per-address cap); each replica's admin listener (/metrics) on
+    # its own free port.
     local env=(CROWDWIRE_BIND="127.0.0.1:$port" CROWDWIRE_DATA_DIR="$WORK/data-$c-$i" CROWDWIRE_DATABASE_URL="$db"
-      CROWDWIRE_JWT_SECRET="$SECRET" CROWDWIRE_MEDIA_MODE=off CROWDWIRE_AUTH_RATE_PER_MINUTE=100000 CROWDWIRE_AUTH_BURST=100000 CROWDWIRE_LOGIN_ATTEMPTS_PER_ACCOUNT=100000 CROWDWIRE_LOG=warn)
+      CROWDWIRE_JWT_SECRET="$SECRET" CROWDWIRE_MEDIA_MODE=off CROWDWIRE_AUTH_RATE_PER_MINUTE=100000 CROWDWIRE_AUTH_BURST=100000 CROWDWIRE_LOGIN_ATTEMPTS_PER_ACCOUNT=100000 CROWDWIRE_LOG=warn
+      CROWDWIRE_MAX_CONNECTIONS_PER_IP=0 CROWDWIRE_ADMIN_BIND="127.0.0.1:$admin_port")
     if (( cluster )); then
       env+=(CROWDWIRE_REDIS_URL="redis://127.0.0.1:$redis_port/" CROWDWIRE_AMQP_URL="$AMQP_URL" CROWDWIRE_REPLICA_ID="${TAG}r$i")
     fi
     env "${env[@]}" "$SERVER_BIN" serve > "$WORK/$c-r$i.log" 2>&1 &
     PIDS+=($!)
     urls+=("http://127.0.0.1:$port")
+    admins+=("http://127.0.0.1:$admin_port")
     # The first replica migrates the schema: the others start once it is up.
     (( i == 1 )) && wait_health "${urls[0]}" "${PIDS[0]}" "$WORK/$c-r1.log"
   done
@@ -251,7 +256,7 @@ run_one() { # config
   # What the replicas say about the bus (drops) after the run.
   for i in $(seq 1 "$k"); do
     echo "== r$i" >> "$WORK/$c.metrics.txt"
-    curl -s "${urls[$((i - 1))]}/metrics" | grep -E '^crowdwire_(bus_|remote_sessions|worlds_owned|redis_up|amqp_up)' >> "$WORK/$c.metrics.txt" || true
+    curl -s "${admins[$((i - 1))]}/metrics" | grep -E '^crowdwire_(bus_|remote_sessions|worlds_owned|redis_up|amqp_up)' >> "$WORK/$c.metrics.txt" || true
   done
   stop_all
 }

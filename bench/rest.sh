@@ -148,7 +148,9 @@ start_server() {
   local b="$1"
   local args=(serve --bind "127.0.0.1:${PORT[$b]}" --data-dir "${DATADIR[$b]}")
   [[ -n "${DBURL[$b]}" ]] && args+=(--database-url "${DBURL[$b]}")
+  # The load generator is one address (no per-address cap); the admin listener on a free port.
   CROWDWIRE_ADMIN_EMAIL="$ADMIN_EMAIL" CROWDWIRE_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+    CROWDWIRE_MAX_CONNECTIONS_PER_IP=0 CROWDWIRE_ADMIN_BIND=127.0.0.1:0 \
     CROWDWIRE_AUTH_RATE_PER_MINUTE=100000000 CROWDWIRE_AUTH_BURST=100000000 CROWDWIRE_LOGIN_ATTEMPTS_PER_ACCOUNT=100000000 CROWDWIRE_WORLD_EDITS_PER_MINUTE=100000000 CROWDWIRE_JWT_SECRET="bench-secret-0123456789abcdef0123456789abcdef" \
     "$BIN" "${args[@]}" >>"$OUT_DIR/server-$b.log" 2>&1 &
   PID[$b]=$!

@@ -166,7 +166,10 @@ start_server() { # name
   mkdir -p "$dir"
   local media_off=false
   [[ "$MEDIA" == off ]] && media_off=true
+  # The bots are one address with thousands of sockets: no per-address cap. The admin listener on a
+  # free port (9100 may be taken). Environment, not flags: an older --server-bin ignores them.
   CROWDWIRE_AUTH_RATE_PER_MINUTE=100000000 CROWDWIRE_AUTH_BURST=100000000 CROWDWIRE_LOGIN_ATTEMPTS_PER_ACCOUNT=100000000 CROWDWIRE_WORLD_EDITS_PER_MINUTE=100000000 CROWDWIRE_MEDIA_DISABLED="$media_off" LD_PRELOAD="$PRELOAD" \
+    CROWDWIRE_MAX_CONNECTIONS_PER_IP=0 CROWDWIRE_ADMIN_BIND=127.0.0.1:0 \
     "$SERVER_BIN" serve --bind "127.0.0.1:$port" --data-dir "$dir" > "$WORK/$1-server.log" 2>&1 &
   SERVER_PID=$!
   URL="http://127.0.0.1:$port"

@@ -55,6 +55,9 @@ ARTIFACTS=$E2E/artifacts
 export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 HTTP_PORT=18080
 MEDIA_PORT=40000
+# Admin listeners (/metrics, /health) of the cluster test's replicas: 9200 + replica number (the
+# media nodes' health endpoints use 9100 + node number).
+ADMIN_PORT=9200
 # Bounds the server and all drivers: their own watchdogs (media 240 s, web 240 s, screens 180 s)
 # fire first, plus a minute for the server to start and stop.
 TOTAL_SECONDS=720
@@ -122,7 +125,8 @@ if [ -n "$INSIDE" ] && [ -n "$CLUSTER" ]; then
   for i in 1 2; do
     port=$((HTTP_PORT + i - 1))
     [ "$i" = 1 ] && admin=("CROWDWIRE_ADMIN_EMAIL=$E2E_ADMIN_EMAIL" "CROWDWIRE_ADMIN_PASSWORD=$E2E_ADMIN_PASSWORD") || admin=()
-    env "${admin[@]}" CROWDWIRE_REPLICA_ID="replica-$i" "$BIN" serve --bind "127.0.0.1:$port" --data-dir "$DATA/replica-$i" > "$DATA/replica-$i.log" 2>&1 &
+    env "${admin[@]}" CROWDWIRE_REPLICA_ID="replica-$i" CROWDWIRE_ADMIN_BIND="127.0.0.1:$((ADMIN_PORT + i))" \
+      "$BIN" serve --bind "127.0.0.1:$port" --data-dir "$DATA/replica-$i" > "$DATA/replica-$i.log" 2>&1 &
     PIDS+=($!)
     # The first one migrates the database before the second starts.
     healthy "http://127.0.0.1:$port/api/v1/health" "$!" "$DATA/replica-$i.log"
@@ -140,6 +144,7 @@ if [ -n "$INSIDE" ] && [ -n "$CLUSTER" ]; then
   echo "e2e: ---- cluster ---- (replicas on :$HTTP_PORT and :$((HTTP_PORT + 1)), media nodes $NODES)"
   s=0
   E2E_BASE_URL="http://127.0.0.1:$HTTP_PORT" E2E_BASE_URL_2="http://127.0.0.1:$((HTTP_PORT + 1))" E2E_MEDIA_NODES="$NODES" \
+    E2E_ADMIN_URL="http://127.0.0.1:$((ADMIN_PORT + 1))" E2E_ADMIN_URL_2="http://127.0.0.1:$((ADMIN_PORT + 2))" \
     E2E_ARTIFACTS="$ARTIFACTS/cluster" node "$E2E/dist/run-cluster-test.mjs" &
   DRIVER=$!
   wait "$DRIVER" || s=$?

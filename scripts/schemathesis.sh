@@ -22,7 +22,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 DBARGS=()
 if [ -n "${1:-}" ]; then DBARGS=(--database-url "$1"); fi
 CROWDWIRE_AUTH_RATE_PER_MINUTE=100000000 CROWDWIRE_AUTH_BURST=100000000 CROWDWIRE_LOGIN_ATTEMPTS_PER_ACCOUNT=100000000 CROWDWIRE_WORLD_EDITS_PER_MINUTE=100000000 CROWDWIRE_ADMIN_EMAIL=fuzz-admin@crowdwire.test CROWDWIRE_ADMIN_PASSWORD=fuzz-admin-password \
-  ./target/debug/crowdwire serve --bind "127.0.0.1:$PORT" --data-dir "$DATA" "${DBARGS[@]}" > "$DATA/server.log" 2>&1 &
+  CROWDWIRE_ADMIN_BIND=127.0.0.1:0 ./target/debug/crowdwire serve --bind "127.0.0.1:$PORT" --data-dir "$DATA" "${DBARGS[@]}" > "$DATA/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 100); do

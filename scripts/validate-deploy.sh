@@ -345,6 +345,11 @@ def check_compose(rendered, deploy):
             err(f"{n}: CROWDWIRE_TRUST_FORWARDED_FOR is not true (it runs behind the load balancer)")
         if not str(env.get("CROWDWIRE_BIND", "")).startswith("0.0.0.0:"):
             err(f"{n}: CROWDWIRE_BIND does not listen on 0.0.0.0")
+        admin = str(env.get("CROWDWIRE_ADMIN_BIND") or "")
+        if not admin.startswith("0.0.0.0:"):
+            err(f"{n}: CROWDWIRE_ADMIN_BIND does not listen on 0.0.0.0 (Prometheus scrapes /metrics there)")
+        elif any(c == admin.rsplit(":", 1)[1] for _, c, _ in ports_of(s)):
+            err(f"{n}: publishes its admin port {admin} (metrics are not for the public)")
         secrets.add(env.get("CROWDWIRE_JWT_SECRET"))
         deps = s.get("depends_on") or {}
         for infra in ("postgres", "redis", "rabbitmq"):
@@ -558,6 +563,7 @@ def check_k8s(rendered, label):
                  "ConfigMap", "Secret"):
         if kind not in by_kind:
             err(f"no {kind} in the rendered manifests")
+    admin_ports = {}
     for name, d in deps.items():
         spec = d["spec"]
         tpl = spec["template"]
@@ -628,6 +634,19 @@ def check_k8s(rendered, label):
                     err(f"{cid}: CROWDWIRE_HEALTH_BIND port {health} is not a declared TCP port")
             if "serve" in args and env_value(c, "CROWDWIRE_MEDIA_MODE") not in ("nodes", "embedded", "off"):
                 err(f"{cid}: CROWDWIRE_MEDIA_MODE must be set (nodes, with the media Deployment)")
+            if "serve" in args:
+                try:
+                    admin = int(str(env_value(c, "CROWDWIRE_ADMIN_BIND")).rsplit(":", 1)[1])
+                except (TypeError, ValueError, IndexError):
+                    err(f"{cid}: CROWDWIRE_ADMIN_BIND must be set (Prometheus scrapes /metrics there, on the pod IP)")
+                    continue
+                declared = [p for p in c.get("ports", []) if p.get("containerPort") == admin]
+                if not declared:
+                    err(f"{cid}: CROWDWIRE_ADMIN_BIND port {admin} is not a declared container port")
+                admin_ports.setdefault(name, set()).update({admin} | {p.get("name") for p in declared})
+                ann = tpl["metadata"].get("annotations") or {}
+                if ann.get("prometheus.io/scrape") == "true" and str(ann.get("prometheus.io/port")) != str(admin):
+                    err(f"{name}: prometheus.io/port is not the admin port {admin} (CROWDWIRE_ADMIN_BIND)")
 
     def matching(selector):
         return [n for n, d in deps.items()
@@ -644,6 +663,8 @@ def check_k8s(rendered, label):
             for t in targets:
                 if not any(tp in port_names(c) for c in deps[t]["spec"]["template"]["spec"]["containers"]):
                     err(f"Service {name}: targetPort {tp!r} is not a port of {t}")
+                if tp in admin_ports.get(t, set()):
+                    err(f"Service {name}: exposes the admin port {tp!r} of {t} (metrics are not for the public)")
     for ing in by_kind.get("Ingress", []):
         for rule in ing["spec"].get("rules", []):
             for path in rule.get("http", {}).get("paths", []):

@@ -12,8 +12,9 @@
 //   5. on the Main Stage, A speaks and B (listening) decodes A's video.
 //
 // Run by scripts/e2e.sh cluster, which starts the servers in a loopback-only network namespace.
-// Environment: E2E_BASE_URL and E2E_BASE_URL_2 (the replicas), E2E_MEDIA_NODES
-// ("pid@health-url,…"), E2E_ARTIFACTS, CHROMIUM.
+// Environment: E2E_BASE_URL and E2E_BASE_URL_2 (the replicas), E2E_ADMIN_URL and E2E_ADMIN_URL_2
+// (their admin listeners, where /metrics is served), E2E_MEDIA_NODES ("pid@health-url,…"),
+// E2E_ARTIFACTS, CHROMIUM.
 
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -25,6 +26,7 @@ import { elapsed, launchChromium, runDriver, sleep, step, waitFor } from './shar
 const here = dirname(fileURLToPath(import.meta.url));
 const BASE = (process.env.E2E_BASE_URL ?? '').replace(/\/$/, '');
 const BASE_2 = (process.env.E2E_BASE_URL_2 ?? '').replace(/\/$/, '');
+const ADMINS = [process.env.E2E_ADMIN_URL, process.env.E2E_ADMIN_URL_2].map((u) => (u ?? '').replace(/\/$/, ''));
 const NODES = (process.env.E2E_MEDIA_NODES ?? '')
   .split(',')
   .filter(Boolean)
@@ -32,8 +34,10 @@ const NODES = (process.env.E2E_MEDIA_NODES ?? '')
     const [pid, health] = n.split('@');
     return { pid: Number(pid), health };
   });
-if (!BASE || !BASE_2 || NODES.length < 2) {
-  console.error('E2E_BASE_URL, E2E_BASE_URL_2 and two E2E_MEDIA_NODES are needed (run scripts/e2e.sh cluster)');
+if (!BASE || !BASE_2 || ADMINS.some((a) => !a) || NODES.length < 2) {
+  console.error(
+    'E2E_BASE_URL, E2E_BASE_URL_2, E2E_ADMIN_URL, E2E_ADMIN_URL_2 and two E2E_MEDIA_NODES are needed (run scripts/e2e.sh cluster)',
+  );
   process.exit(2);
 }
 const ARTIFACTS = resolve(process.env.E2E_ARTIFACTS ?? join(here, '..', 'artifacts', 'cluster'));
@@ -57,11 +61,11 @@ async function nodeRooms(): Promise<(number | null)[]> {
   );
 }
 
-/** A counter or gauge summed over both replicas' /metrics. */
+/** A counter or gauge summed over both replicas' /metrics (on their admin listeners). */
 async function metric(name: string): Promise<number> {
   let sum = 0;
-  for (const base of [BASE, BASE_2]) {
-    const text = await (await fetch(`${base}/metrics`)).text();
+  for (const admin of ADMINS) {
+    const text = await (await fetch(`${admin}/metrics`)).text();
     const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
     sum += line ? Number(line.split(' ').pop()) : 0;
   }

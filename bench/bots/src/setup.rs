@@ -185,6 +185,10 @@ impl SpawnedServer {
             .env("CROWDWIRE_AUTH_RATE_PER_MINUTE", "100000000")
             .env("CROWDWIRE_AUTH_BURST", "100000000")
             .env("CROWDWIRE_LOGIN_ATTEMPTS_PER_ACCOUNT", "100000000")
+            // The bots are one address, with thousands of sockets; and 9100 may be taken.
+            // (Environment rather than flags: older servers, for A/B runs, ignore them.)
+            .env("CROWDWIRE_MAX_CONNECTIONS_PER_IP", "0")
+            .env("CROWDWIRE_ADMIN_BIND", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -138,7 +138,7 @@ pub fn app(state: AppState, extra: Router<AppState>) -> Router {
     Router::new()
         .merge(api)
         .route("/api/v1/static/{*path}", get(assets::serve))
-        .route("/metrics", get(routes::ops::metrics_text))
+        .route("/metrics", get(routes::ops::metrics_with_token))
         .merge(web::routes())
         .merge(extra)
         .fallback(not_found)

@@ -44,6 +44,9 @@ pub struct ApiSettings {
     pub guest_ban_hours: i64,
     /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// Bearer token that opens `GET /metrics` on the main listener; without one it is a 404
+    /// there (metrics are served on the admin listener).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ApiSettings {
@@ -64,6 +67,7 @@ impl Default for ApiSettings {
             max_worlds_per_user: 100,
             guest_ban_hours: 24,
             trust_forwarded_for: false,
+            metrics_token: None,
         }
     }
 }

@@ -199,23 +199,35 @@ async fn authorise(
     Ok((world_id, profile, max_users))
 }
 
+/// Why a socket was closed when the steps before its session took longer than
+/// [`crate::RealtimeSettings::handshake_timeout`].
+const HANDSHAKE_TIMEOUT_REASON: &str = "the server is slow to admit you; try again";
+
 async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
-    // The futures of the steps before the session starts are boxed: inline, the largest of
-    // them (database queries) would size this task's state for as long as the socket lives.
-    let (world_id, profile, max_users) = match Box::pin(authorise(&hub, &world, q.token.as_deref())).await {
-        Ok(ok) => ok,
-        Err(reason) => return refuse(socket, reason).await,
+    // The steps before the session starts share one deadline: a database or presence store
+    // that hangs must not hold sockets open without an answer (security review F6).
+    let deadline = tokio::time::Instant::now() + hub.settings.handshake_timeout;
+    // The futures of these steps are boxed: inline, the largest of them (database queries)
+    // would size this task's state for as long as the socket lives.
+    let authorised = tokio::time::timeout_at(deadline, Box::pin(authorise(&hub, &world, q.token.as_deref())));
+    let (world_id, profile, max_users) = match authorised.await {
+        Ok(Ok(ok)) => ok,
+        Ok(Err(reason)) => return refuse(socket, reason).await,
+        Err(_) => return refuse_for_now(socket, HANDSHAKE_TIMEOUT_REASON).await,
     };
     // A place in the world, held atomically across replicas. (The world's engine checks the
     // capacity again; when presence cannot be reached, that check is the one that holds.)
-    match hub.presence.reserve(world_id, &profile.user_id, max_users).await {
-        Ok(true) => {}
-        Ok(false) => return refuse(socket, FULL_REASON).await,
-        Err(e) => tracing::debug!(world = world_id, error = %e, "capacity not reserved"),
+    let reserved = tokio::time::timeout_at(deadline, hub.presence.reserve(world_id, &profile.user_id, max_users));
+    match reserved.await {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => return refuse(socket, FULL_REASON).await,
+        Ok(Err(e)) => tracing::debug!(world = world_id, error = %e, "capacity not reserved"),
+        Err(_) => return refuse_for_now(socket, HANDSHAKE_TIMEOUT_REASON).await,
     }
-    let place = match Box::pin(hub.place(world_id)).await {
-        Ok(place) => place,
-        Err(reason) => return refuse_for_now(socket, reason).await,
+    let place = match tokio::time::timeout_at(deadline, Box::pin(hub.place(world_id))).await {
+        Ok(Ok(place)) => place,
+        Ok(Err(reason)) => return refuse_for_now(socket, reason).await,
+        Err(_) => return refuse_for_now(socket, HANDSHAKE_TIMEOUT_REASON).await,
     };
     let batch = matches!(q.batch.as_deref(), Some("1" | "true"));
     let session = hub.next_session();

@@ -64,6 +64,9 @@ pub struct RealtimeSettings {
     /// included) is a dropped connection: a network path that died without a FIN or RST,
     /// found this long after it died. Two or three ping intervals.
     pub idle_timeout: Duration,
+    /// An upgraded socket must be admitted (token, world and place checked) within this long,
+    /// or it is closed with 1013 and the client tries again.
+    pub handshake_timeout: Duration,
     /// A world hands its sockets what its turns produced at most this often (movements
     /// once per mover, at their latest positions): a message waits at most this long, and a
     /// busy socket gets one write per interval however many turns the world takes.
@@ -94,6 +97,7 @@ impl Default for RealtimeSettings {
             reconnect_grace: Duration::from_secs(30),
             ping_interval: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
             flush_interval: Duration::from_millis(16),
             lease_ttl: Duration::from_secs(3),
             presence_refresh: Duration::from_secs(2),

@@ -114,6 +114,22 @@ pub struct ServeArgs {
     /// Take client addresses from `X-Forwarded-For` (set only behind a reverse proxy).
     #[arg(long, env = "CROWDWIRE_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: Option<bool>,
+    /// Seconds a client has to send a request's headers, from connecting or from the previous
+    /// response on a kept-alive connection; then the connection is closed (1 to 300).
+    #[arg(long, env = "CROWDWIRE_HEADER_READ_TIMEOUT_SECONDS")]
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Connections one client address (an IPv4 address, or an IPv6 /64) may hold open at
+    /// once, WebSockets included; 0: no cap. Not applied with `trust_forwarded_for`, where
+    /// every connection comes from the proxy.
+    #[arg(long, env = "CROWDWIRE_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Where `GET /metrics` and `GET /health` are served for monitoring, `IP:PORT`, or `off`.
+    #[arg(long, env = "CROWDWIRE_ADMIN_BIND")]
+    pub admin_bind: Option<String>,
+    /// Lets `GET /metrics` on the main listener answer a request with `Authorization: Bearer
+    /// <token>` (at least 16 characters); without it, `/metrics` there is a 404.
+    #[arg(long, env = "CROWDWIRE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Lifetime of access tokens of registered users, minutes.
     #[arg(long, env = "CROWDWIRE_ACCESS_TOKEN_MINUTES")]
     pub access_token_minutes: Option<i64>,
@@ -139,6 +155,10 @@ pub struct ServeArgs {
     /// A dropped connection keeps its place and groups this many seconds.
     #[arg(long, env = "CROWDWIRE_RECONNECT_GRACE_SECONDS")]
     pub reconnect_grace_seconds: Option<u64>,
+    /// Seconds a WebSocket has, once upgraded, to be admitted (token, world and place checked)
+    /// before it is closed with 1013 and the client tries again (1 to 300).
+    #[arg(long, env = "CROWDWIRE_WS_HANDSHAKE_TIMEOUT_SECONDS")]
+    pub ws_handshake_timeout_seconds: Option<u64>,
     /// A world hands its sockets what it produced at most this often, ms (movements once per
     /// mover, at their latest positions): lower is less latency, more writes.
     #[arg(long, env = "CROWDWIRE_FLUSH_INTERVAL_MS")]
@@ -203,6 +223,12 @@ pub struct ClusterConfig {
 pub struct Config {
     /// Listen address.
     pub bind: SocketAddr,
+    /// Bounds of the main listener: header-read timeout, connections per client address.
+    pub listener: crate::listener::ListenerSettings,
+    /// Where the admin listener (`/metrics`, `/health`) listens; `None`: it is off.
+    pub admin_bind: Option<SocketAddr>,
+    /// Bearer token that opens `/metrics` on the main listener.
+    pub metrics_token: Option<String>,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Database URL.
@@ -300,8 +326,40 @@ impl Config {
         {
             bail!("CROWDWIRE_JWT_SECRET must be at least 32 bytes long");
         }
+        let trust_forwarded_for = pick!(trust_forwarded_for).unwrap_or(false);
+        let listener = crate::listener::ListenerSettings {
+            header_read_timeout: seconds_within(
+                pick!(header_read_timeout_seconds),
+                crate::listener::DEFAULT_HEADER_READ_TIMEOUT,
+                "CROWDWIRE_HEADER_READ_TIMEOUT_SECONDS",
+            )?,
+            // Behind a proxy every connection comes from the proxy: a cap on its address
+            // would cap the whole audience. The proxy limits connections per client instead.
+            max_per_ip: match pick!(max_connections_per_ip).unwrap_or(crate::listener::DEFAULT_MAX_PER_IP) {
+                0 => None,
+                _ if trust_forwarded_for => None,
+                n => Some(n),
+            },
+        };
+        let admin_bind = match pick!(admin_bind) {
+            None => Some(SocketAddr::from(([127, 0, 0, 1], 9100))),
+            Some(text) if text.trim().eq_ignore_ascii_case("off") => None,
+            Some(text) => Some(
+                text.trim()
+                    .parse()
+                    .ok()
+                    .context("CROWDWIRE_ADMIN_BIND must be IP:PORT (e.g. 127.0.0.1:9100) or off")?,
+            ),
+        };
+        let metrics_token = pick!(metrics_token);
+        if metrics_token.as_ref().is_some_and(|t| t.chars().count() < 16) {
+            bail!("CROWDWIRE_METRICS_TOKEN must be at least 16 characters long");
+        }
         Ok(Config {
             bind,
+            listener,
+            admin_bind,
+            metrics_token,
             data_dir,
             database_url,
             public_url,
@@ -320,7 +378,7 @@ impl Config {
             max_worlds_per_user: pick!(max_worlds_per_user).unwrap_or(100),
             world_edits_per_minute: pick!(world_edits_per_minute).unwrap_or(30),
             max_body_bytes: pick!(max_body_bytes).unwrap_or(8 * 1024 * 1024),
-            trust_forwarded_for: pick!(trust_forwarded_for).unwrap_or(false),
+            trust_forwarded_for,
             access_token_minutes: pick!(access_token_minutes).unwrap_or(720),
             guest_token_hours: pick!(guest_token_hours).unwrap_or(12),
             media_nodes: media_mode == MediaMode::Nodes,
@@ -378,6 +436,11 @@ impl Config {
                         Some(ms) => std::time::Duration::from_millis(ms),
                         None => d.lease_ttl,
                     },
+                    handshake_timeout: seconds_within(
+                        pick!(ws_handshake_timeout_seconds),
+                        d.handshake_timeout,
+                        "CROWDWIRE_WS_HANDSHAKE_TIMEOUT_SECONDS",
+                    )?,
                     ..d
                 }
             },
@@ -399,8 +462,8 @@ impl Config {
         })
     }
 
-    /// A configuration with defaults for everything, rooted at `data_dir` and bound to an
-    /// ephemeral loopback port (for tests and embedding).
+    /// A configuration with defaults for everything, rooted at `data_dir`, with the main and
+    /// admin listeners on ephemeral loopback ports (for tests and embedding).
     pub fn for_data_dir(data_dir: &Path) -> Config {
         let mut c = Config::resolve(ServeArgs {
             data_dir: Some(data_dir.to_owned()),
@@ -408,6 +471,7 @@ impl Config {
         })
         .expect("defaults resolve");
         c.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        c.admin_bind = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         if let Some(m) = c.media.as_mut() {
             m.bind = SocketAddr::from(([127, 0, 0, 1], 0));
             m.workers = 1;
@@ -447,6 +511,19 @@ pub fn liveness(
         bail!("CROWDWIRE_WS_IDLE_TIMEOUT_MS must be at least twice CROWDWIRE_WS_PING_INTERVAL_MS");
     }
     Ok((ping, idle))
+}
+
+/// A timeout setting in seconds, checked (1 to 300), or `default` when unset.
+fn seconds_within(
+    seconds: Option<u64>,
+    default: std::time::Duration,
+    name: &str,
+) -> anyhow::Result<std::time::Duration> {
+    match seconds {
+        None => Ok(default),
+        Some(s) if (1..=300).contains(&s) => Ok(std::time::Duration::from_secs(s)),
+        Some(_) => bail!("{name} must be 1 to 300 seconds"),
+    }
 }
 
 /// Replica and node ids: letters, digits, `-`, `_` and `.`, 1 to 64 of them.
@@ -582,6 +659,55 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn listener_bounds_and_the_admin_bind_resolve() {
+        let c = Config::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(c.admin_bind, Some(SocketAddr::from(([127, 0, 0, 1], 9100))));
+        assert_eq!(c.listener.max_per_ip, Some(crate::listener::DEFAULT_MAX_PER_IP));
+        assert_eq!(
+            c.listener.header_read_timeout,
+            crate::listener::DEFAULT_HEADER_READ_TIMEOUT
+        );
+        let with = |args: ServeArgs| Config::resolve(args);
+        let off = with(ServeArgs {
+            admin_bind: Some("off".into()),
+            max_connections_per_ip: Some(0),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((off.admin_bind, off.listener.max_per_ip), (None, None));
+        let proxied = with(ServeArgs {
+            trust_forwarded_for: Some(true),
+            max_connections_per_ip: Some(10),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            proxied.listener.max_per_ip, None,
+            "behind a proxy the cap would count the proxy"
+        );
+        for bad in [
+            ServeArgs {
+                admin_bind: Some("9100".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                header_read_timeout_seconds: Some(0),
+                ..Default::default()
+            },
+            ServeArgs {
+                ws_handshake_timeout_seconds: Some(301),
+                ..Default::default()
+            },
+            ServeArgs {
+                metrics_token: Some("short".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(with(bad.clone()).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

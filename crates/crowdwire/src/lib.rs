@@ -2,5 +2,6 @@
 //! binary and by the integration tests.
 
 pub mod config;
+pub mod listener;
 pub mod media_node;
 pub mod server;

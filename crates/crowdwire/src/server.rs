@@ -1,4 +1,5 @@
-//! Wiring: builds every part from a [`Config`] and serves them on one listener.
+//! Wiring: builds every part from a [`Config`] and serves them: the application on the main
+//! listener, metrics and health on the admin listener (see [`crate::listener`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,7 +7,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::ServiceExt as _;
 
 use crowdwire_api::google::GoogleVerifier;
 use crowdwire_api::mail::Mailer;
@@ -26,11 +26,13 @@ use crate::config::{Config, load_or_create_secret};
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its admin listener (`/metrics`, `/health`) listens, unless that is off.
+    pub admin_addr: Option<SocketAddr>,
     /// Its database handle (tests use it to set up fixtures).
     pub db: Db,
     hub: Arc<Hub>,
     shutdown: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -44,7 +46,9 @@ impl Running {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.hub.hand_over().await;
         let _ = self.shutdown.send(true);
-        self.task.await.context("server task")??;
+        for task in self.tasks {
+            task.await.context("listener task")?;
+        }
         self.db.close().await;
         Ok(())
     }
@@ -110,6 +114,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         world_edits_per_minute: config.world_edits_per_minute,
         max_body_bytes: config.max_body_bytes,
         trust_forwarded_for: config.trust_forwarded_for,
+        metrics_token: config.metrics_token.clone(),
         ..ApiSettings::default()
     };
     let media: Arc<dyn crowdwire_realtime::media::MediaBackend> = match &config.media {
@@ -190,6 +195,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         google,
         backends: Arc::new(backends),
     };
+    let admin_app = crowdwire_api::routes::ops::admin_router(state.clone());
     let app = crowdwire_api::app(state, crowdwire_realtime::gateway::router(hub.clone()));
     let service = tower::ServiceBuilder::new()
         .map_request(crowdwire_api::trim_trailing_slash)
@@ -198,29 +204,57 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding {}", config.bind))?;
     let addr = listener.local_addr()?;
-    let (tx, mut rx) = watch::channel(false);
-    let make = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
-        service.map_err(|e: std::convert::Infallible| match e {}),
+    let admin = match config.admin_bind {
+        Some(bind) => Some(bind_admin(bind).await?),
+        None => None,
+    };
+    let admin_addr = admin.as_ref().map(TcpListener::local_addr).transpose()?;
+    let (tx, rx) = watch::channel(false);
+    let mut tasks = vec![tokio::spawn(crate::listener::serve(
+        listener,
+        service,
+        config.listener.clone(),
+        rx.clone(),
+    ))];
+    if let Some(admin) = admin {
+        // Prometheus alone calls here: no cap per address.
+        let settings = crate::listener::ListenerSettings {
+            max_per_ip: None,
+            ..config.listener.clone()
+        };
+        tasks.push(tokio::spawn(crate::listener::serve(admin, admin_app, settings, rx)));
+    }
+    tracing::info!(
+        %addr,
+        admin = %admin_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()),
+        database = db.backend_name(),
+        header_read_timeout_s = config.listener.header_read_timeout.as_secs_f64(),
+        max_connections_per_ip = %match config.listener.max_per_ip {
+            Some(n) => n.to_string(),
+            None if config.trust_forwarded_for => "none here (behind a proxy: cap connections per client there)".into(),
+            None => "none".into(),
+        },
+        "CrowdWire listening"
     );
-    let task = tokio::spawn(async move {
-        // Realtime frames are small and latency-bound: no Nagle delay on any socket.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
-        });
-        axum::serve(listener, make)
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
-    tracing::info!(%addr, database = db.backend_name(), "CrowdWire listening");
     Ok(Running {
         addr,
+        admin_addr,
         db,
         hub,
         shutdown: tx,
-        task,
+        tasks,
+    })
+}
+
+/// Binds the admin listener; a taken address names the setting that moves it.
+async fn bind_admin(bind: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(bind).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " (another program, or another CrowdWire, uses it: choose another address with --admin-bind \
+             IP:PORT or CROWDWIRE_ADMIN_BIND; port 0 picks a free one, and `off` serves no admin listener)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("cannot bind the admin listener (metrics, health) {bind}: {e}{hint}")
     })
 }

@@ -201,6 +201,8 @@ impl Cluster {
         let child = Command::new(env!("CARGO_BIN_EXE_crowdwire"))
             .arg("serve")
             .env("CROWDWIRE_BIND", format!("127.0.0.1:{port}"))
+            // Several replicas on one machine: each its own free admin port.
+            .env("CROWDWIRE_ADMIN_BIND", "127.0.0.1:0")
             .env("CROWDWIRE_DATA_DIR", &data)
             .env("CROWDWIRE_DATABASE_URL", &self.database_url)
             .env("CROWDWIRE_JWT_SECRET", SECRET)

@@ -1,5 +1,6 @@
 //! Operations and assets: health, metrics, the OpenAPI document and offline docs page, the
-//! embedded map and art, and the real binary's start-up and graceful shutdown.
+//! embedded map and art, and the real binary's start-up and graceful shutdown. (Where metrics
+//! may be read, and the listener's bounds, are tested in `listener.rs`.)
 
 mod common;
 
@@ -68,7 +69,7 @@ async fn metrics_count_requests_by_route_template(b: Backend) {
     }
     let text = s
         .http
-        .get(format!("{}/metrics", s.root))
+        .get(format!("{}/metrics", s.admin_root()))
         .send()
         .await
         .unwrap()
@@ -262,6 +263,9 @@ async fn binary_starts_on_a_fresh_data_dir_and_stops_on_sigterm() {
             // Free UDP ports: the test must not depend on 40000 being free.
             "--media-bind",
             "127.0.0.1:0",
+            // Nor on 9100 (the admin listener's default).
+            "--admin-bind",
+            "127.0.0.1:0",
         ])
         .env_remove("CROWDWIRE_DATABASE_URL")
         .env_remove("CROWDWIRE_JWT_SECRET")
@@ -334,6 +338,8 @@ async fn a_taken_media_port_is_reported_with_the_setting_that_moves_it() {
                 dir.to_str().unwrap(),
                 "--media-bind",
                 &udp.to_string(),
+                "--admin-bind",
+                "127.0.0.1:0",
             ])
             .env_remove("CROWDWIRE_DATABASE_URL")
             .env_remove("CROWDWIRE_MEDIA_DISABLED")
@@ -346,6 +352,42 @@ async fn a_taken_media_port_is_reported_with_the_setting_that_moves_it() {
     assert!(!out.status.success(), "{text}");
     assert!(
         text.contains(&udp.to_string()) && text.contains("--media-bind"),
+        "{text}"
+    );
+    drop(taken);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A server whose admin address is taken stops at once, and says which setting moves it.
+#[tokio::test]
+async fn a_taken_admin_port_is_reported_with_the_setting_that_moves_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin = taken.local_addr().unwrap();
+    let dir = std::env::temp_dir().join(format!("crowdwire-admin-{}", uuid::Uuid::new_v4().simple()));
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_crowdwire"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "--media-bind",
+                "127.0.0.1:0",
+                "--admin-bind",
+                &admin.to_string(),
+            ])
+            .env_remove("CROWDWIRE_DATABASE_URL")
+            .output(),
+    )
+    .await
+    .expect("the server should stop at once")
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains(&admin.to_string()) && text.contains("--admin-bind"),
         "{text}"
     );
     drop(taken);

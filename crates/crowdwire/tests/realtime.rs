@@ -292,7 +292,7 @@ async fn online_users_and_events_follow_sessions(b: Backend) {
     assert_eq!(info["online_users"], 1);
     let metrics = s
         .http
-        .get(format!("{}/metrics", s.root))
+        .get(format!("{}/metrics", s.admin_root()))
         .send()
         .await
         .unwrap()

@@ -1,4 +1,8 @@
 //! Operations: health and Prometheus metrics.
+//!
+//! Metrics are for the monitoring system, not the public (security review F14): the server
+//! serves them on its admin listener ([`admin_router`], loopback by default), and on the main
+//! listener only to a request bearing the configured metrics token.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -14,6 +18,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::error::{ApiError, msg};
 use crate::state::{AppState, Backends};
 
 /// Routes of this module that belong in the API document.
@@ -78,6 +83,31 @@ pub fn prometheus() -> &'static PrometheusHandle {
         let _ = metrics::set_global_recorder(recorder);
         handle
     })
+}
+
+/// The admin listener's routes: `GET /metrics` and `GET /health`, without authentication
+/// (whoever reaches that address is trusted with them).
+pub fn admin_router(state: AppState) -> axum::Router {
+    prometheus();
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics_text))
+        .route("/health", axum::routing::get(health))
+        .with_state(state)
+}
+
+/// `GET /metrics` on the main listener: 404 unless a metrics token is configured, then 401
+/// unless the request bears it (`Authorization: Bearer <token>`, compared in constant time).
+pub async fn metrics_with_token(State(state): State<AppState>, parts: axum::http::request::Parts) -> Response {
+    use subtle::ConstantTimeEq as _;
+    let Some(expected) = state.settings.metrics_token.as_deref() else {
+        return ApiError::Status(StatusCode::NOT_FOUND, msg::NOT_FOUND).into_response();
+    };
+    let given = crate::extract::bearer(&parts).unwrap_or_default();
+    // Only the length can differ in time, and a token's length is no secret.
+    if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        return ApiError::Unauthorized(msg::NOT_AUTHENTICATED).into_response();
+    }
+    metrics_text(State(state)).await
 }
 
 /// `GET /metrics`: Prometheus text format.

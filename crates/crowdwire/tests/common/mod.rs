@@ -153,6 +153,12 @@ impl TestServer {
         }
     }
 
+    /// Root URL of the admin listener (`/metrics`, `/health`): `http://127.0.0.1:<port>`.
+    pub fn admin_root(&self) -> String {
+        let running = self.running.as_ref().expect("running");
+        format!("http://{}", running.admin_addr.expect("the admin listener is on"))
+    }
+
     /// The database behind the server.
     pub fn db(&self) -> &crowdwire_store::Db {
         &self.running.as_ref().expect("running").db
