@@ -4,7 +4,7 @@
 //! loads the user's profile in the world, then runs two halves: a reader that parses each
 //! frame into a typed message at the edge and hands it to the world's actor, and a writer
 //! that drains the socket's bounded queue (one message per frame, or, with `?batch=1`, one
-//! JSON array per frame flushed at least every 50 ms).
+//! JSON array per frame, handed over at most every `flush_interval`, 16 ms by default).
 //!
 //! The writer also pings the client every `ping_interval`; the reader ends a socket from
 //! which nothing (not even a pong) has arrived for `idle_timeout` as a dropped connection, so
