@@ -186,27 +186,7 @@ impl Traffic {
     }
 }
 
-/// The text sent when the SFU refuses a request: the `-done` reply the client awaits,
-/// carrying `error`, then an `error` message naming the request (§11.3: errors reach
-/// the client, and a failure is never followed by a success).
-pub fn error_replies(topic: &str, room: &str, peer: &str, direction: Option<&str>, message: &str) -> Vec<Value> {
-    let done = match topic {
-        "@connect-transport" => Some(format!(
-            "@connect-transport-{}-done",
-            if direction == Some("recv") { "recv" } else { "send" }
-        )),
-        "@send-track" => Some("@send-track-send-done".to_owned()),
-        "@send-file" => Some("@send-file-send-done".to_owned()),
-        "@get-recv-tracks" => Some("@get-recv-tracks-done".to_owned()),
-        _ => None,
-    };
-    let mut out = Vec::new();
-    if let Some(t) = done {
-        out.push(json!({"topic": t, "d": {"error": message, "roomId": room, "peerId": peer}}));
-    }
-    out.push(json!({"topic": "error", "d": {"topic": topic, "message": message}}));
-    out
-}
+pub use crowdwire_world::protocol::media_error_replies as error_replies;
 
 /// The error a request gets when its peer's transports had expired (it is joined again).
 pub const EXPIRED_REJOINED: &str = "your media transports for this room expired unused; you were joined to it again";

@@ -774,6 +774,22 @@ impl WorldEngine {
         self.send(session, &ServerMessage::error(Some(topic), message));
     }
 
+    /// Refuses a media request the way the SFU does: the `-done` reply the client's request
+    /// awaits (with `error`), then the `error`.
+    fn refuse_media(&mut self, slot: u32, session: SessionId, topic: &str, d: &Value, room: &str, message: &str) {
+        let direction = d.get("direction").and_then(Value::as_str);
+        let peer = self.uid(slot);
+        for reply in crate::protocol::media_error_replies(topic, room, &peer, direction, message) {
+            self.out.push(Output::Send {
+                to: session,
+                frame: Frame {
+                    text: reply.to_string().into(),
+                    coalesce: None,
+                },
+            });
+        }
+    }
+
     // ----- identities -----
 
     fn uid(&self, slot: u32) -> String {
@@ -1496,14 +1512,15 @@ impl WorldEngine {
                 let room = match d.get("roomId") {
                     Some(Value::String(s)) => s.clone(),
                     Some(Value::Number(n)) => n.to_string(),
-                    _ => return self.error(session, &topic, "roomId is required"),
+                    _ => return self.refuse_media(slot, session, &topic, &d, "", "roomId is required"),
                 };
                 if !self.rooms(slot).contains(&room) {
-                    return self.error(session, &topic, "you are not in that room");
+                    return self.refuse_media(slot, session, &topic, &d, &room, "you are not in that room");
                 }
                 let peer = self.uid(slot);
                 if topic == "@send-track" && self.media_role(slot, &room) == MediaRole::Listener {
-                    return self.error(session, &topic, "your role may not publish in this room");
+                    let why = "your role may not publish in this room";
+                    return self.refuse_media(slot, session, &topic, &d, &room, why);
                 }
                 d["peerId"] = Value::String(peer.clone());
                 self.out

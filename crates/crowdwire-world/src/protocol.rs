@@ -715,6 +715,28 @@ impl ServerMessage {
     }
 }
 
+/// What a refused media request gets: first the `-done` reply its mediasoup-client request
+/// awaits, carrying `error` (so the request settles), then an `error` naming the request. Used
+/// by the SFU, the media nodes' stand-ins and the engine's own refusals alike.
+pub fn media_error_replies(topic: &str, room: &str, peer: &str, direction: Option<&str>, message: &str) -> Vec<Value> {
+    let done = match topic {
+        "@connect-transport" => Some(format!(
+            "@connect-transport-{}-done",
+            if direction == Some("recv") { "recv" } else { "send" }
+        )),
+        "@send-track" => Some("@send-track-send-done".to_owned()),
+        "@send-file" => Some("@send-file-send-done".to_owned()),
+        "@get-recv-tracks" => Some("@get-recv-tracks-done".to_owned()),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    if let Some(t) = done {
+        out.push(serde_json::json!({"topic": t, "d": {"error": message, "roomId": room, "peerId": peer}}));
+    }
+    out.push(serde_json::json!({"topic": "error", "d": {"topic": topic, "message": message}}));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -201,9 +201,12 @@ async fn media_signalling_without_a_media_server_gets_error_replies(b: Backend) 
     let done = ca.expect("@connect-transport-send-done").await;
     assert!(done["d"]["error"].is_string(), "{done}");
     ca.expect("error").await;
-    // Not in that room: refused, not forwarded.
+    // Not in that room: refused, not forwarded, and the request the client awaits settles
+    // (a mediasoup-client `produce` would otherwise hang).
     ca.send(json!({"topic": "@send-track", "d": {"roomId": "999999", "kind": "audio"}}))
         .await;
+    let done = ca.expect("@send-track-send-done").await;
+    assert_eq!(done["d"]["error"], "you are not in that room", "{done}");
     let e = ca.expect("error").await;
     assert_eq!(e["d"]["topic"], "@send-track");
 }

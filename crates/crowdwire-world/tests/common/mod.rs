@@ -439,8 +439,16 @@ pub fn close_room(group: &str) -> Value {
     json!({"topic": "CLOSE_ROOM", "group": group})
 }
 
-/// Asserts frames are exactly one `error` about `about` (the offending topic).
+/// Asserts frames are exactly one `error` about `about` (the offending topic). A refused media
+/// request (`@…`) gets the `-done` reply it awaits first, carrying the same `error`.
 pub fn assert_error(ms: &[Value], about: &str) {
+    let ms = match ms {
+        [done, rest @ ..] if about.starts_with('@') && topic(done).ends_with("-done") => {
+            assert!(done["d"]["error"].is_string(), "a -done refusal carries error: {done}");
+            rest
+        }
+        _ => ms,
+    };
     assert_eq!(ms.len(), 1, "expected one error about {about}, got {ms:?}");
     assert_eq!(topic(&ms[0]), "error", "expected an error about {about}, got {ms:?}");
     assert_eq!(ms[0]["d"]["topic"], about, "error about the wrong topic: {ms:?}");
