@@ -263,25 +263,31 @@ async fn update_password(
         return Err(ApiError::bad_request(msg::INVALID_PASSWORD));
     }
     let hash = crate::passwords::hash(body.new_password).await?;
-    let updated = state
-        .db
-        .update_user(
-            user.user_id,
-            &UserChanges {
-                hashed_password: Some(hash),
-                revoke_tokens: true,
-                ..UserChanges::default()
-            },
-        )
-        .await?
-        .ok_or(ApiError::not_found(msg::USER_NOT_FOUND_AUTH))?;
     // Whoever held the old password may hold a token or a live socket: both end here. The
     // caller signs in again with the new password.
+    let changes = UserChanges {
+        hashed_password: Some(hash),
+        ..UserChanges::default()
+    };
+    Ok(Json(sign_out_everywhere(&state, user.user_id, changes).await?.into()))
+}
+
+/// Applies `changes` to an account and revokes every token and live session it has.
+async fn sign_out_everywhere(state: &AppState, user_id: i64, changes: UserChanges) -> ApiResult<users::User> {
+    let changes = UserChanges {
+        revoke_tokens: true,
+        ..changes
+    };
+    let updated = state
+        .db
+        .update_user(user_id, &changes)
+        .await?
+        .ok_or(ApiError::not_found(msg::USER_NOT_FOUND_AUTH))?;
     state
         .live
-        .evict(None, Principal::User(user.user_id), Eviction::SignedOut)
+        .evict(None, Principal::User(user_id), Eviction::SignedOut)
         .await;
-    Ok(Json(updated.into()))
+    Ok(updated)
 }
 
 /// Signs the caller out everywhere: every token issued so far stops working (REST, refresh
@@ -289,21 +295,7 @@ async fn update_password(
 #[utoipa::path(post, path = "/users/logout-everywhere", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = StatusOk), Errors))]
 async fn logout_everywhere(State(state): State<AppState>, Registered(user): Registered) -> ApiResult<Json<StatusOk>> {
-    state
-        .db
-        .update_user(
-            user.user_id,
-            &UserChanges {
-                revoke_tokens: true,
-                ..UserChanges::default()
-            },
-        )
-        .await?
-        .ok_or(ApiError::not_found(msg::USER_NOT_FOUND_AUTH))?;
-    state
-        .live
-        .evict(None, Principal::User(user.user_id), Eviction::SignedOut)
-        .await;
+    sign_out_everywhere(&state, user.user_id, UserChanges::default()).await?;
     Ok(Json(StatusOk { status: "ok".into() }))
 }
 
