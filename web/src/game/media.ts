@@ -63,6 +63,10 @@ export class MediaManager {
     switch (m.topic) {
       case "you-joined-as-speaker":
       case "you-joined-as-peer":
+        // A fresh join for a room we have means its old transports are gone (its media node
+        // died, or they expired): requests made on them will never be answered, and would hold
+        // the queue below until they time out, so they fail now.
+        this.failWaiters(String(d.roomId), "the room's media was set up again");
         this.queue(() => this.joined(d, m.topic === "you-joined-as-speaker"));
         return true;
       case "you-are-now-a-speaker":
@@ -357,13 +361,21 @@ export class MediaManager {
     this.attach(peerId);
   }
 
+  /** Rejects every request awaiting an answer about room `id`. */
+  private failWaiters(id: string, why: string): void {
+    for (const w of this.waiters.values()) {
+      for (let i = w.length - 1; i >= 0; i--) {
+        if (w[i].roomId === id) w.splice(i, 1)[0].reject(new Error(why));
+      }
+    }
+  }
+
   closeRoom(id: string): void {
     const room = this.rooms.get(id);
     if (!room) return;
     room.closed = true;
     this.rooms.delete(id);
-    for (const w of this.waiters.values()) for (const x of w.filter((x) => x.roomId === id)) x.reject(new Error("the room was closed"));
-    for (const w of this.waiters.values()) for (let i = w.length - 1; i >= 0; i--) if (w[i].roomId === id) w.splice(i, 1);
+    this.failWaiters(id, "the room was closed");
     const peers = new Set([...room.consumers.values()].map((c) => c.peerId));
     for (const p of room.producers.values()) p.close();
     room.dataProducer?.close();
