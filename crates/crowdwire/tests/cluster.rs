@@ -600,6 +600,100 @@ async fn killing_a_worlds_owner_moves_the_world_and_keeps_the_survivors_sockets_
     );
 }
 
+/// Sends `signal` (`STOP`, `CONT`) to replica `i`'s process.
+fn signal(c: &Cluster, i: usize, signal: &str) {
+    let pid = c.replicas[i].child.as_ref().expect("replica running").id();
+    let ok = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "kill -{signal} {pid}");
+}
+
+/// Reads `cl` for `ms` and asserts that no chat message with this text came.
+async fn never_hears(cl: &mut Client, text: &str, ms: u64) {
+    let deadline = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < deadline {
+        cl.next(100).await;
+    }
+    let heard: Vec<_> = cl
+        .seen_with("SEND_MESSAGE")
+        .into_iter()
+        .filter(|m| m["text"] == text)
+        .collect();
+    assert!(heard.is_empty(), "{text:?} was heard: {heard:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
+async fn a_deposed_owner_stops_reaching_clients_at_once_and_no_split_world_is_seen() {
+    let _serial = SERIAL.lock().await;
+    let c = Cluster::start(3).await;
+    let (_, ta) = c.api(1).user("Ada").await;
+    let (_, tb) = c.api(1).user("Bo").await;
+    let (_, tc) = c.api(1).user("Cy").await;
+    let w = c.api(1).world(&ta, "Paused", true, true).await;
+    let mut a = enter(&c, 1, 0, w, &ta).await;
+    let mut b = enter(&c, 1, 1, w, &tb).await;
+    let mut cy = enter(&c, 1, 2, w, &tc).await;
+    assert_eq!(c.owner(w), Some(0));
+    for (cl, x) in [(&mut a, 100), (&mut b, 140), (&mut cy, 600)] {
+        cl.send(json!({"topic": "JOIN_PLAYER", "position": {"x": x, "y": 100}}))
+            .await;
+    }
+    b.expect("GROUPS_SNAPSHOT").await;
+    // Let one presence refresh record where everyone stands.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    while b.next(300).await.is_some() {}
+    while cy.next(300).await.is_some() {}
+    let (b_before, cy_before) = (b.seen.len(), cy.seen.len());
+
+    // The owner pauses (a long GC, a frozen VM) past its lease: another replica takes the
+    // world over, and the survivors' sockets are re-attached to it.
+    signal(&c, 0, "STOP");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let new_owner = loop {
+        // A socket arriving (here Bo's re-attachment) places the world again.
+        if let Some(o) = c.owner(w).filter(|&o| o != 0) {
+            break o;
+        }
+        assert!(Instant::now() < deadline, "nobody took the world over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    b.expect_within("PLAYERS_SNAPSHOT", 10_000).await;
+    cy.expect_within("PLAYERS_SNAPSHOT", 10_000).await;
+    // Ada, still on the paused replica, says something that replica will read when it wakes.
+    a.send(json!({"topic": "SEND_MESSAGE", "text": "from the past", "to": "ALL"}))
+        .await;
+    signal(&c, 0, "CONT");
+    // The deposed owner finds its lease gone and sends its own clients away; whatever it did
+    // meanwhile is fenced off at the replicas holding the other sockets.
+    assert_eq!(a.closed_with().await, 1012, "Ada is sent to the world's new owner");
+    b.send(json!({"topic": "SEND_MESSAGE", "text": "one world", "to": "ALL"}))
+        .await;
+    assert_eq!(cy.expect("SEND_MESSAGE").await["text"], "one world");
+    never_hears(&mut b, "from the past", 2000).await;
+    never_hears(&mut cy, "from the past", 500).await;
+    // Ada comes back into the one world, still run by the new owner.
+    let mut a = connect(&c, 1, w, &ta).await;
+    assert_eq!(c.owner(w), Some(new_owner));
+    cy.send(json!({"topic": "SEND_MESSAGE", "text": "welcome back", "to": "ALL"}))
+        .await;
+    for cl in [&mut a, &mut b] {
+        assert_eq!(cl.expect("SEND_MESSAGE").await["text"], "welcome back");
+    }
+    for (cl, before, who) in [(&b, b_before, "Bo"), (&cy, cy_before, "Cy")] {
+        assert!(cl.closed.is_none(), "{who}'s socket was closed: {:?}", cl.closed);
+        let after = &cl.seen[before..];
+        assert!(
+            !after
+                .iter()
+                .any(|v| v["topic"] == "LEAVE_PLAYER" || v["topic"] == "JOIN_PLAYER"),
+            "{who} saw a leave or join: {after:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn a_redis_crash_and_a_rabbitmq_restart_are_survived() {
