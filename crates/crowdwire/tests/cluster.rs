@@ -696,6 +696,77 @@ async fn a_deposed_owner_stops_reaching_clients_at_once_and_no_split_world_is_se
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
+async fn a_rolling_restart_disconnects_nobody_on_the_other_replicas() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start(3).await;
+    let names = ["Ada", "Bo", "Cy"];
+    let mut tokens = Vec::new();
+    for n in names {
+        tokens.push(c.api(1).user(n).await.1);
+    }
+    let w = c.api(1).world(&tokens[0], "Rolling restart", true, true).await;
+    // Everyone's socket on a replica of their own; the world runs on replica 0.
+    let mut clients = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let mut cl = enter(&c, 1, i, w, t).await;
+        cl.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100 + 40 * i, "y": 100}}))
+            .await;
+        clients.push((cl, i));
+    }
+    assert_eq!(c.owner(w), Some(0));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for (cl, _) in &mut clients {
+        while cl.next(300).await.is_some() {}
+    }
+    // Each original replica in turn is stopped (SIGTERM) and replaced by a new one.
+    for step in 0..3 {
+        let owner = c.owner(w);
+        signal(&c, step, "TERM");
+        let mut child = c.replicas[step].child.take().expect("replica running");
+        let _ = child.wait();
+        c.add().await;
+        let fresh = c.replicas.len() - 1;
+        for (k, (cl, on)) in clients.iter_mut().enumerate() {
+            if *on == step {
+                assert_eq!(cl.closed_with().await, 1012, "{} is sent elsewhere", names[k]);
+                *cl = connect(&c, fresh, w, &tokens[k]).await;
+                *on = fresh;
+            } else {
+                assert!(cl.closed.is_none(), "step {step}: {}'s socket was closed", names[k]);
+                if owner == Some(step) {
+                    // Re-attached to the world's next owner.
+                    cl.expect_within("PLAYERS_SNAPSHOT", 10_000).await;
+                }
+            }
+        }
+        // Every chat message reaches everyone.
+        for k in 0..clients.len() {
+            let text = format!("step {step} from {}", names[k]);
+            clients[k]
+                .0
+                .send(json!({"topic": "SEND_MESSAGE", "text": text, "to": "ALL"}))
+                .await;
+            for (cl, _) in &mut clients {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                loop {
+                    let m = cl.expect_within("SEND_MESSAGE", 5_000).await;
+                    if m["text"] == text.as_str() {
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "{text:?} not heard");
+                }
+            }
+        }
+    }
+    // Nobody left, nobody joined twice.
+    let events = join_events(c.api(3), w, &tokens[0]).await;
+    let joins = events.iter().filter(|(_, k)| k == "JOIN_PLAYER").count();
+    let leaves = events.iter().filter(|(_, k)| k == "LEAVE_PLAYER").count();
+    assert_eq!((joins, leaves), (3, 0), "{events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn a_redis_crash_and_a_rabbitmq_restart_are_survived() {
     let _serial = SERIAL.lock().await;
     let mut c = Cluster::start(2).await;
