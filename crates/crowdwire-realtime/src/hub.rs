@@ -1314,13 +1314,15 @@ impl Sockets {
     /// The world moves to another owner: sockets on this replica that only the world knows
     /// close (with [`MOVED_CODE`]); the others (attached through a hub, here or on other
     /// replicas) get what is staged for them, stay open and are re-attached to the new owner
-    /// by their hub. What is staged for other replicas goes out only on an orderly hand-over
-    /// (`flush`): a deposed owner's output is nobody's any more.
+    /// by their hub. What is staged for those goes out only on an orderly hand-over (`flush`):
+    /// a deposed owner's output is nobody's any more.
     fn hand_off(&mut self, hub: &Hub, flush: bool) {
         for (session, mut s) in std::mem::take(&mut self.by_session) {
             match s.sink {
                 Sink::Local(q) if hub.reattachable(session) => {
-                    let _ = q.push_many(s.staged.drain(..));
+                    if flush {
+                        let _ = q.push_many(s.staged.drain(..));
+                    }
                 }
                 Sink::Local(q) => {
                     let _ = q.push_many(s.staged.drain(..));
