@@ -790,8 +790,9 @@ const OWNER_CHECK: Duration = Duration::from_millis(500);
 /// How long an empty world's actor waits before stopping.
 const IDLE_STOP: Duration = Duration::from_secs(60);
 
-/// The close code and reason for sockets whose world moved to another replica (or whose
-/// owner cannot be reached): the client reconnects, and reaches the world's new owner.
+/// The close code and reason for sockets whose world moved away from the replica holding
+/// them, which is stopping or was deposed (or whose owner cannot be reached over the bus):
+/// the client reconnects, and reaches the world's new owner.
 pub const MOVED_CODE: u16 = 1012;
 /// See [`MOVED_CODE`].
 pub const MOVED_REASON: &str = "the world moved to another server; reconnecting";
