@@ -287,8 +287,14 @@ impl Hub {
         for (_, tx) in self.local_worlds() {
             let _ = tx.send(ActorMsg::Handover).await;
         }
-        for r in self.remote.lock().unwrap_or_else(|p| p.into_inner()).values() {
+        // These sessions are forgotten first, so their readers, ending, do not report a clean
+        // close (a leave): to their world they are dropped connections, resumed when their
+        // clients reconnect elsewhere.
+        let sent_away: Vec<(SessionId, RemoteSocket)> =
+            self.remote.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        for (session, r) in sent_away {
             r.outbound.close(MOVED_CODE, MOVED_REASON.into());
+            self.tell_closed(&r, session, false).await;
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline && !self.worlds.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
@@ -423,6 +429,11 @@ impl Hub {
         let Some(r) = self.remote.lock().unwrap_or_else(|p| p.into_inner()).remove(&session) else {
             return;
         };
+        self.tell_closed(&r, session, clean).await;
+    }
+
+    /// Tells the world's current owner that a socket attached here closed.
+    async fn tell_closed(&self, r: &RemoteSocket, session: SessionId, clean: bool) {
         let world = r.world;
         if *r.owner.replica == *self.replica {
             if let Some(tx) = self.owned(world) {
