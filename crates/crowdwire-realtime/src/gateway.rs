@@ -247,7 +247,7 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
             if !hub.bus.healthy() {
                 return refuse_for_now(socket, "the server cannot reach its message broker; try again shortly").await;
             }
-            hub.attach_remote(session, world_id, owner.clone(), outbound.clone());
+            hub.attach_remote(session, world_id, owner.clone(), profile.clone(), outbound.clone());
             hub.bus.send(
                 &owner.replica,
                 Body::Connect {
@@ -262,23 +262,13 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
     let writer = tokio::spawn(write(sink, outbound.clone(), batch, hub.settings.ping_interval));
     let clean = match &place {
         Place::Local(actor) => read_local(&hub, &mut stream, actor, session, &writer).await,
-        Place::Remote(owner) => read_remote(&hub, &mut stream, world_id, session, owner, &outbound, &writer).await,
+        Place::Remote(_) => read_remote(&hub, &mut stream, world_id, session, &outbound, &writer).await,
     };
     match &place {
         Place::Local(actor) => {
             let _ = actor.send(ActorMsg::Closed { session, clean }).await;
         }
-        Place::Remote(owner) => {
-            hub.bus.send(
-                &owner.replica,
-                Body::Closed {
-                    world: world_id,
-                    session,
-                    clean,
-                },
-            );
-            hub.detach_remote(session);
-        }
+        Place::Remote(_) => hub.detach_remote(session, clean).await,
     }
     outbound.close(1000, String::new());
     let _ = writer.await;
@@ -528,15 +518,15 @@ async fn read_local(
 /// (its owner moved: the hub watches owners for all such sockets at once; or it was kicked).
 const CLOSED_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Reads a socket whose world runs on `owner` onto the bus; returns whether it closed
-/// cleanly. When the owner changes or cannot be reached, the hub closes the socket with
-/// [`crate::hub::MOVED_CODE`] and the client reconnects, to the world's new owner.
+/// Reads a socket whose world runs on another replica to the world's current owner; returns
+/// whether it closed cleanly. When the owner changes, the hub re-attaches the session to the
+/// new owner (which may be this replica) and the socket stays open; when the bus cannot be
+/// reached, the hub closes it with [`crate::hub::MOVED_CODE`] and the client reconnects.
 async fn read_remote(
     hub: &Hub,
     stream: &mut futures_util::stream::SplitStream<WebSocket>,
     world: i64,
     session: crowdwire_world::engine::SessionId,
-    owner: &crate::lease::Lease,
     outbound: &Outbound,
     writer: &tokio::task::JoinHandle<()>,
 ) -> bool {
@@ -567,14 +557,7 @@ async fn read_remote(
                     coalesce: None,
                 });
             }
-            Read::Text(t) => hub.bus.send(
-                &owner.replica,
-                Body::Frame {
-                    world,
-                    session,
-                    text: t.as_str().to_owned(),
-                },
-            ),
+            Read::Text(t) => hub.forward_frame(world, session, t.as_str()).await,
         }
         if writer.is_finished() {
             return true;

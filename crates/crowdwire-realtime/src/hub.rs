@@ -151,11 +151,18 @@ pub(crate) enum Place {
     Remote(Lease),
 }
 
-/// A socket on this replica whose world runs on another.
+/// A socket on this replica whose world runs on another (or whose world moved here after it
+/// connected): when the world's owner changes, the hub re-attaches it to the new owner, so
+/// the socket stays open.
 struct RemoteSocket {
     world: i64,
+    /// The world's owner as this socket knows it; deliveries from any other are dropped.
     owner: Lease,
+    /// Who the session is, to connect it again at a new owner.
+    profile: Profile,
     outbound: Arc<Outbound>,
+    /// The owner answered that it does not run the world: connect again at whoever does.
+    stale: bool,
 }
 
 /// A world whose actor runs here.
@@ -271,16 +278,23 @@ impl Hub {
     }
 
     /// Before this replica stops: every world it runs writes its presence, sends its clients
-    /// elsewhere (close code [`MOVED_CODE`]: they reconnect, through the load balancer, to a
-    /// replica that takes the world over with everyone in place) and gives its lease up; the
-    /// sockets here whose world runs elsewhere are sent away the same way. Waits (up to 5 s)
-    /// until the worlds have stopped.
+    /// here elsewhere (close code [`MOVED_CODE`]: they reconnect, through the load balancer, to
+    /// a replica that takes the world over with everyone in place) and gives its lease up; the
+    /// sockets here whose world runs elsewhere are sent away the same way. Sockets on other
+    /// replicas stay open: their replicas re-attach them to the world's next owner. Waits (up
+    /// to 5 s) until the worlds have stopped.
     pub async fn hand_over(&self) {
         for (_, tx) in self.local_worlds() {
             let _ = tx.send(ActorMsg::Handover).await;
         }
-        for r in self.remote.lock().unwrap_or_else(|p| p.into_inner()).values() {
+        // These sessions are forgotten first, so their readers, ending, do not report a clean
+        // close (a leave): to their world they are dropped connections, resumed when their
+        // clients reconnect elsewhere.
+        let sent_away: Vec<(SessionId, RemoteSocket)> =
+            self.remote.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        for (session, r) in sent_away {
             r.outbound.close(MOVED_CODE, MOVED_REASON.into());
+            self.tell_closed(&r, session, false).await;
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline && !self.worlds.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
@@ -390,38 +404,116 @@ impl Hub {
     }
 
     /// A socket here joins a world that runs on `owner`.
-    pub(crate) fn attach_remote(&self, session: SessionId, world: i64, owner: Lease, outbound: Arc<Outbound>) {
+    pub(crate) fn attach_remote(
+        &self,
+        session: SessionId,
+        world: i64,
+        owner: Lease,
+        profile: Profile,
+        outbound: Arc<Outbound>,
+    ) {
+        self.remote.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            session,
+            RemoteSocket {
+                world,
+                owner,
+                profile,
+                outbound,
+                stale: false,
+            },
+        );
+    }
+
+    /// The socket closed: forgets it and tells its world's current owner.
+    pub(crate) async fn detach_remote(&self, session: SessionId, clean: bool) {
+        let Some(r) = self.remote.lock().unwrap_or_else(|p| p.into_inner()).remove(&session) else {
+            return;
+        };
+        self.tell_closed(&r, session, clean).await;
+    }
+
+    /// Tells the world's current owner that a socket attached here closed.
+    async fn tell_closed(&self, r: &RemoteSocket, session: SessionId, clean: bool) {
+        let world = r.world;
+        if *r.owner.replica == *self.replica {
+            if let Some(tx) = self.owned(world) {
+                let _ = tx.send(ActorMsg::Closed { session, clean }).await;
+            }
+        } else {
+            self.bus.send(&r.owner.replica, Body::Closed { world, session, clean });
+        }
+    }
+
+    /// A client frame of a socket attached with [`Hub::attach_remote`], to its world's
+    /// current owner (which may have become this replica).
+    pub(crate) async fn forward_frame(&self, world: i64, session: SessionId, text: &str) {
+        let owner = {
+            let remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
+            match remote.get(&session) {
+                Some(r) => r.owner.replica.clone(),
+                None => return,
+            }
+        };
+        if *owner == *self.replica {
+            if let Some(tx) = self.owned(world) {
+                let at = self.clock();
+                let message = Parsed::parse(text);
+                let _ = tx.send(ActorMsg::Frame { session, message, at }).await;
+            }
+        } else {
+            self.bus.send(
+                &owner,
+                Body::Frame {
+                    world,
+                    session,
+                    text: text.to_owned(),
+                },
+            );
+        }
+    }
+
+    /// Whether `session` is a socket here attached through [`Hub::attach_remote`] (its
+    /// world may run here after an owner change).
+    fn reattachable(&self, session: SessionId) -> bool {
         self.remote
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(session, RemoteSocket { world, owner, outbound });
+            .contains_key(&session)
     }
 
-    pub(crate) fn detach_remote(&self, session: SessionId) {
-        self.remote.lock().unwrap_or_else(|p| p.into_inner()).remove(&session);
-    }
-
-    /// Closes (with [`MOVED_CODE`]) the sockets here whose world no longer runs on the replica
-    /// they were sent to, or cannot be reached (the bus is away): their clients reconnect and
-    /// reach the world's new owner. One lease lookup per (world, owner), however many sockets.
+    /// Re-attaches the sockets here whose world no longer runs on the replica they were sent
+    /// to: the world is placed again (this replica may take it over) and each session connects
+    /// to the new owner, which has their players from presence and resumes them silently, so
+    /// the sockets stay open. One lease lookup per (world, owner), however many sockets. When
+    /// the bus is away, sockets of other replicas' worlds cannot be served: they are closed
+    /// (with [`MOVED_CODE`]) and their clients reconnect.
     ///
     /// `store_up_since`: since when the lease store has answered without a break. After an
     /// outage (a Redis restart loses every lease) the owner needs one renewal to put its lease
     /// back: until then a missing lease is no sign of a dead owner.
-    async fn watch_remote_owners(&self, store_up_since: &mut Option<Instant>) {
-        let owners: HashSet<(i64, String)> = self
-            .remote
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .map(|r| (r.world, r.owner.replica.clone()))
-            .collect();
+    async fn watch_remote_owners(self: &Arc<Self>, store_up_since: &mut Option<Instant>) {
+        let owners: HashMap<(i64, String), bool> = {
+            let remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
+            let mut owners = HashMap::new();
+            for r in remote.values() {
+                *owners.entry((r.world, r.owner.replica.clone())).or_insert(false) |= r.stale;
+            }
+            owners
+        };
         if owners.is_empty() {
             return;
         }
         let settle = self.settings.lease_ttl / 4 + OWNER_CHECK;
         let bus_ok = self.bus.healthy();
-        for (world, replica) in owners {
+        for ((world, replica), stale) in owners {
+            if !bus_ok && *replica != *self.replica {
+                for r in self.remote.lock().unwrap_or_else(|p| p.into_inner()).values() {
+                    if r.world == world && r.owner.replica == replica {
+                        r.outbound.close(MOVED_CODE, MOVED_REASON.into());
+                    }
+                }
+                continue;
+            }
             let moved = match self.leases.holder(world).await {
                 // A new token for the same replica (it retook a lapsed lease) is no move.
                 Ok(Some(h)) => {
@@ -437,12 +529,68 @@ impl Hub {
                     false
                 }
             };
-            if moved || !bus_ok {
-                for r in self.remote.lock().unwrap_or_else(|p| p.into_inner()).values() {
-                    if r.world == world && r.owner.replica == replica {
-                        r.outbound.close(MOVED_CODE, MOVED_REASON.into());
-                    }
+            if moved || stale {
+                self.reattach(world, &replica).await;
+            }
+        }
+    }
+
+    /// Connects the sockets here of `world` that were attached to `old` to its owner now.
+    async fn reattach(self: &Arc<Self>, world: i64, old: &str) {
+        let (owner, actor) = match self.place(world).await {
+            Ok(Place::Local(tx)) => {
+                let fence = self
+                    .worlds
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&world)
+                    .map_or(0, |o| o.fence);
+                let lease = Lease {
+                    replica: self.replica.to_string(),
+                    fence,
+                };
+                (lease, Some(tx))
+            }
+            Ok(Place::Remote(lease)) => (lease, None),
+            // The store is away: try again at the next check.
+            Err(_) => return,
+        };
+        let sessions: Vec<(SessionId, Profile, Arc<Outbound>)> = {
+            let mut remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
+            remote
+                .iter_mut()
+                .filter(|(_, r)| r.world == world && *r.owner.replica == *old)
+                .map(|(session, r)| {
+                    r.owner = owner.clone();
+                    r.stale = false;
+                    (*session, r.profile.clone(), r.outbound.clone())
+                })
+                .collect()
+        };
+        if sessions.is_empty() {
+            return;
+        }
+        tracing::info!(
+            world,
+            from = old,
+            to = %owner.replica,
+            sessions = sessions.len(),
+            "world moved; sessions re-attached"
+        );
+        for (session, profile, outbound) in sessions {
+            match &actor {
+                Some(tx) => {
+                    let sink = Sink::Local(outbound);
+                    let _ = tx.send(ActorMsg::Connect { session, profile, sink }).await;
                 }
+                None => self.bus.send(
+                    &owner.replica,
+                    Body::Connect {
+                        world,
+                        session,
+                        profile,
+                    },
+                ),
             }
         }
     }
@@ -515,9 +663,14 @@ impl Hub {
                 }
             }
             Body::Moved { world, session } => {
-                let remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(r) = remote.get(&session).filter(|r| r.world == world) {
-                    r.outbound.close(MOVED_CODE, MOVED_REASON.into());
+                // The owner does not run the world (any more): the next owner check connects
+                // the session again at whoever does. A late answer of a former owner is moot.
+                let mut remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(r) = remote
+                    .get_mut(&session)
+                    .filter(|r| r.world == world && *r.owner.replica == *from)
+                {
+                    r.stale = true;
                 }
             }
         }
@@ -648,8 +801,9 @@ const OWNER_CHECK: Duration = Duration::from_millis(500);
 /// How long an empty world's actor waits before stopping.
 const IDLE_STOP: Duration = Duration::from_secs(60);
 
-/// The close code and reason for sockets whose world moved to another replica (or whose
-/// owner cannot be reached): the client reconnects, and reaches the world's new owner.
+/// The close code and reason for sockets whose world moved away from the replica holding
+/// them, which is stopping or was deposed (or whose owner cannot be reached over the bus):
+/// the client reconnects, and reaches the world's new owner.
 pub const MOVED_CODE: u16 = 1012;
 /// See [`MOVED_CODE`].
 pub const MOVED_REASON: &str = "the world moved to another server; reconnecting";
@@ -881,13 +1035,15 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
     }
     hub.media.detach(world);
     if fenced {
-        // The new owner has the players (restored from presence): their clients reconnect
-        // there. Presence and the lease are its to keep (a stopping replica writes presence
-        // once more and gives the lease up, so the world moves at once).
+        // The new owner has the players (restored from presence): the clients of sockets
+        // here reconnect there; sockets re-attached by a hub (on other replicas, or here after
+        // the world moved here) stay open and connect to it again. Presence and the lease are
+        // its to keep (a stopping replica writes presence once more and gives the lease up, so
+        // the world moves at once).
         if handover {
             refresh_presence(&hub, world, fence, &engine).await;
         }
-        sockets.close_all(MOVED_CODE, MOVED_REASON);
+        sockets.hand_off(&hub, handover);
         if handover && let Err(e) = hub.leases.release(world, &hub.replica, fence).await {
             tracing::debug!(world, error = %e, "world lease not released; it lapses by itself");
         }
@@ -1165,6 +1321,36 @@ impl Sockets {
             );
         }
         dead
+    }
+
+    /// The world moves to another owner: sockets on this replica that only the world knows
+    /// close (with [`MOVED_CODE`]); the others (attached through a hub, here or on other
+    /// replicas) get what is staged for them, stay open and are re-attached to the new owner
+    /// by their hub. What is staged for those goes out only on an orderly hand-over (`flush`):
+    /// a deposed owner's output is nobody's any more.
+    fn hand_off(&mut self, hub: &Hub, flush: bool) {
+        for (session, mut s) in std::mem::take(&mut self.by_session) {
+            match s.sink {
+                Sink::Local(q) if hub.reattachable(session) => {
+                    if flush {
+                        let _ = q.push_many(s.staged.drain(..));
+                    }
+                }
+                Sink::Local(q) => {
+                    let _ = q.push_many(s.staged.drain(..));
+                    q.close(MOVED_CODE, MOVED_REASON.into());
+                }
+                Sink::Remote(replica) if flush => {
+                    self.remote
+                        .entry(replica)
+                        .or_default()
+                        .add(session, s.staged.drain(..), None)
+                }
+                Sink::Remote(_) => {}
+            }
+        }
+        self.dirty.clear();
+        self.send_remote();
     }
 
     fn close_all(&mut self, code: u16, reason: &str) {

@@ -516,10 +516,10 @@ async fn users_on_different_replicas_meet_move_chat_group_and_are_moderated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
-async fn killing_a_worlds_owner_moves_the_world_and_every_client_resumes_in_its_group() {
+async fn killing_a_worlds_owner_moves_the_world_and_keeps_the_survivors_sockets_open() {
     let _serial = SERIAL.lock().await;
     let mut c = Cluster::start(3).await;
-    let (aid, ta) = c.api(1).user("Ada").await;
+    let (_, ta) = c.api(1).user("Ada").await;
     let (bid, tb) = c.api(1).user("Bo").await;
     let (_, tc) = c.api(1).user("Cy").await;
     let w = c.api(1).world(&ta, "Failover", true, true).await;
@@ -537,41 +537,57 @@ async fn killing_a_worlds_owner_moves_the_world_and_every_client_resumes_in_its_
     a.expect("GROUPS_SNAPSHOT").await;
     // Let one presence refresh record where everyone stands.
     tokio::time::sleep(Duration::from_millis(2500)).await;
+    // What the survivors were sent before the kill is read first.
+    while b.next(300).await.is_some() {}
+    while cy.next(300).await.is_some() {}
+    let (b_before, cy_before) = (b.seen.len(), cy.seen.len());
 
     let killed = Instant::now();
     c.replicas[0].kill();
-    // Bo's and Cy's sockets (proxied to the dead owner) are told to reconnect; Ada's drops.
-    assert_eq!(b.closed_with().await, 1012);
-    assert_eq!(cy.closed_with().await, 1012);
-    // Each client comes back through a surviving replica, as a browser behind a load
-    // balancer would.
+    // Only Ada's socket (on the dead replica) drops: she comes back through a surviving
+    // replica, as a browser behind a load balancer would.
     let mut a = connect(&c, 1, w, &ta).await;
-    let mut b = connect(&c, 2, w, &tb).await;
-    let mut cy = connect(&c, 1, w, &tc).await;
     let resumed = killed.elapsed();
     let new_owner = c.owner(w).expect("someone runs the world");
     assert_ne!(new_owner, 0);
+    // Bo's and Cy's sockets (proxied to the dead owner) stay open: their replicas re-attach
+    // them to the new owner, which resumes them and sends a fresh snapshot.
+    b.expect_within("PLAYERS_SNAPSHOT", 10_000).await;
+    cy.expect_within("PLAYERS_SNAPSHOT", 10_000).await;
+    let reattached = killed.elapsed();
     // Same groups: Ada and Bo together again, Cy alone.
-    for cl in [&mut a, &mut b, &mut cy] {
-        cl.expect("GROUPS_SNAPSHOT").await;
-    }
+    a.expect("GROUPS_SNAPSHOT").await;
     assert_eq!(co_members(&a.seen), Some(vec![bid.to_string()]));
-    assert_eq!(co_members(&b.seen), Some(vec![aid.to_string()]));
-    assert_eq!(co_members(&cy.seen), Some(vec![]));
     let ga = a.seen.iter().rev().find(|v| v["topic"] == "GROUPS_SNAPSHOT").unwrap()["groups"].clone();
     assert_eq!(ga.as_array().map(Vec::len), group.as_array().map(Vec::len));
     // The snapshot has everyone where they stood.
     let snap = a.seen.iter().find(|v| v["topic"] == "PLAYERS_SNAPSHOT").unwrap();
     assert_eq!(snap["snapshot"][bid.to_string()], json!({"x": 140.0, "y": 100.0}));
     eprintln!(
-        "failover: every client back in its group {} ms after SIGKILL",
-        resumed.as_millis()
+        "failover: Ada back {} ms, survivors re-attached {} ms after SIGKILL",
+        resumed.as_millis(),
+        reattached.as_millis()
     );
-    // The world works on: chat reaches everyone.
+    // The world works on: chat reaches everyone, and a survivor's movement reaches others.
     b.send(json!({"topic": "SEND_MESSAGE", "text": "still here", "to": "ALL"}))
         .await;
     for cl in [&mut a, &mut b, &mut cy] {
         assert_eq!(cl.expect("SEND_MESSAGE").await["text"], "still here");
+    }
+    b.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 130, "y": 100}, "velocity": {"x": -200, "y": 0}}))
+        .await;
+    let m = a.expect_within("PLAYER_MOVEMENT", 5_000).await;
+    assert_eq!(m["user_id"], bid.to_string());
+    // The survivors were never closed, and saw nobody leave or join again.
+    for (cl, before, who) in [(&b, b_before, "Bo"), (&cy, cy_before, "Cy")] {
+        assert!(cl.closed.is_none(), "{who}'s socket was closed: {:?}", cl.closed);
+        let after = &cl.seen[before..];
+        for topic in ["LEAVE_PLAYER", "JOIN_PLAYER"] {
+            assert!(
+                !after.iter().any(|v| v["topic"] == topic),
+                "{who} saw {topic} after the kill: {after:?}"
+            );
+        }
     }
     // No event lost or doubled: one JOIN_PLAYER each, and no LEAVE_PLAYER for anyone.
     let events = join_events(c.api(new_owner), w, &ta).await;
@@ -582,6 +598,171 @@ async fn killing_a_worlds_owner_moves_the_world_and_every_client_resumes_in_its_
         c.api(new_owner).get(&format!("/worlds/{w}"), Some(&ta)).await.1["online_users"],
         3
     );
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to replica `i`'s process.
+fn signal(c: &Cluster, i: usize, signal: &str) {
+    let pid = c.replicas[i].child.as_ref().expect("replica running").id();
+    let ok = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "kill -{signal} {pid}");
+}
+
+/// Reads `cl` for `ms` and asserts that no chat message with this text came.
+async fn never_hears(cl: &mut Client, text: &str, ms: u64) {
+    let deadline = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < deadline {
+        cl.next(100).await;
+    }
+    let heard: Vec<_> = cl
+        .seen_with("SEND_MESSAGE")
+        .into_iter()
+        .filter(|m| m["text"] == text)
+        .collect();
+    assert!(heard.is_empty(), "{text:?} was heard: {heard:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
+async fn a_deposed_owner_stops_reaching_clients_at_once_and_no_split_world_is_seen() {
+    let _serial = SERIAL.lock().await;
+    let c = Cluster::start(3).await;
+    let (_, ta) = c.api(1).user("Ada").await;
+    let (_, tb) = c.api(1).user("Bo").await;
+    let (_, tc) = c.api(1).user("Cy").await;
+    let w = c.api(1).world(&ta, "Paused", true, true).await;
+    let mut a = enter(&c, 1, 0, w, &ta).await;
+    let mut b = enter(&c, 1, 1, w, &tb).await;
+    let mut cy = enter(&c, 1, 2, w, &tc).await;
+    assert_eq!(c.owner(w), Some(0));
+    for (cl, x) in [(&mut a, 100), (&mut b, 140), (&mut cy, 600)] {
+        cl.send(json!({"topic": "JOIN_PLAYER", "position": {"x": x, "y": 100}}))
+            .await;
+    }
+    b.expect("GROUPS_SNAPSHOT").await;
+    // Let one presence refresh record where everyone stands.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    while b.next(300).await.is_some() {}
+    while cy.next(300).await.is_some() {}
+    let (b_before, cy_before) = (b.seen.len(), cy.seen.len());
+
+    // The owner pauses (a long GC, a frozen VM) past its lease: another replica takes the
+    // world over, and the survivors' sockets are re-attached to it.
+    signal(&c, 0, "STOP");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let new_owner = loop {
+        // A socket arriving (here Bo's re-attachment) places the world again.
+        if let Some(o) = c.owner(w).filter(|&o| o != 0) {
+            break o;
+        }
+        assert!(Instant::now() < deadline, "nobody took the world over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    b.expect_within("PLAYERS_SNAPSHOT", 10_000).await;
+    cy.expect_within("PLAYERS_SNAPSHOT", 10_000).await;
+    // Ada, still on the paused replica, says something that replica will read when it wakes.
+    a.send(json!({"topic": "SEND_MESSAGE", "text": "from the past", "to": "ALL"}))
+        .await;
+    signal(&c, 0, "CONT");
+    // The deposed owner finds its lease gone and sends its own clients away; whatever it did
+    // meanwhile is fenced off at the replicas holding the other sockets.
+    assert_eq!(a.closed_with().await, 1012, "Ada is sent to the world's new owner");
+    b.send(json!({"topic": "SEND_MESSAGE", "text": "one world", "to": "ALL"}))
+        .await;
+    assert_eq!(cy.expect("SEND_MESSAGE").await["text"], "one world");
+    never_hears(&mut b, "from the past", 2000).await;
+    never_hears(&mut cy, "from the past", 500).await;
+    // Ada comes back into the one world, still run by the new owner.
+    let mut a = connect(&c, 1, w, &ta).await;
+    assert_eq!(c.owner(w), Some(new_owner));
+    cy.send(json!({"topic": "SEND_MESSAGE", "text": "welcome back", "to": "ALL"}))
+        .await;
+    for cl in [&mut a, &mut b] {
+        assert_eq!(cl.expect("SEND_MESSAGE").await["text"], "welcome back");
+    }
+    for (cl, before, who) in [(&b, b_before, "Bo"), (&cy, cy_before, "Cy")] {
+        assert!(cl.closed.is_none(), "{who}'s socket was closed: {:?}", cl.closed);
+        let after = &cl.seen[before..];
+        assert!(
+            !after
+                .iter()
+                .any(|v| v["topic"] == "LEAVE_PLAYER" || v["topic"] == "JOIN_PLAYER"),
+            "{who} saw a leave or join: {after:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
+async fn a_rolling_restart_disconnects_nobody_on_the_other_replicas() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start(3).await;
+    let names = ["Ada", "Bo", "Cy"];
+    let mut tokens = Vec::new();
+    for n in names {
+        tokens.push(c.api(1).user(n).await.1);
+    }
+    let w = c.api(1).world(&tokens[0], "Rolling restart", true, true).await;
+    // Everyone's socket on a replica of their own; the world runs on replica 0.
+    let mut clients = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let mut cl = enter(&c, 1, i, w, t).await;
+        cl.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100 + 40 * i, "y": 100}}))
+            .await;
+        clients.push((cl, i));
+    }
+    assert_eq!(c.owner(w), Some(0));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for (cl, _) in &mut clients {
+        while cl.next(300).await.is_some() {}
+    }
+    // Each original replica in turn is stopped (SIGTERM) and replaced by a new one.
+    for step in 0..3 {
+        let owner = c.owner(w);
+        signal(&c, step, "TERM");
+        let mut child = c.replicas[step].child.take().expect("replica running");
+        let _ = child.wait();
+        c.add().await;
+        let fresh = c.replicas.len() - 1;
+        for (k, (cl, on)) in clients.iter_mut().enumerate() {
+            if *on == step {
+                assert_eq!(cl.closed_with().await, 1012, "{} is sent elsewhere", names[k]);
+                *cl = connect(&c, fresh, w, &tokens[k]).await;
+                *on = fresh;
+            } else {
+                assert!(cl.closed.is_none(), "step {step}: {}'s socket was closed", names[k]);
+                if owner == Some(step) {
+                    // Re-attached to the world's next owner.
+                    cl.expect_within("PLAYERS_SNAPSHOT", 10_000).await;
+                }
+            }
+        }
+        // Every chat message reaches everyone.
+        for k in 0..clients.len() {
+            let text = format!("step {step} from {}", names[k]);
+            clients[k]
+                .0
+                .send(json!({"topic": "SEND_MESSAGE", "text": text, "to": "ALL"}))
+                .await;
+            for (cl, _) in &mut clients {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                loop {
+                    let m = cl.expect_within("SEND_MESSAGE", 5_000).await;
+                    if m["text"] == text.as_str() {
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "{text:?} not heard");
+                }
+            }
+        }
+    }
+    // Nobody left, nobody joined twice.
+    let events = join_events(c.api(3), w, &tokens[0]).await;
+    let joins = events.iter().filter(|(_, k)| k == "JOIN_PLAYER").count();
+    let leaves = events.iter().filter(|(_, k)| k == "LEAVE_PLAYER").count();
+    assert_eq!((joins, leaves), (3, 0), "{events:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -762,33 +943,46 @@ async fn a_dead_replicas_users_leave_the_world_after_the_grace_unless_they_come_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
-async fn a_replica_stopped_for_a_deploy_hands_its_worlds_over_at_once() {
+async fn a_replica_stopped_for_a_deploy_hands_its_worlds_over_at_once_and_sockets_elsewhere_stay_open() {
     let _serial = SERIAL.lock().await;
     let c = Cluster::start(2).await;
     let Pair {
         w,
         ta,
-        tb,
+        tb: _,
         mut a,
         mut b,
         room,
     } = pair(&c, "Rolling").await;
+    // What Bo was sent so far is read first.
+    while b.next(300).await.is_some() {}
+    let b_before = b.seen.len();
     // SIGTERM to the owner (replica 0), as an orchestrator does before replacing it.
     let pid = c.replicas[0].child.as_ref().unwrap().id();
     let stopped = Instant::now();
     let ok = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
     assert!(ok.success());
     assert_eq!(a.closed_with().await, 1012, "Ada is sent to another replica");
-    assert_eq!(b.closed_with().await, 1012, "so is Bo");
-    // The lease was given up: the world moves as soon as a client reaches replica 1, with no
-    // wait for the lease to lapse, and both are back in their group.
+    // The lease was given up: the world moves at once (no wait for the lease to lapse) to
+    // replica 1, whose hub re-attaches Bo's socket there; Ada reconnects, and both are back
+    // in their group. Bo's socket stays open and he sees nobody leave.
     let mut a = connect(&c, 1, w, &ta).await;
-    let mut b = connect(&c, 1, w, &tb).await;
     let ga = a.expect("GROUPS_SNAPSHOT").await;
-    b.expect("GROUPS_SNAPSHOT").await;
+    b.expect_within("PLAYERS_SNAPSHOT", 10_000).await;
     eprintln!(
-        "hand-over: both back in their group {} ms after SIGTERM",
+        "hand-over: Ada back in her group {} ms after SIGTERM",
         stopped.elapsed().as_millis()
+    );
+    a.send(json!({"topic": "SEND_MESSAGE", "text": "moved", "to": "ALL"}))
+        .await;
+    assert_eq!(b.expect("SEND_MESSAGE").await["text"], "moved");
+    assert!(b.closed.is_none(), "Bo's socket was closed: {:?}", b.closed);
+    let after = &b.seen[b_before..];
+    assert!(
+        !after
+            .iter()
+            .any(|v| v["topic"] == "LEAVE_PLAYER" || v["topic"] == "JOIN_PLAYER"),
+        "Bo saw a leave or join: {after:?}"
     );
     assert_eq!(ga["groups"].as_array().map(Vec::len), Some(1), "{ga} (was {room})");
     assert_eq!(c.owner(w), Some(1));
