@@ -16,7 +16,7 @@ pub mod msg {
     pub const USER_NOT_IN_WORLD: &str = "User is not registered in this world.";
     pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
     pub const INVALID_PASSWORD: &str = "Invalid password.";
-    pub const KICK_COOLDOWN: &str = "You were removed from this world a moment ago; try again later.";
+    pub const KICK_COOLDOWN: &str = crowdwire_world::engine::REMOVED_REASON;
     pub const TOO_MANY_WORLDS: &str = "You have reached the number of worlds one account may have.";
     pub const EMAIL_CHANGE_NEEDS_PASSWORD: &str =
         "Changing your e-mail needs your current password (current_password).";

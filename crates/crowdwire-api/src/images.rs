@@ -99,7 +99,12 @@ pub fn read(value: String, max_bytes: usize) -> Result<Picture, String> {
 /// The id of the image a stored `profile_image` names, when it is one of ours.
 pub fn image_id(value: &str) -> Option<&str> {
     let (_, id) = value.rsplit_once("/api/v1/images/")?;
-    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
+    is_image_id(id).then_some(id)
+}
+
+/// True for what an image id looks like: 64 hex digits (a SHA-256).
+fn is_image_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Stores what a `profile_image` value needs and returns what the world row keeps.
@@ -147,9 +152,9 @@ pub async fn move_inline_pictures(db: &Db, public_url: &str, max_bytes: usize) -
     params(("image_id" = String, Path, description = "SHA-256 of the image, hex")),
     responses((status = 200, description = "The image", content_type = "image/*"), (status = 404, description = "No such image")))]
 pub async fn serve(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    let found = match image_id(&format!("/api/v1/images/{id}")) {
-        Some(id) => state.db.image(&id.to_ascii_lowercase()).await?,
-        None => None,
+    let found = match is_image_id(&id) {
+        true => state.db.image(&id.to_ascii_lowercase()).await?,
+        false => None,
     };
     let Some(image) = found else {
         return Err(ApiError::Status(StatusCode::NOT_FOUND, msg::NOT_FOUND));

@@ -444,6 +444,15 @@ impl Hub {
         }
     }
 
+    /// A socket's text frame, parsed, for the actor of its world here.
+    fn frame_msg(&self, session: SessionId, text: &str) -> ActorMsg {
+        ActorMsg::Frame {
+            session,
+            message: Parsed::parse(text),
+            at: self.clock(),
+        }
+    }
+
     /// A client frame of a socket attached with [`Hub::attach_remote`], to its world's
     /// current owner (which may have become this replica).
     pub(crate) async fn forward_frame(&self, world: i64, session: SessionId, text: &str) {
@@ -456,9 +465,7 @@ impl Hub {
         };
         if *owner == *self.replica {
             if let Some(tx) = self.owned(world) {
-                let at = self.clock();
-                let message = Parsed::parse(text);
-                let _ = tx.send(ActorMsg::Frame { session, message, at }).await;
+                let _ = tx.send(self.frame_msg(session, text)).await;
             }
         } else {
             self.bus.send(
@@ -619,9 +626,7 @@ impl Hub {
             },
             Body::Frame { world, session, text } => match self.owned(world) {
                 Some(tx) => {
-                    let at = self.clock();
-                    let message = Parsed::parse(&text);
-                    let _ = tx.send(ActorMsg::Frame { session, message, at }).await;
+                    let _ = tx.send(self.frame_msg(session, &text)).await;
                 }
                 None => self.bus.send(&from, Body::Moved { world, session }),
             },

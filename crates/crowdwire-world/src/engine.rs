@@ -782,10 +782,7 @@ impl WorldEngine {
         for reply in crate::protocol::media_error_replies(topic, room, &peer, direction, message) {
             self.out.push(Output::Send {
                 to: session,
-                frame: Frame {
-                    text: reply.to_string().into(),
-                    coalesce: None,
-                },
+                frame: Frame::raw(&reply.to_string()),
             });
         }
     }

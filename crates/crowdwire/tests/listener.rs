@@ -183,15 +183,7 @@ async fn connections_over_the_per_address_cap_are_refused_until_one_closes() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
     // It has closed: its place is free again.
     served_again("127.0.0.2", addr).await;
-    let metrics = s
-        .http
-        .get(format!("{}/metrics", s.admin_root()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     assert!(
         metrics.contains("crowdwire_http_connections_refused_total{reason=\"per_ip_cap\"}"),
         "{metrics}"

@@ -67,15 +67,7 @@ async fn metrics_count_requests_by_route_template(b: Backend) {
     for id in [1, 2, 3] {
         s.get(&format!("/worlds/{id}"), Some(&admin)).await;
     }
-    let text = s
-        .http
-        .get(format!("{}/metrics", s.admin_root()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.metrics().await;
     assert!(text.contains("http_requests_total{"), "{text}");
     assert!(
         text.contains(r#"route="/api/v1/worlds/{world_id}""#),

@@ -293,15 +293,7 @@ async fn online_users_and_events_follow_sessions(b: Backend) {
     c.expect("PONG").await;
     let (_, info) = s.get(&format!("/worlds/{w}"), Some(&a)).await;
     assert_eq!(info["online_users"], 1);
-    let metrics = s
-        .http
-        .get(format!("{}/metrics", s.admin_root()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     assert!(metrics.lines().any(|l| l == "crowdwire_connected_users 1"), "{metrics}");
     let admin = s.admin().await;
     assert_eq!(s.get("/statistics", Some(&admin)).await.1["online_users"], 1);

@@ -159,6 +159,22 @@ impl TestServer {
         format!("http://{}", running.admin_addr.expect("the admin listener is on"))
     }
 
+    /// The Prometheus text served on the admin listener.
+    pub async fn metrics(&self) -> String {
+        let r = self
+            .http
+            .get(format!("{}/metrics", self.admin_root()))
+            .send()
+            .await
+            .expect("the admin listener answers");
+        assert!(
+            r.status().is_success(),
+            "/metrics on the admin listener: {}",
+            r.status()
+        );
+        r.text().await.expect("metrics text")
+    }
+
     /// The database behind the server.
     pub fn db(&self) -> &crowdwire_store::Db {
         &self.running.as_ref().expect("running").db
