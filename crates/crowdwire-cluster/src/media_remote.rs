@@ -86,6 +86,10 @@ impl MediaBackend for RemoteMedia {
     fn backend(&self) -> &'static str {
         "nodes"
     }
+
+    fn outlives_owner(&self) -> bool {
+        true
+    }
 }
 
 /// Rooms this replica placed, and on which node: (world, room) → node.

@@ -238,6 +238,7 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
                 session,
                 profile,
                 sink: Sink::Local(outbound.clone()),
+                resumed: false,
             };
             if actor.send(connect).await.is_err() {
                 return refuse_for_now(socket, "world unavailable, try again").await;
@@ -254,6 +255,7 @@ async fn serve(hub: Arc<Hub>, socket: WebSocket, world: String, q: WsQuery) {
                     world: world_id,
                     session,
                     profile,
+                    resumed: false,
                 },
             );
         }
@@ -463,7 +465,12 @@ async fn read_local(
             permit = actor.reserve(), if pending_move.is_some() => {
                 let Ok(permit) = permit else { return false };
                 let (m, at) = pending_move.take().expect("guarded");
-                permit.send(ActorMsg::Frame { session, message: Ok(m), at });
+                permit.send(ActorMsg::Frame {
+                    session,
+                    message: Ok(m),
+                    at,
+                    seq: 0,
+                });
                 continue;
             }
             next = stream.next() => next,
@@ -485,6 +492,7 @@ async fn read_local(
                         session,
                         message: Ok(m),
                         at,
+                        seq: 0,
                     });
                 }
                 Err(mpsc::error::TrySendError::Full(())) => pending_move = Some((m, at)),
@@ -497,13 +505,23 @@ async fn read_local(
                         session,
                         message: Ok(m),
                         at: moved_at,
+                        seq: 0,
                     })
                     .await
                     .is_err()
             {
                 return false;
             }
-            if actor.send(ActorMsg::Frame { session, message, at }).await.is_err() {
+            if actor
+                .send(ActorMsg::Frame {
+                    session,
+                    message,
+                    at,
+                    seq: 0,
+                })
+                .await
+                .is_err()
+            {
                 return false;
             }
         }

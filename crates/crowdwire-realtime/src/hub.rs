@@ -113,6 +113,8 @@ pub(crate) enum ActorMsg {
         session: SessionId,
         profile: Profile,
         sink: Sink,
+        /// See `Input::Connect`.
+        resumed: bool,
     },
     Frame {
         session: SessionId,
@@ -120,6 +122,8 @@ pub(crate) enum ActorMsg {
         /// When the socket received it: moves are checked against the time between their
         /// arrivals, not between their (possibly delayed) processing.
         at: Clock,
+        /// Its count on a socket of another replica, acknowledged to it (0: none).
+        seq: u64,
     },
     Closed {
         session: SessionId,
@@ -163,6 +167,88 @@ struct RemoteSocket {
     outbound: Arc<Outbound>,
     /// The owner answered that it does not run the world: connect again at whoever does.
     stale: bool,
+    /// An owner has sent this socket something: its client has the world (and perhaps its
+    /// media) from it, and is resumed, not welcomed afresh, by the next owner.
+    welcomed: bool,
+    /// Frames sent so far.
+    seq: u64,
+    /// Frames sent to a remote owner that it has not acknowledged (or, while `holding`, not
+    /// yet sent), oldest first: the next owner gets them if this one dies or leaves first.
+    unacked: std::collections::VecDeque<(u64, Arc<str>)>,
+    /// Their bytes.
+    unacked_bytes: usize,
+    /// Being connected to a new owner: frames wait in `unacked` until that is done, so they
+    /// reach it after the connection and the frames it replays.
+    holding: bool,
+}
+
+/// Most frames, and bytes of frames, a socket keeps for a possible replay to a next owner.
+/// An owner acknowledges within a flush interval and a bus hop: these bound what a socket
+/// sends in the seconds a dead owner takes to be replaced (under the message rate limit),
+/// not what it keeps in normal operation.
+const UNACKED_FRAMES: usize = 256;
+/// See [`UNACKED_FRAMES`].
+const UNACKED_BYTES: usize = 64 * 1024;
+
+impl RemoteSocket {
+    fn new(world: i64, owner: Lease, profile: Profile, outbound: Arc<Outbound>) -> RemoteSocket {
+        RemoteSocket {
+            world,
+            owner,
+            profile,
+            outbound,
+            stale: false,
+            welcomed: false,
+            seq: 0,
+            unacked: std::collections::VecDeque::new(),
+            unacked_bytes: 0,
+            holding: false,
+        }
+    }
+
+    /// Keeps a frame until an owner acknowledges it; past the bounds the oldest go.
+    fn keep(&mut self, seq: u64, text: Arc<str>) {
+        self.unacked_bytes += text.len();
+        self.unacked.push_back((seq, text));
+        while self.unacked.len() > UNACKED_FRAMES || (self.unacked_bytes > UNACKED_BYTES && self.unacked.len() > 1) {
+            if let Some((_, t)) = self.unacked.pop_front() {
+                self.unacked_bytes -= t.len();
+                metrics::counter!("crowdwire_unacked_frames_dropped_total").increment(1);
+            }
+        }
+    }
+
+    /// The owner took every frame up to `seq`.
+    fn acked(&mut self, seq: u64) {
+        while let Some((s, t)) = self.unacked.front() {
+            if *s > seq {
+                break;
+            }
+            self.unacked_bytes -= t.len();
+            self.unacked.pop_front();
+        }
+    }
+
+    /// What to send a new owner of the frames kept: in order, with only the last movement
+    /// (an owner takes moves at the pace they arrive, and only where the walker is now
+    /// matters; the others are coalesced as a busy socket's are).
+    fn replay(&self) -> Vec<(u64, Arc<str>)> {
+        let is_move = |t: &str| {
+            #[derive(serde::Deserialize)]
+            struct Topic<'a> {
+                #[serde(borrow)]
+                topic: std::borrow::Cow<'a, str>,
+            }
+            serde_json::from_str::<Topic>(t).is_ok_and(|m| m.topic == "PLAYER_MOVEMENT")
+        };
+        let last_move = self.unacked.iter().rposition(|(_, t)| is_move(t));
+        self.unacked
+            .iter()
+            .enumerate()
+            .filter(|(i, (_, t))| Some(*i) == last_move || !is_move(t))
+            .map(|(_, f)| f.clone())
+            .collect()
+    }
 }
 
 /// A world whose actor runs here.
@@ -412,16 +498,10 @@ impl Hub {
         profile: Profile,
         outbound: Arc<Outbound>,
     ) {
-        self.remote.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            session,
-            RemoteSocket {
-                world,
-                owner,
-                profile,
-                outbound,
-                stale: false,
-            },
-        );
+        self.remote
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(session, RemoteSocket::new(world, owner, profile, outbound));
     }
 
     /// The socket closed: forgets it and tells its world's current owner.
@@ -445,37 +525,47 @@ impl Hub {
     }
 
     /// A socket's text frame, parsed, for the actor of its world here.
-    fn frame_msg(&self, session: SessionId, text: &str) -> ActorMsg {
+    fn frame_msg(&self, session: SessionId, text: &str, seq: u64) -> ActorMsg {
         ActorMsg::Frame {
             session,
             message: Parsed::parse(text),
             at: self.clock(),
+            seq,
         }
     }
 
     /// A client frame of a socket attached with [`Hub::attach_remote`], to its world's
-    /// current owner (which may have become this replica).
+    /// current owner (which may have become this replica). A frame for a remote owner is
+    /// kept until that owner acknowledges it; one sent while the socket is being connected to
+    /// a new owner waits until that is done.
     pub(crate) async fn forward_frame(&self, world: i64, session: SessionId, text: &str) {
-        let owner = {
-            let remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
-            match remote.get(&session) {
-                Some(r) => r.owner.replica.clone(),
-                None => return,
+        {
+            let mut remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(r) = remote.get_mut(&session) else { return };
+            r.seq += 1;
+            let seq = r.seq;
+            if r.holding {
+                r.keep(seq, text.into());
+                return;
             }
-        };
-        if *owner == *self.replica {
-            if let Some(tx) = self.owned(world) {
-                let _ = tx.send(self.frame_msg(session, text)).await;
+            if *r.owner.replica != *self.replica {
+                r.keep(seq, text.into());
+                // Sent under the lock (a send never waits), so a re-attachment cannot
+                // slip in between keeping a frame and sending it.
+                self.bus.send(
+                    &r.owner.replica,
+                    Body::Frame {
+                        world,
+                        session,
+                        text: text.to_owned(),
+                        seq,
+                    },
+                );
+                return;
             }
-        } else {
-            self.bus.send(
-                &owner,
-                Body::Frame {
-                    world,
-                    session,
-                    text: text.to_owned(),
-                },
-            );
+        }
+        if let Some(tx) = self.owned(world) {
+            let _ = tx.send(self.frame_msg(session, text, 0)).await;
         }
     }
 
@@ -562,7 +652,7 @@ impl Hub {
             // The store is away: try again at the next check.
             Err(_) => return,
         };
-        let sessions: Vec<(SessionId, Profile, Arc<Outbound>)> = {
+        let sessions: Vec<(SessionId, Profile, Arc<Outbound>, bool)> = {
             let mut remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
             remote
                 .iter_mut()
@@ -570,7 +660,8 @@ impl Hub {
                 .map(|(session, r)| {
                     r.owner = owner.clone();
                     r.stale = false;
-                    (*session, r.profile.clone(), r.outbound.clone())
+                    r.holding = true;
+                    (*session, r.profile.clone(), r.outbound.clone(), r.welcomed)
                 })
                 .collect()
         };
@@ -584,11 +675,18 @@ impl Hub {
             sessions = sessions.len(),
             "world moved; sessions re-attached"
         );
-        for (session, profile, outbound) in sessions {
+        for (session, profile, outbound, resumed) in sessions {
             match &actor {
                 Some(tx) => {
                     let sink = Sink::Local(outbound);
-                    let _ = tx.send(ActorMsg::Connect { session, profile, sink }).await;
+                    let _ = tx
+                        .send(ActorMsg::Connect {
+                            session,
+                            profile,
+                            sink,
+                            resumed,
+                        })
+                        .await;
                 }
                 None => self.bus.send(
                     &owner.replica,
@@ -596,8 +694,53 @@ impl Hub {
                         world,
                         session,
                         profile,
+                        resumed,
                     },
                 ),
+            }
+            self.replay(world, session, actor.as_ref()).await;
+        }
+    }
+
+    /// After a session connected to its world's new owner: sends it the frames the previous
+    /// owner did not acknowledge (it died or left first) and those that waited meanwhile,
+    /// then lets frames flow directly again.
+    async fn replay(&self, world: i64, session: SessionId, actor: Option<&mpsc::Sender<ActorMsg>>) {
+        loop {
+            let batch = {
+                let mut remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(r) = remote.get_mut(&session) else { return };
+                let frames = r.replay();
+                if *r.owner.replica != *self.replica {
+                    // Kept until the new owner acknowledges them; sent under the lock, before
+                    // any later frame.
+                    for (seq, text) in frames {
+                        self.bus.send(
+                            &r.owner.replica,
+                            Body::Frame {
+                                world,
+                                session,
+                                text: text.to_string(),
+                                seq,
+                            },
+                        );
+                    }
+                    r.holding = false;
+                    return;
+                }
+                r.unacked.clear();
+                r.unacked_bytes = 0;
+                if frames.is_empty() {
+                    r.holding = false;
+                    return;
+                }
+                frames
+            };
+            // The world runs here: its mailbox loses nothing. Frames that arrive while these
+            // are handed over wait, and go in the next round.
+            let Some(tx) = actor else { return };
+            for (_, text) in batch {
+                let _ = tx.send(self.frame_msg(session, &text, 0)).await;
             }
         }
     }
@@ -617,16 +760,29 @@ impl Hub {
                 world,
                 session,
                 profile,
+                resumed,
             } => match self.owned(world) {
                 Some(tx) => {
                     let sink = Sink::Remote(from.into());
-                    let _ = tx.send(ActorMsg::Connect { session, profile, sink }).await;
+                    let _ = tx
+                        .send(ActorMsg::Connect {
+                            session,
+                            profile,
+                            sink,
+                            resumed,
+                        })
+                        .await;
                 }
                 None => self.bus.send(&from, Body::Moved { world, session }),
             },
-            Body::Frame { world, session, text } => match self.owned(world) {
+            Body::Frame {
+                world,
+                session,
+                text,
+                seq,
+            } => match self.owned(world) {
                 Some(tx) => {
-                    let _ = tx.send(self.frame_msg(session, &text)).await;
+                    let _ = tx.send(self.frame_msg(session, &text, seq)).await;
                 }
                 None => self.bus.send(&from, Body::Moved { world, session }),
             },
@@ -640,6 +796,7 @@ impl Hub {
                 fence,
                 frames,
                 items,
+                acks,
             } => {
                 // Each distinct frame becomes one shared buffer, whichever sockets get it.
                 let frames: Vec<WireFrame> = frames
@@ -649,13 +806,23 @@ impl Hub {
                         coalesce: f.c,
                     })
                     .collect();
-                let remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
+                let mut remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
+                // Output of a deposed owner (or about another world) is not this socket's.
+                let current =
+                    |r: &RemoteSocket| r.world == world && *r.owner.replica == *from && fence >= r.owner.fence;
+                for (session, seq) in acks {
+                    if let Some(r) = remote.get_mut(&session).filter(|r| current(r)) {
+                        r.acked(seq);
+                    }
+                }
                 for item in items {
-                    let Some(r) = remote.get(&item.session) else { continue };
-                    // Output of a deposed owner (or about another world) is not this socket's.
-                    if r.world != world || *r.owner.replica != *from || fence < r.owner.fence {
+                    let Some(r) = remote.get_mut(&item.session) else {
+                        continue;
+                    };
+                    if !current(r) {
                         continue;
                     }
+                    r.welcomed = true;
                     let frames = item
                         .frames
                         .iter()
@@ -831,6 +998,12 @@ async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx: mpsc::Rece
         reconnect_grace_ms: s.reconnect_grace.as_millis() as u64,
         kick_cooldown_ms: u64::try_from(s.kick_cooldown.as_millis()).unwrap_or(u64::MAX),
         max_users,
+        // Above every id an earlier owner of the world handed out: fencing tokens grow, and
+        // each is at least the Unix time in ms of its claim, so an owner would have to form
+        // over a thousand groups a millisecond to reach the next one's ids. (They stay below
+        // 2^53, exact in a JavaScript number.)
+        first_group_id: fence.saturating_sub(1).saturating_mul(1000).saturating_add(1),
+        media_outlives_owner: hub.media.outlives_owner(),
         ..EngineConfig::default()
     };
     let mut engine = WorldEngine::new(config, map);
@@ -1086,11 +1259,33 @@ fn media_input(peer: String, text: String) -> Input {
 async fn mailbox_inputs(hub: &Hub, world: i64, msg: ActorMsg, sockets: &mut Sockets) -> Vec<(Input, Clock)> {
     let now = hub.clock();
     match msg {
-        ActorMsg::Connect { session, profile, sink } => {
+        ActorMsg::Connect {
+            session,
+            profile,
+            sink,
+            resumed,
+        } => {
             sockets.insert(session, sink);
-            vec![(Input::Connect { session, profile }, now)]
+            vec![(
+                Input::Connect {
+                    session,
+                    profile,
+                    resumed,
+                },
+                now,
+            )]
         }
-        ActorMsg::Frame { session, message, at } => vec![(Input::Frame { session, message }, at)],
+        ActorMsg::Frame {
+            session,
+            message,
+            at,
+            seq,
+        } => {
+            if seq > 0 {
+                sockets.ack(session, seq);
+            }
+            vec![(Input::Frame { session, message }, at)]
+        }
         ActorMsg::Closed { session, clean } => {
             sockets.remove(session);
             vec![(Input::Closed { session, clean }, now)]
@@ -1117,6 +1312,8 @@ struct Sockets {
     dirty: Vec<SessionId>,
     /// What the turn has for sockets on other replicas, by replica.
     remote: HashMap<Arc<str>, RemoteBatch>,
+    /// Sessions on other replicas with frames taken since their last acknowledgement.
+    acks_due: Vec<SessionId>,
 }
 
 /// One turn's frames for the sessions of one other replica: a frame fanned out to several of
@@ -1128,6 +1325,7 @@ struct RemoteBatch {
     /// A frame's shared buffer (address, length) → its index in `frames`.
     index: HashMap<(usize, usize), u32>,
     items: Vec<Delivery>,
+    acks: Vec<(SessionId, u64)>,
 }
 
 impl RemoteBatch {
@@ -1157,6 +1355,8 @@ impl RemoteBatch {
 struct Socket {
     sink: Sink,
     staged: Vec<Item>,
+    /// The count of its last frame taken, to acknowledge (a socket on another replica).
+    ack: u64,
 }
 
 impl Sockets {
@@ -1168,6 +1368,7 @@ impl Sockets {
             by_session: FxHashMap::default(),
             dirty: Vec::new(),
             remote: HashMap::new(),
+            acks_due: Vec::new(),
         }
     }
 
@@ -1177,6 +1378,7 @@ impl Sockets {
             Socket {
                 sink,
                 staged: Vec::new(),
+                ack: 0,
             },
         );
     }
@@ -1191,7 +1393,36 @@ impl Sockets {
 
     /// Something waits for the next flush.
     fn has_staged(&self) -> bool {
-        !self.dirty.is_empty() || !self.remote.is_empty()
+        !self.dirty.is_empty() || !self.remote.is_empty() || !self.acks_due.is_empty()
+    }
+
+    /// The frame counted `seq` of a socket on another replica was taken: acknowledged at the
+    /// next flush, with what it produced.
+    fn ack(&mut self, session: SessionId, seq: u64) {
+        if let Some(s) = self.by_session.get_mut(&session)
+            && matches!(s.sink, Sink::Remote(_))
+        {
+            if s.ack == 0 {
+                self.acks_due.push(session);
+            }
+            s.ack = s.ack.max(seq);
+        }
+    }
+
+    /// Puts the acknowledgements due into their replicas' batches.
+    fn stage_acks(&mut self) {
+        for session in std::mem::take(&mut self.acks_due) {
+            if let Some(s) = self.by_session.get_mut(&session)
+                && let Sink::Remote(replica) = &s.sink
+                && s.ack > 0
+            {
+                self.remote
+                    .entry(replica.clone())
+                    .or_default()
+                    .acks
+                    .push((session, std::mem::take(&mut s.ack)));
+            }
+        }
     }
 
     fn stage_item(&mut self, session: SessionId, item: Item) {
@@ -1250,6 +1481,7 @@ impl Sockets {
         for session in &overflowed {
             self.by_session.remove(session);
         }
+        self.stage_acks();
         self.send_remote();
         overflowed
     }
@@ -1270,6 +1502,7 @@ impl Sockets {
                         })
                         .collect(),
                     items: batch.items,
+                    acks: batch.acks,
                 },
             );
         }
@@ -1334,6 +1567,13 @@ impl Sockets {
     /// by their hub. What is staged for those goes out only on an orderly hand-over (`flush`):
     /// a deposed owner's output is nobody's any more.
     fn hand_off(&mut self, hub: &Hub, flush: bool) {
+        // The frames it took are acknowledged only on an orderly hand-over: what a deposed
+        // owner took is void, and its sockets' replicas send it to the next owner.
+        if flush {
+            self.stage_acks();
+        } else {
+            self.acks_due.clear();
+        }
         for (session, mut s) in std::mem::take(&mut self.by_session) {
             match s.sink {
                 Sink::Local(q) if hub.reattachable(session) => {
@@ -1530,6 +1770,60 @@ mod tests {
             text: text.to_owned().into(),
             coalesce,
         }
+    }
+
+    fn socket() -> RemoteSocket {
+        let owner = Lease {
+            replica: "r0".into(),
+            fence: 1,
+        };
+        let profile = Profile {
+            user_id: "7".into(),
+            member_id: None,
+            username: "Ada".into(),
+            avatar: "a1".into(),
+            role: Permissions::default(),
+            creator: false,
+        };
+        RemoteSocket::new(1, owner, profile, Arc::new(Outbound::new(8)))
+    }
+
+    fn texts(frames: &[(u64, Arc<str>)]) -> Vec<(u64, &str)> {
+        frames.iter().map(|(s, t)| (*s, &**t)).collect()
+    }
+
+    #[test]
+    fn a_socket_keeps_its_unacknowledged_frames_and_replays_them_with_only_the_last_move() {
+        let mut r = socket();
+        let mv = |x: u32| format!(r#"{{"topic":"PLAYER_MOVEMENT","position":{{"x":{x},"y":1}}}}"#);
+        let chat = r#"{"topic":"SEND_MESSAGE","text":"hi","to":"ALL"}"#;
+        r.keep(1, mv(1).into());
+        r.keep(2, chat.into());
+        r.acked(1);
+        r.keep(3, mv(3).into());
+        r.keep(4, mv(4).into());
+        r.keep(5, r#"{"topic":"PING"}"#.into());
+        assert_eq!(
+            texts(&r.replay()),
+            vec![(2, chat), (4, mv(4).as_str()), (5, r#"{"topic":"PING"}"#)]
+        );
+        r.acked(4);
+        assert_eq!(texts(&r.replay()), vec![(5, r#"{"topic":"PING"}"#)]);
+        r.acked(9);
+        assert!(r.replay().is_empty() && r.unacked_bytes == 0);
+    }
+
+    #[test]
+    fn an_owner_that_never_acknowledges_costs_a_socket_a_bounded_amount() {
+        let mut r = socket();
+        for seq in 1..=1000 {
+            r.keep(seq, "x".repeat(100).into());
+        }
+        assert_eq!(r.unacked.len(), UNACKED_FRAMES);
+        assert_eq!(r.unacked.front().map(|f| f.0), Some(1000 - UNACKED_FRAMES as u64 + 1));
+        r.keep(1001, "y".repeat(UNACKED_BYTES).into());
+        assert_eq!(r.unacked.len(), 1, "a huge frame keeps at least itself");
+        assert_eq!(r.unacked_bytes, UNACKED_BYTES);
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub trait MediaBackend: Send + Sync + 'static {
     fn command(&self, world: i64, command: MediaCommand);
     /// Backend name for `/health`.
     fn backend(&self) -> &'static str;
+    /// Rooms (and their peers' transports) outlive the replica whose world made them: true
+    /// for media servers of their own, false for one inside the replica.
+    fn outlives_owner(&self) -> bool {
+        false
+    }
 }
 
 /// No media server: signalling gets error replies shaped as the client awaits them.

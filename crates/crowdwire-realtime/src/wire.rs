@@ -49,6 +49,10 @@ pub enum Body {
         session: SessionId,
         /// Who, as the sender's authorisation found them.
         profile: Profile,
+        /// An open socket re-attached after its world's owner changed, whose client heard
+        /// from the previous owner (and may hold its media): see `Input::Connect`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        resumed: bool,
     },
     /// A client frame, as the socket received it (parsed by the owner).
     Frame {
@@ -58,6 +62,11 @@ pub enum Body {
         session: SessionId,
         /// The frame's text.
         text: String,
+        /// The socket's count of frames sent so far (0: not counted). The owner acknowledges
+        /// the frames it has taken (see `Deliver::acks`); the sender keeps the others, and
+        /// sends them again to the next owner if this one dies or leaves first.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        seq: u64,
     },
     /// The socket of a session ended.
     Closed {
@@ -79,6 +88,10 @@ pub enum Body {
         frames: Vec<WireText>,
         /// Per session: which of them, in order.
         items: Vec<Delivery>,
+        /// Per session: the `seq` of the last of its frames the owner has taken (sent with
+        /// what that frame produced for the receiver, in the same envelope).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        acks: Vec<(SessionId, u64)>,
     },
     /// The receiver's session asked a replica that does not run its world: it should
     /// reconnect (and reach the current owner).
@@ -88,6 +101,14 @@ pub enum Body {
         /// Session.
         session: SessionId,
     },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Frames for one session.
@@ -177,11 +198,13 @@ mod tests {
                 world: 3,
                 session: (5 << 40) | 9,
                 profile: profile(),
+                resumed: true,
             },
             Body::Frame {
                 world: 3,
                 session: 9,
                 text: r#"{"topic":"PING"}"#.into(),
+                seq: 41,
             },
             Body::Closed {
                 world: 3,
@@ -200,6 +223,7 @@ mod tests {
                     frames: vec![0],
                     close: Some((4001, "bye".into())),
                 }],
+                acks: vec![(9, 41)],
             },
             Body::Moved { world: 3, session: 9 },
         ];
@@ -219,5 +243,17 @@ mod tests {
         assert!(e.unwrap_err().contains("version 2"));
         assert!(Envelope::from_bytes(b"\x00junk").is_err());
         assert!(Envelope::from_bytes(br#"{"v":1,"from":"r","body":{"kind":"nope"}}"#).is_err());
+    }
+
+    #[test]
+    fn envelopes_of_replicas_without_frame_counts_are_still_read() {
+        let e = Envelope::from_bytes(br#"{"v":1,"from":"r","body":{"kind":"frame","world":1,"session":2,"text":"x"}}"#)
+            .unwrap();
+        assert!(matches!(e.body, Body::Frame { seq: 0, .. }));
+        let e = Envelope::from_bytes(
+            br#"{"v":1,"from":"r","body":{"kind":"deliver","world":1,"fence":1,"frames":[],"items":[]}}"#,
+        )
+        .unwrap();
+        assert!(matches!(e.body, Body::Deliver { ref acks, .. } if acks.is_empty()));
     }
 }

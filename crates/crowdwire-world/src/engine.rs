@@ -131,6 +131,14 @@ pub struct EngineConfig {
     pub max_users: Option<u32>,
     /// How far outside a conference area a member may stand before being taken out, px.
     pub conference_slack_px: f64,
+    /// The first proximity group id this world hands out. Ids are never reused within a
+    /// world across its owners (each owner starts above every earlier one's), because group
+    /// ids name media rooms, and rooms on media nodes outlive the replica that made them.
+    pub first_group_id: u64,
+    /// The media server keeps a room's peers when the world moves to another owner (media
+    /// nodes do; an SFU inside the replica dies with it). Players carried over then keep their
+    /// media rooms: their calls go on without being negotiated again.
+    pub media_outlives_owner: bool,
 }
 
 impl Default for EngineConfig {
@@ -152,6 +160,8 @@ impl Default for EngineConfig {
             kick_cooldown_ms: 60_000,
             max_users: None,
             conference_slack_px: 32.0,
+            first_group_id: 1,
+            media_outlives_owner: false,
         }
     }
 }
@@ -348,6 +358,9 @@ pub enum Input {
         session: SessionId,
         /// Who.
         profile: Profile,
+        /// The same socket as before, carried over from the world's previous owner (its
+        /// client never disconnected and still holds its media): not a new connection.
+        resumed: bool,
     },
     /// A frame arrived (parsed at the edge).
     Frame {
@@ -428,6 +441,11 @@ pub struct Restored {
     pub conference: Option<String>,
     /// Allowed to speak in that conference (granted, or by role).
     pub speaker: bool,
+    /// Its proximity group (absent from older replicas' entries): the world keeps the id
+    /// when the group forms again from the carried positions, so the media room of that name
+    /// goes on.
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 /// Reason sent to the older session when the same user connects again.
@@ -466,7 +484,20 @@ struct Player {
     pending_move: Option<usize>,
     /// While a flush runs: its index in the batch's receivers.
     batch_ix: Option<usize>,
+    /// The position was carried over from the world's previous owner and may be seconds old
+    /// (presence is written every few seconds, and the move to a new owner takes a few more):
+    /// the next move is not held to walking speed from it (walls still count).
+    carried_position: bool,
+    /// Carried over from the previous owner while the media server kept its rooms: the rooms
+    /// the media server still holds this peer in, which a resumed socket keeps using.
+    media_held: Option<BTreeSet<String>>,
+    /// Chat sent to it while it had no session (its connection dropped, or its world moved
+    /// to another owner), delivered when it is back.
+    missed: Vec<Frame>,
 }
+
+/// Most chat messages a player away keeps for its return.
+pub const MISSED_KEPT: usize = 100;
 
 /// A movement accepted this turn and not yet sent.
 #[derive(Debug)]
@@ -499,7 +530,8 @@ pub struct WorldEngine {
 impl WorldEngine {
     /// An empty world with this map.
     pub fn new(config: EngineConfig, map: WorldMap) -> WorldEngine {
-        let proximity = ProximityGroups::new(config.proximity);
+        let mut proximity = ProximityGroups::new(config.proximity);
+        proximity.start_ids_at(config.first_group_id);
         let interest = InterestGrid::new(config.interest_area.0, config.interest_area.1);
         WorldEngine {
             config,
@@ -560,6 +592,7 @@ impl WorldEngine {
             position: p.position.filter(|_| p.spawned),
             conference: p.conference.clone(),
             speaker: p.speaker,
+            group: self.proximity.group_of(p.slot).map(|g| g.to_string()),
         })
     }
 
@@ -601,7 +634,11 @@ impl WorldEngine {
     /// Applies one input.
     pub fn handle(&mut self, clock: Clock, input: Input) -> Vec<Output> {
         match input {
-            Input::Connect { session, profile } => self.connect(clock, session, profile),
+            Input::Connect {
+                session,
+                profile,
+                resumed,
+            } => self.connect(clock, session, profile, resumed),
             Input::Frame { session, message } => {
                 if let Some(&slot) = self.by_session.get(&session)
                     && self.admit(clock, slot, session, message.is_err())
@@ -681,12 +718,7 @@ impl WorldEngine {
                 );
                 for slot in members {
                     let role = self.media_role(slot, &room);
-                    let peer = self.uid(slot);
-                    self.out.push(Output::Media(MediaCommand::Join {
-                        room: room.clone(),
-                        peer,
-                        role,
-                    }));
+                    self.media_join(slot, room.clone(), role);
                 }
             }
         }
@@ -718,6 +750,22 @@ impl WorldEngine {
             1 => self.out.push(Output::Send { to: to[0], frame }),
             _ => self.out.push(Output::Fanout { to, frame }),
         }
+    }
+
+    /// Like [`Self::fanout`], for what a player must not miss while its connection is away
+    /// (chat): those without a session keep it, up to [`MISSED_KEPT`], for when they are
+    /// back.
+    fn fanout_kept(&mut self, slots: impl IntoIterator<Item = u32>, frame: Frame) {
+        let slots: Vec<u32> = slots.into_iter().collect();
+        for s in &slots {
+            if let Some(p) = self.players.get_mut(s)
+                && p.session.is_none()
+                && p.missed.len() < MISSED_KEPT
+            {
+                p.missed.push(frame.clone());
+            }
+        }
+        self.fanout(slots, frame);
     }
 
     /// Sends the turn's movements: each mover's latest position, serialised once, to the
@@ -847,7 +895,7 @@ impl WorldEngine {
         profile
     }
 
-    fn connect(&mut self, clock: Clock, session: SessionId, profile: Profile) {
+    fn connect(&mut self, clock: Clock, session: SessionId, profile: Profile, resumed: bool) {
         let profile = Self::effective(profile);
         self.removed.retain(|_, until| *until > clock.ms);
         if self.removed.contains_key(&profile.user_id) {
@@ -903,14 +951,32 @@ impl WorldEngine {
             let co: Vec<String> = self.co_members(slot).into_iter().map(|s| self.uid(s)).collect();
             self.send(session, &ServerMessage::WirePlayer { merge: false, ids: co });
             self.send(session, &ServerMessage::GroupsSnapshot { groups: rooms.clone() });
-            let peer = self.uid(slot);
+            // Carried over from the previous owner: the media server may still hold it in
+            // rooms. A resumed socket keeps those it is still in (its client holds their
+            // transports, and its call goes on) and closes the others; a new connection
+            // joins everything afresh.
+            let held = self
+                .players
+                .get_mut(&slot)
+                .and_then(|p| p.media_held.take())
+                .unwrap_or_default();
+            for room in held.iter().filter(|r| !rooms.contains(r)) {
+                self.media_leave(slot, room.clone());
+                if resumed {
+                    self.send(session, &ServerMessage::CloseRoom { group: room.clone() });
+                }
+            }
             for room in rooms {
+                if resumed && held.contains(&room) {
+                    continue;
+                }
                 let role = self.media_role(slot, &room);
-                self.out.push(Output::Media(MediaCommand::Join {
-                    room,
-                    peer: peer.clone(),
-                    role,
-                }));
+                self.media_join(slot, room, role);
+            }
+            // What was said while it was away.
+            let missed = std::mem::take(&mut self.players.get_mut(&slot).expect("present").missed);
+            for frame in missed {
+                self.out.push(Output::Send { to: session, frame });
             }
             return;
         }
@@ -966,6 +1032,9 @@ impl WorldEngine {
                 bucket,
                 pending_move: None,
                 batch_ix: None,
+                carried_position: false,
+                media_held: None,
+                missed: Vec::new(),
             },
         );
         self.snapshot(session, slot);
@@ -1009,8 +1078,15 @@ impl WorldEngine {
                 bucket,
                 pending_move: None,
                 batch_ix: None,
+                carried_position: false,
+                media_held: None,
+                missed: Vec::new(),
             },
         );
+        if self.config.media_outlives_owner {
+            let held: BTreeSet<String> = r.group.iter().chain(r.conference.iter()).cloned().collect();
+            self.players.get_mut(&slot).expect("just inserted").media_held = Some(held);
+        }
         let Some(pos) = position else { return };
         let conference = r.conference.filter(|c| {
             c.rsplit_once('-').is_some_and(|(key, world)| {
@@ -1026,6 +1102,16 @@ impl WorldEngine {
         // Placed like a spawn: groups form again from the positions, and a member standing
         // outside its conference's area (the map changed meanwhile) leaves it.
         self.move_to(clock, slot, pos, Velocity::default(), Announce::Spawn);
+        self.players.get_mut(&slot).expect("just inserted").carried_position = true;
+        // A group formed again takes the id it had at the previous owner (the first member
+        // placed in it decides), so its media room and its clients' view of it go on.
+        if let Some(old) = r.group.as_deref().and_then(|g| g.parse::<GroupId>().ok())
+            && let Some(g) = self.proximity.group_of(slot)
+            && g >= self.config.first_group_id
+            && old < self.config.first_group_id
+        {
+            self.proximity.rename(g, old);
+        }
     }
 
     /// `PLAYERS_SNAPSHOT` of everyone else, to `session`, then a `PLAYER_PRESENCE` for each of
@@ -1155,6 +1241,13 @@ impl WorldEngine {
         self.apply_diff(diff, Some(slot));
         self.interest.remove(slot);
         let p = self.players.remove(&slot).expect("leaving player exists");
+        if let Some(held) = p.media_held.filter(|h| !h.is_empty()) {
+            // Rooms of the previous owner the media server still holds it in.
+            self.out.push(Output::Media(MediaCommand::Leave {
+                rooms: held.into_iter().collect(),
+                peer: uid.clone(),
+            }));
+        }
         if let Some(m) = p.pending_move.and_then(|i| self.moves.get_mut(i)) {
             // Nobody hears of the move of someone who left.
             m.slot = None;
@@ -1189,7 +1282,6 @@ impl WorldEngine {
         };
         let before = std::mem::replace(&mut p.profile.role, role);
         let after = p.profile.role.clone();
-        let peer = p.profile.user_id.clone();
         // Speaking rights follow the role at once: re-join the rooms in the new capacity.
         let lost_talk = before.talk && !after.talk;
         let gained_talk = !before.talk && after.talk;
@@ -1197,36 +1289,53 @@ impl WorldEngine {
             && (lost_talk || gained_talk)
         {
             let room = g.to_string();
-            self.out.push(Output::Media(MediaCommand::Leave {
-                rooms: vec![room.clone()],
-                peer: peer.clone(),
-            }));
+            self.media_leave(slot, room.clone());
             let role = if after.talk {
                 MediaRole::Speaker
             } else {
                 MediaRole::Listener
             };
-            self.out.push(Output::Media(MediaCommand::Join {
-                room,
-                peer: peer.clone(),
-                role,
-            }));
+            self.media_join(slot, room, role);
         }
         if before.talk_conference != after.talk_conference
             && let Some(c) = self.players[&slot].conference.clone()
         {
             let speaker = after.talk_conference || self.players[&slot].speaker;
-            self.out.push(Output::Media(MediaCommand::Leave {
-                rooms: vec![c.clone()],
-                peer: peer.clone(),
-            }));
+            self.media_leave(slot, c.clone());
             let role = if speaker {
                 MediaRole::Speaker
             } else {
                 MediaRole::Listener
             };
-            self.out.push(Output::Media(MediaCommand::Join { room: c, peer, role }));
+            self.media_join(slot, c, role);
         }
+    }
+
+    /// Puts a peer in a media room. A player without a session is not joined (its client
+    /// would never hear of the room): it joins its rooms when it connects.
+    fn media_join(&mut self, slot: u32, room: String, role: MediaRole) {
+        let p = self.players.get_mut(&slot).expect("present");
+        if let Some(held) = &mut p.media_held {
+            held.remove(&room);
+        }
+        if p.session.is_none() {
+            return;
+        }
+        let peer = p.profile.user_id.clone();
+        self.out.push(Output::Media(MediaCommand::Join { room, peer, role }));
+    }
+
+    /// Takes a peer out of a media room.
+    fn media_leave(&mut self, slot: u32, room: String) {
+        let p = self.players.get_mut(&slot).expect("present");
+        if let Some(held) = &mut p.media_held {
+            held.remove(&room);
+        }
+        let peer = p.profile.user_id.clone();
+        self.out.push(Output::Media(MediaCommand::Leave {
+            rooms: vec![room],
+            peer,
+        }));
     }
 
     fn media_role(&self, slot: u32, room: &str) -> MediaRole {
@@ -1357,12 +1466,12 @@ impl WorldEngine {
                 match to.as_str() {
                     "ALL" => {
                         let all: Vec<u32> = self.players.keys().copied().collect();
-                        self.fanout(all, frame);
+                        self.fanout_kept(all, frame);
                     }
                     "NEARBY" => {
                         let mut to = self.co_members(slot);
                         to.insert(slot);
-                        self.fanout(to, frame);
+                        self.fanout_kept(to, frame);
                     }
                     _ => self.error(session, "SEND_MESSAGE", "`to` must be ALL or NEARBY"),
                 }
@@ -1773,7 +1882,7 @@ impl WorldEngine {
         if self.map.is_wall(bx, by) {
             return Err("position inside a wall");
         }
-        if let Some(from) = p.position {
+        if let Some(from) = p.position.filter(|_| !p.carried_position) {
             // Standing still earns no distance beyond a second's walk: the client reports a
             // change of velocity at once, so a long idle spell is no licence to jump.
             let dt = (clock.ms.saturating_sub(p.moved_at) as f64 / 1000.0).min(MAX_IDLE_ALLOWANCE_S);
@@ -1881,6 +1990,7 @@ impl WorldEngine {
             p.position = Some(pos);
             p.moved_at = clock.ms;
             p.velocity = velocity;
+            p.carried_position = false;
         }
         let sight = self.interest.place(slot, pos);
         let pending = self.players[&slot].pending_move;
@@ -1982,14 +2092,10 @@ impl WorldEngine {
             let new_co: BTreeSet<u32> = new
                 .map(|n| n.1.iter().copied().filter(|m| *m != x).collect())
                 .unwrap_or_default();
-            let peer = self.uid(x);
             if old_g != new_g {
                 if let Some(g) = old_g {
                     if !closed.contains(&g) {
-                        self.out.push(Output::Media(MediaCommand::Leave {
-                            rooms: vec![g.to_string()],
-                            peer: peer.clone(),
-                        }));
+                        self.media_leave(x, g.to_string());
                     }
                     if Some(x) != gone {
                         self.send_to_slot(x, &ServerMessage::CloseRoom { group: g.to_string() });
@@ -2001,11 +2107,7 @@ impl WorldEngine {
                     } else {
                         MediaRole::Listener
                     };
-                    self.out.push(Output::Media(MediaCommand::Join {
-                        room: g.to_string(),
-                        peer: peer.clone(),
-                        role,
-                    }));
+                    self.media_join(x, g.to_string(), role);
                 }
             }
             if Some(x) == gone {
@@ -2111,11 +2213,7 @@ impl WorldEngine {
         }
         let role = self.media_role(slot, conference_id);
         let peer = self.uid(slot);
-        self.out.push(Output::Media(MediaCommand::Join {
-            room: conference_id.to_owned(),
-            peer: peer.clone(),
-            role,
-        }));
+        self.media_join(slot, conference_id.to_owned(), role);
         if let Some(member_id) = self.players[&slot].profile.member_id {
             self.out.push(Output::Record(Record::Event {
                 member_id,
@@ -2142,10 +2240,7 @@ impl WorldEngine {
         };
         self.players.get_mut(&slot).expect("present").speaker = false;
         let peer = self.uid(slot);
-        self.out.push(Output::Media(MediaCommand::Leave {
-            rooms: vec![c.clone()],
-            peer: peer.clone(),
-        }));
+        self.media_leave(slot, c.clone());
         if let Some(member_id) = self.players[&slot].profile.member_id {
             self.out.push(Output::Record(Record::Event {
                 member_id,

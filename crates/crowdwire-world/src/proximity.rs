@@ -94,6 +94,27 @@ impl ProximityGroups {
         }
     }
 
+    /// Ids handed out from now on start at `first` (never going back).
+    pub fn start_ids_at(&mut self, first: GroupId) {
+        self.next_id = self.next_id.max(first);
+    }
+
+    /// Gives group `from` the id `to` (unused), as between updates; false if it cannot.
+    pub fn rename(&mut self, from: GroupId, to: GroupId) -> bool {
+        if self.groups.contains_key(&to) {
+            return false;
+        }
+        let Some(members) = self.groups.remove(&from) else {
+            return false;
+        };
+        for m in &members {
+            self.group_of.insert(*m, to);
+        }
+        self.groups.insert(to, members);
+        self.next_id = self.next_id.max(to + 1);
+        true
+    }
+
     fn cell(&self, p: &Position) -> (i64, i64) {
         let s = self.config.leave_radius.max(1.0);
         ((p.x / s).floor() as i64, (p.y / s).floor() as i64)

@@ -2067,6 +2067,137 @@ fn a_world_restored_on_another_replica_resumes_its_players_in_their_groups_and_c
     assert_eq!(events(&new.take_records()), vec![(5, "LEAVE_PLAYER")]);
 }
 
+/// The world as its first owner ran it (1 and 2 in conference C1, 3 and 4 in a group, 5
+/// alone), carried over through presence to a second owner whose media server kept the rooms.
+fn taken_over() -> (World, String, World) {
+    let mut old = World::small();
+    old.join(1, member(1), IN_C1.0, IN_C1.1);
+    old.join(2, member(2), IN_C1.0 + 60.0, IN_C1.1);
+    old.join(3, member(3), 600.0, 600.0);
+    old.join(4, member(4), 700.0, 600.0);
+    old.join(5, member(5), 1500.0, 1100.0);
+    old.frame(1, join_conference("C1-7"));
+    old.frame(2, join_conference("C1-7"));
+    let g = old.group_of("3").expect("3 and 4 grouped");
+    let mut new = World::small_with(|c| {
+        c.first_group_id = (1 << 32) | 1;
+        c.media_outlives_owner = true;
+    });
+    for u in ["1", "2", "3", "4", "5"] {
+        let r = old.engine.restorable(u).expect("present");
+        let r = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        new.input(Input::Restore(Box::new(r)));
+    }
+    (old, g, new)
+}
+
+#[test]
+fn a_world_taken_over_keeps_its_group_ids_and_resumed_sockets_keep_their_calls() {
+    let (_, g, mut new) = taken_over();
+    assert_eq!(
+        new.group_of("3").as_deref(),
+        Some(&*g),
+        "the group keeps its id (its media room)"
+    );
+    assert_eq!(new.group_of("4").as_deref(), Some(&*g));
+    // Nobody is joined to media while nobody is connected: no client would hear of it.
+    assert!(joins(&new.take_media()).is_empty());
+    new.clear();
+    // 3's socket stayed open on a surviving replica: resumed, it keeps its room (its client
+    // holds the transports on the media node) and is told the same groups.
+    new.resume(31, member(3));
+    let back = new.take(31);
+    assert_eq!(back[6], groups_snapshot(&[&g]));
+    assert!(!back.iter().any(|m| topic(m) == "CLOSE_ROOM"), "{back:?}");
+    // 1's socket was on the replica that died: its client reconnects with nothing, and joins
+    // its conference's media afresh.
+    new.connect(11, member(1));
+    new.resume(21, member(2));
+    assert_eq!(
+        joins(&new.take_media()),
+        vec![("C1-7".into(), "1".into(), MediaRole::Listener)],
+        "only the new connection negotiates media again"
+    );
+    // A group formed later gets an id no earlier owner used.
+    new.resume(41, member(4));
+    new.resume(51, member(5));
+    new.walk_to(51, 700.0, 680.0);
+    let later: u64 = new.group_of("5").expect("5 joined 3 and 4").parse().unwrap();
+    assert_eq!(later.to_string(), g, "5 joins the existing group");
+    new.walk_to(11, 1000.0, 1000.0);
+    new.walk_to(21, 1060.0, 1000.0);
+    let fresh: u64 = new.group_of("1").expect("1 and 2 grouped").parse().unwrap();
+    assert!(fresh > 1 << 32, "{fresh}");
+}
+
+#[test]
+fn a_carried_player_no_longer_in_its_old_room_leaves_it_and_its_client_closes_it() {
+    let (mut old, g, _) = taken_over();
+    // 4 walked away after the last presence write: at the new owner, 3 stands alone.
+    let mut new = World::small_with(|c| {
+        c.first_group_id = (1 << 32) | 1;
+        c.media_outlives_owner = true;
+    });
+    for u in ["3", "4"] {
+        let mut r = old.engine.restorable(u).unwrap();
+        if u == "4" {
+            r.position = Some(at(1200.0, 600.0));
+        }
+        new.input(Input::Restore(Box::new(r)));
+    }
+    old.clear();
+    assert_eq!(new.group_of("3"), None);
+    new.take_media();
+    new.resume(31, member(3));
+    let back = new.take(31);
+    assert!(back.contains(&close_room(&g)), "{back:?}");
+    let left: Vec<_> = new
+        .take_media()
+        .into_iter()
+        .filter(|m| matches!(m, MediaCommand::Leave { rooms, peer } if rooms == &vec![g.clone()] && peer == "3"))
+        .collect();
+    assert_eq!(left.len(), 1);
+    // 4 never comes back: leaving, it is taken out of the old room on the media server too.
+    new.advance(31_000);
+    new.tick();
+    assert!(
+        new.take_media()
+            .iter()
+            .any(|m| matches!(m, MediaCommand::Leave { rooms, peer } if rooms.contains(&g) && peer == "4"))
+    );
+}
+
+#[test]
+fn chat_said_while_someone_was_away_reaches_them_when_they_are_back() {
+    let (mut w, _) = pair();
+    w.close(2, false);
+    w.frame(1, chat("while you were away", "ALL"));
+    w.frame(1, chat("near you", "NEARBY"));
+    w.take(1);
+    w.connect(22, member(2));
+    let back = w.take_topics(22, &["SEND_MESSAGE"]);
+    let texts: Vec<&str> = back.iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["while you were away", "near you"]);
+    // Once.
+    w.close(22, false);
+    w.connect(23, member(2));
+    assert!(w.take_topics(23, &["SEND_MESSAGE"]).is_empty());
+}
+
+#[test]
+fn a_carried_position_may_be_seconds_old_so_the_first_move_from_it_is_not_held_to_walking_speed() {
+    let (_, _, mut new) = taken_over();
+    new.resume(31, member(3));
+    new.clear();
+    // 3 walked on for a few seconds while the world moved: 500 px from where presence had it.
+    new.step(31, 1100.0, 600.0);
+    assert_eq!(new.engine.position_of("3"), Some(at(1100.0, 600.0)));
+    assert!(new.take(31).iter().all(|m| topic(m) != "ERROR"));
+    // From then on, walking speed applies as ever.
+    new.step(31, 1600.0, 600.0);
+    assert_eq!(new.engine.position_of("3"), Some(at(1100.0, 600.0)));
+}
+
 #[test]
 fn a_restore_never_replaces_a_player_already_back_nor_enters_another_worlds_conference() {
     let mut w = World::small();
@@ -2081,6 +2212,7 @@ fn a_restore_never_replaces_a_player_already_back_nor_enters_another_worlds_conf
         position: Some(at(IN_C1.0, IN_C1.1)),
         conference: Some("C1-8".into()),
         speaker: true,
+        group: None,
     };
     w.input(Input::Restore(Box::new(foreign)));
     assert_eq!(w.engine.restorable("2").unwrap().conference, None);

@@ -544,6 +544,9 @@ async fn killing_a_worlds_owner_moves_the_world_and_keeps_the_survivors_sockets_
 
     let killed = Instant::now();
     c.replicas[0].kill();
+    // Bo says something while nobody runs the world: it is kept, and taken by the next owner.
+    b.send(json!({"topic": "SEND_MESSAGE", "text": "in the gap", "to": "ALL"}))
+        .await;
     // Only Ada's socket (on the dead replica) drops: she comes back through a surviving
     // replica, as a browser behind a load balancer would.
     let mut a = connect(&c, 1, w, &ta).await;
@@ -572,7 +575,19 @@ async fn killing_a_worlds_owner_moves_the_world_and_keeps_the_survivors_sockets_
     b.send(json!({"topic": "SEND_MESSAGE", "text": "still here", "to": "ALL"}))
         .await;
     for cl in [&mut a, &mut b, &mut cy] {
-        assert_eq!(cl.expect("SEND_MESSAGE").await["text"], "still here");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while cl.expect("SEND_MESSAGE").await["text"] != "still here" {
+            assert!(Instant::now() < deadline, "\"still here\" not heard");
+        }
+    }
+    // What Bo said in the gap was not lost, nor doubled, for those who were there to hear it.
+    for (cl, who) in [(&b, "Bo"), (&cy, "Cy")] {
+        let heard = cl
+            .seen_with("SEND_MESSAGE")
+            .iter()
+            .filter(|m| m["text"] == "in the gap")
+            .count();
+        assert_eq!(heard, 1, "{who} heard the message sent in the gap {heard} times");
     }
     b.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 130, "y": 100}, "velocity": {"x": -200, "y": 0}}))
         .await;
@@ -677,6 +692,8 @@ async fn a_deposed_owner_stops_reaching_clients_at_once_and_no_split_world_is_se
     // Ada comes back into the one world, still run by the new owner.
     let mut a = connect(&c, 1, w, &ta).await;
     assert_eq!(c.owner(w), Some(new_owner));
+    // What was said while she was away is hers when she is back.
+    assert_eq!(a.expect("SEND_MESSAGE").await["text"], "one world");
     cy.send(json!({"topic": "SEND_MESSAGE", "text": "welcome back", "to": "ALL"}))
         .await;
     for cl in [&mut a, &mut b] {
@@ -903,6 +920,97 @@ async fn media_rooms_live_on_one_node_and_move_when_it_dies() {
     assert_eq!(candidate_port(&jb), candidate_port(&ja));
     let moved = c.redis.get(&format!("world:{w}:room:{room}")).expect("placed again");
     assert_eq!(moved, c.nodes[1 - dead].id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
+async fn a_call_between_survivors_goes_on_through_an_owner_change_with_media_on_a_node() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start_with(3, true).await;
+    c.add_node().await;
+    let (_, th) = c.api(1).user("Host").await;
+    let (_, tb) = c.api(1).user("Bo").await;
+    let (_, tc) = c.api(1).user("Cy").await;
+    let w = c.api(1).world(&th, "Call", true, true).await;
+    // The world runs on replica 0, where only its host stands, far away; Bo and Cy talk
+    // through replicas 1 and 2.
+    let mut h = enter(&c, 1, 0, w, &th).await;
+    h.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 1500, "y": 1200}}))
+        .await;
+    let mut b = enter(&c, 1, 1, w, &tb).await;
+    let mut cy = enter(&c, 1, 2, w, &tc).await;
+    assert_eq!(c.owner(w), Some(0));
+    b.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
+        .await;
+    cy.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 140, "y": 100}}))
+        .await;
+    let room = cy.expect("GROUPS_SNAPSHOT").await["groups"][0]
+        .as_str()
+        .expect("a group")
+        .to_owned();
+    let jb = b.expect_within("you-joined-as-speaker", 10_000).await;
+    let jc = cy.expect_within("you-joined-as-speaker", 10_000).await;
+    assert_eq!(
+        (jb["d"]["roomId"].as_str(), jc["d"]["roomId"].as_str()),
+        (Some(&*room), Some(&*room))
+    );
+    let node = c.redis.get(&format!("world:{w}:room:{room}")).expect("placed");
+    // Let one presence refresh record where everyone stands.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    while b.next(300).await.is_some() {}
+    while cy.next(300).await.is_some() {}
+    let (b_before, cy_before) = (b.seen.len(), cy.seen.len());
+
+    let killed = Instant::now();
+    c.replicas[0].kill();
+    b.expect_within("PLAYERS_SNAPSHOT", 10_000).await;
+    cy.expect_within("PLAYERS_SNAPSHOT", 10_000).await;
+    eprintln!(
+        "owner killed: survivors re-attached {} ms after SIGKILL",
+        killed.elapsed().as_millis()
+    );
+    // The group is the same room, still on the same node; neither client is told to join it
+    // again or to close it: its transports, and the call, go on.
+    for (cl, before, who) in [(&mut b, b_before, "Bo"), (&mut cy, cy_before, "Cy")] {
+        let groups = cl.expect("GROUPS_SNAPSHOT").await;
+        assert_eq!(groups["groups"], json!([room]), "{who}");
+        cl.expect_no("you-joined-as-speaker", 1500).await;
+        let after = &cl.seen[before..];
+        for topic in [
+            "you-joined-as-speaker",
+            "you-joined-as-peer",
+            "CLOSE_ROOM",
+            "LEAVE_PLAYER",
+        ] {
+            assert!(
+                !after.iter().any(|v| v["topic"] == topic),
+                "{who} got {topic}: {after:?}"
+            );
+        }
+        assert!(cl.closed.is_none(), "{who}'s socket was closed");
+    }
+    assert_eq!(c.redis.get(&format!("world:{w}:room:{room}")), Some(node));
+    // Signalling on the transports made before the kill still reaches them on the node, and
+    // the answer comes back through the new owner.
+    let transport = jb["d"]["sendTransportOptions"]["id"].clone();
+    b.send(json!({"topic": "@connect-transport", "d": {"roomId": room, "transportId": transport, "direction": "send", "dtlsParameters": {"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": "00"}]}}}))
+        .await;
+    let done = b.expect_within("@connect-transport-send-done", 10_000).await;
+    assert!(done["d"].get("error").is_none(), "the send transport is gone: {done}");
+    // A group formed later gets an id no earlier owner used.
+    cy.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 440, "y": 100}, "velocity": {"x": 0, "y": 0}}))
+        .await;
+    cy.expect_within("CLOSE_ROOM", 5_000).await;
+    b.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 400, "y": 100}, "velocity": {"x": 0, "y": 0}}))
+        .await;
+    let fresh = b.expect_within("you-joined-as-speaker", 10_000).await["d"]["roomId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        fresh.parse::<u64>().unwrap() > room.parse::<u64>().unwrap(),
+        "{fresh} after {room}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -277,7 +277,22 @@ impl World {
     pub fn connect(&mut self, session: SessionId, profile: Profile) {
         self.open.insert(session);
         self.user_of.insert(session, profile.user_id.clone());
-        self.input(Input::Connect { session, profile });
+        self.input(Input::Connect {
+            session,
+            profile,
+            resumed: false,
+        });
+    }
+
+    /// Re-attaches a socket that stayed open through an owner change (see `Input::Connect`).
+    pub fn resume(&mut self, session: SessionId, profile: Profile) {
+        self.open.insert(session);
+        self.user_of.insert(session, profile.user_id.clone());
+        self.input(Input::Connect {
+            session,
+            profile,
+            resumed: true,
+        });
     }
 
     /// Connects and sends `JOIN_PLAYER` at a position.
