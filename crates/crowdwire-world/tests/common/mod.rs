@@ -275,23 +275,21 @@ impl World {
 
     /// Opens a session for a profile.
     pub fn connect(&mut self, session: SessionId, profile: Profile) {
-        self.open.insert(session);
-        self.user_of.insert(session, profile.user_id.clone());
-        self.input(Input::Connect {
-            session,
-            profile,
-            resumed: false,
-        });
+        self.open_session(session, profile, false);
     }
 
     /// Re-attaches a socket that stayed open through an owner change (see `Input::Connect`).
     pub fn resume(&mut self, session: SessionId, profile: Profile) {
+        self.open_session(session, profile, true);
+    }
+
+    fn open_session(&mut self, session: SessionId, profile: Profile, resumed: bool) {
         self.open.insert(session);
         self.user_of.insert(session, profile.user_id.clone());
         self.input(Input::Connect {
             session,
             profile,
-            resumed: true,
+            resumed,
         });
     }
 
