@@ -16,9 +16,10 @@
 #          Joined / Mine, pages), guest play, an invite link to a private world, and the admin
 #          pages (counters, charts, world and user reports, banning a world and an account) as the
 #          superuser this script starts the server with (e2e/src/run-screens-test.ts);
-#   cluster  scaled out: two `crowdwire serve` replicas on PostgreSQL, Redis and RabbitMQ with media
-#          on two `crowdwire media` nodes; two people on different replicas meet, see and hear each
-#          other, chat and walk, keep their call when the media node holding it is killed, and
+#   cluster  scaled out: three `crowdwire serve` replicas on PostgreSQL, Redis and RabbitMQ with
+#          media on two `crowdwire media` nodes; two people on different replicas meet, see and hear
+#          each other, chat and walk, keep their call when the replica running their world is
+#          killed and when the media node holding it is killed, and
 #          share a conference (e2e/src/run-cluster-test.ts). It runs on its own (not with the
 #          others), needs PostgreSQL's Unix socket in /var/run/postgresql, RabbitMQ on
 #          127.0.0.1:5672 (bridged into the namespace through a Unix socket with socat), and
@@ -97,7 +98,7 @@ healthy() { # url pid log
 }
 
 # ------------------------------------------------------------------------------------------
-# Inside the network namespace, the cluster test: Redis, two replicas, two media nodes.
+# Inside the network namespace, the cluster test: Redis, three replicas, two media nodes.
 if [ -n "$INSIDE" ] && [ -n "$CLUSTER" ]; then
   ip link set lo up
   DATA=$(mktemp -d /tmp/crowdwire-e2e-cluster.XXXXXX)
@@ -122,13 +123,16 @@ if [ -n "$INSIDE" ] && [ -n "$CLUSTER" ]; then
   export CROWDWIRE_JWT_SECRET=e2e-cluster-secret-0123456789abcdef0123456789
   export CROWDWIRE_REDIS_URL=redis://127.0.0.1:6379/ CROWDWIRE_AMQP_URL='amqp://guest:guest@127.0.0.1:5672/%2f'
   export CROWDWIRE_MEDIA_MODE=nodes NO_COLOR=1 CROWDWIRE_LOG=info
-  for i in 1 2; do
+  # Replica 3 runs the world the test creates (a guest claims it there first) and is killed
+  # mid-call: the people on replicas 1 and 2 must keep talking.
+  for i in 1 2 3; do
     port=$((HTTP_PORT + i - 1))
     [ "$i" = 1 ] && admin=("CROWDWIRE_ADMIN_EMAIL=$E2E_ADMIN_EMAIL" "CROWDWIRE_ADMIN_PASSWORD=$E2E_ADMIN_PASSWORD") || admin=()
     env "${admin[@]}" CROWDWIRE_REPLICA_ID="replica-$i" CROWDWIRE_ADMIN_BIND="127.0.0.1:$((ADMIN_PORT + i))" \
       "$BIN" serve --bind "127.0.0.1:$port" --data-dir "$DATA/replica-$i" > "$DATA/replica-$i.log" 2>&1 &
     PIDS+=($!)
-    # The first one migrates the database before the second starts.
+    [ "$i" = 3 ] && REPLICA_3_PID=$!
+    # The first one migrates the database before the others start.
     healthy "http://127.0.0.1:$port/api/v1/health" "$!" "$DATA/replica-$i.log"
   done
   NODES=
@@ -141,9 +145,10 @@ if [ -n "$INSIDE" ] && [ -n "$CLUSTER" ]; then
     healthy "http://127.0.0.1:$((9100 + i))/health" "$!" "$DATA/media-$i.log"
     NODES="$NODES${NODES:+,}$!@http://127.0.0.1:$((9100 + i))"
   done
-  echo "e2e: ---- cluster ---- (replicas on :$HTTP_PORT and :$((HTTP_PORT + 1)), media nodes $NODES)"
+  echo "e2e: ---- cluster ---- (replicas on :$HTTP_PORT, :$((HTTP_PORT + 1)) and :$((HTTP_PORT + 2)), media nodes $NODES)"
   s=0
   E2E_BASE_URL="http://127.0.0.1:$HTTP_PORT" E2E_BASE_URL_2="http://127.0.0.1:$((HTTP_PORT + 1))" E2E_MEDIA_NODES="$NODES" \
+    E2E_BASE_URL_3="http://127.0.0.1:$((HTTP_PORT + 2))" E2E_REPLICA_3_PID="$REPLICA_3_PID" \
     E2E_ADMIN_URL="http://127.0.0.1:$((ADMIN_PORT + 1))" E2E_ADMIN_URL_2="http://127.0.0.1:$((ADMIN_PORT + 2))" \
     E2E_ARTIFACTS="$ARTIFACTS/cluster" node "$E2E/dist/run-cluster-test.mjs" &
   DRIVER=$!

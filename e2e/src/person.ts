@@ -17,6 +17,7 @@ export interface Debug {
   people(): string[];
   near(): string[];
   rooms(): string[];
+  mediaJoins(): number;
   conference(): { room: string; speaker: boolean } | null;
   downloads(): { name: string; size: number; sha256: string; ms: number }[];
   input(): { typing: boolean | null; canWalk: boolean | null; focus: string | null };

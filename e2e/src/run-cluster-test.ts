@@ -7,18 +7,25 @@
 //      signalling through both replicas and RabbitMQ; the node, full, sends CREATE_NEW_REPLICA
 //      and a replica counts it in /metrics;
 //   3. chat reaches B, and B's walk reaches A;
-//   4. the media node holding their call is killed (SIGKILL): the room moves to the other node
+//   4. the replica running their world (a third one, where a guest claimed it) is killed
+//      (SIGKILL): replicas 1 and 2 re-attach A's and B's sockets to the world's new owner, and
+//      their call goes on untouched (no page is told to join its room again) while video keeps
+//      being decoded both ways;
+//   5. the media node holding their call is killed (SIGKILL): the room moves to the other node
 //      and both pages decode each other's video again, without a reload;
-//   5. on the Main Stage, A speaks and B (listening) decodes A's video.
+//   6. on the Main Stage, A speaks and B (listening) decodes A's video.
 //
 // Run by scripts/e2e.sh cluster, which starts the servers in a loopback-only network namespace.
-// Environment: E2E_BASE_URL and E2E_BASE_URL_2 (the replicas), E2E_ADMIN_URL and E2E_ADMIN_URL_2
-// (their admin listeners, where /metrics is served), E2E_MEDIA_NODES ("pid@health-url,…"),
-// E2E_ARTIFACTS, CHROMIUM.
+// Environment: E2E_BASE_URL and E2E_BASE_URL_2 (the people's replicas), E2E_ADMIN_URL and
+// E2E_ADMIN_URL_2 (their admin listeners, where /metrics is served), E2E_BASE_URL_3 and
+// E2E_REPLICA_3_PID (the replica that runs the world and is killed), E2E_MEDIA_NODES
+// ("pid@health-url,…"), E2E_ARTIFACTS, CHROMIUM.
 
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import type { Page } from 'playwright-core';
 
 import { Person, failureShots } from './person';
 import { elapsed, launchChromium, runDriver, sleep, step, waitFor } from './shared';
@@ -26,6 +33,8 @@ import { elapsed, launchChromium, runDriver, sleep, step, waitFor } from './shar
 const here = dirname(fileURLToPath(import.meta.url));
 const BASE = (process.env.E2E_BASE_URL ?? '').replace(/\/$/, '');
 const BASE_2 = (process.env.E2E_BASE_URL_2 ?? '').replace(/\/$/, '');
+const BASE_3 = (process.env.E2E_BASE_URL_3 ?? '').replace(/\/$/, '');
+const REPLICA_3_PID = Number(process.env.E2E_REPLICA_3_PID ?? 0);
 const ADMINS = [process.env.E2E_ADMIN_URL, process.env.E2E_ADMIN_URL_2].map((u) => (u ?? '').replace(/\/$/, ''));
 const NODES = (process.env.E2E_MEDIA_NODES ?? '')
   .split(',')
@@ -34,9 +43,9 @@ const NODES = (process.env.E2E_MEDIA_NODES ?? '')
     const [pid, health] = n.split('@');
     return { pid: Number(pid), health };
   });
-if (!BASE || !BASE_2 || ADMINS.some((a) => !a) || NODES.length < 2) {
+if (!BASE || !BASE_2 || !BASE_3 || !REPLICA_3_PID || ADMINS.some((a) => !a) || NODES.length < 2) {
   console.error(
-    'E2E_BASE_URL, E2E_BASE_URL_2, E2E_ADMIN_URL, E2E_ADMIN_URL_2 and two E2E_MEDIA_NODES are needed (run scripts/e2e.sh cluster)',
+    'E2E_BASE_URL, E2E_BASE_URL_2, E2E_BASE_URL_3, E2E_REPLICA_3_PID, E2E_ADMIN_URL, E2E_ADMIN_URL_2 and two E2E_MEDIA_NODES are needed (run scripts/e2e.sh cluster)',
   );
   process.exit(2);
 }
@@ -88,6 +97,7 @@ async function main(): Promise<void> {
   const stamp = Date.now().toString(36);
   const A = new Person('A', 'Ada', `ada-${stamp}@example.test`, BASE, ARTIFACTS);
   const B = new Person('B', 'Bob', `bob-${stamp}@example.test`, BASE_2, ARTIFACTS);
+  let host = null as Page | null;
   try {
     await step('1. A signs up on replica 1, creates a world and enters; B signs up on replica 2 and enters', async () => {
       await A.open(browser);
@@ -99,6 +109,23 @@ async function main(): Promise<void> {
       await p.getByRole('button', { name: 'Enter the world' }).waitFor();
       const id = Number(new URL(p.url()).hash.match(/#\/world\/(\d+)/)?.[1]);
       if (!id) throw new Error(`after creating, the page is at ${p.url()}`);
+      // A guest enters first, through replica 3, which therefore runs the world (it stays
+      // connected, unspawned, so it is in nobody's group).
+      host = await (await browser.newContext()).newPage();
+      await host.goto(`${BASE_3}/api/v1/health`);
+      await host.evaluate(async (world) => {
+        const r = await fetch('/api/v1/join-guest', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        const { access_token: token } = (await r.json()) as { access_token: string };
+        await new Promise<void>((resolve, reject) => {
+          const ws = new WebSocket(`ws://${location.host}/api/v1/ws/${world}?token=${token}`);
+          ws.onmessage = (e) => {
+            if (String(e.data).includes('PLAYERS_SNAPSHOT')) resolve();
+          };
+          ws.onclose = (e) => reject(new Error(`the guest's socket closed: ${e.code} ${e.reason}`));
+          (window as unknown as { guest: WebSocket }).guest = ws;
+        });
+      }, id);
+      if ((await metric('crowdwire_worlds_owned')) !== 0) throw new Error('the world should run on replica 3');
       await A.enter(id);
       await B.open(browser);
       await B.signUp();
@@ -135,7 +162,29 @@ async function main(): Promise<void> {
       await framesFlow(A, B, -1, 15_000);
     });
 
-    await step('4. the media node holding the call is killed; the call moves to the other node', async () => {
+    await step('4. the replica running the world is killed; A and B, on other replicas, keep their call', async () => {
+      const joins = [await A.debug('mediaJoins'), await B.debug('mediaJoins')];
+      const frames = [await A.framesFrom(B.id), await B.framesFrom(A.id)];
+      const t = Date.now();
+      process.kill(REPLICA_3_PID, 'SIGKILL');
+      console.log(`${elapsed()}      killed replica 3 (pid ${REPLICA_3_PID}), which ran the world`);
+      // Replica 1 or 2 takes the world over (its lease lapses after 3 s) and re-attaches both sockets.
+      await waitFor('a surviving replica to run the world', 20_000, async () => (await metric('crowdwire_worlds_owned')) === 1);
+      figures['replica running the world killed → world running on a survivor'] = `${Date.now() - t} ms`;
+      // Whatever the new owner tells the pages has arrived by now; video keeps being decoded
+      // both ways, on the transports made before the kill.
+      await sleep(3000);
+      await framesFlow(A, B, frames[0], 15_000);
+      await framesFlow(B, A, frames[1], 15_000);
+      const after = [await A.debug('mediaJoins'), await B.debug('mediaJoins')];
+      if (after[0] !== joins[0] || after[1] !== joins[1]) {
+        throw new Error(`the call was negotiated again: room joins ${JSON.stringify(joins)} → ${JSON.stringify(after)}`);
+      }
+      if (!(await A.page.locator('.people').innerText()).includes('Bob')) throw new Error('A no longer lists B');
+      await A.shot('02-cluster-owner-killed');
+    });
+
+    await step('5. the media node holding the call is killed; the call moves to the other node', async () => {
       const rooms = await nodeRooms();
       const i = rooms.findIndex((r) => (r ?? 0) > 0);
       if (i < 0) throw new Error(`no node holds the call: ${JSON.stringify(rooms)}`);
@@ -149,10 +198,10 @@ async function main(): Promise<void> {
       figures['media node killed → video flowing again both ways'] = `${Date.now() - t} ms`;
       const after = await nodeRooms();
       if (after[i] !== null || (after[1 - i] ?? 0) === 0) throw new Error(`rooms per node after the kill: ${JSON.stringify(after)}`);
-      await A.shot('02-cluster-call-moved');
+      await A.shot('03-cluster-call-moved');
     });
 
-    await step('5. on the Main Stage A speaks and B, listening, decodes A', async () => {
+    await step('6. on the Main Stage A speaks and B, listening, decodes A', async () => {
       // The stage's door is the gap in its south wall at x 384–480, reached from the path at y 545.
       await A.walk('y', 545);
       await A.walk('x', 432, 28);
@@ -165,11 +214,11 @@ async function main(): Promise<void> {
       const b = await B.walkIntoConference();
       if (b.room !== a.room) throw new Error(`B entered ${b.room}, A is in ${a.room}`);
       // The client handles media messages one at a time; a request that went to the node killed
-      // in step 4 is answered by nobody and holds that queue for the client's 15 s reply
+      // in step 5 is answered by nobody and holds that queue for the client's 15 s reply
       // timeout, so this wait outlasts it (seen once in three runs on a loaded machine).
       await waitFor(`B to join ${b.room}'s media`, 35_000, async () => (await B.debug('rooms')).includes(b.room));
       await framesFlow(B, A, -1, 30_000);
-      await B.shot('03-cluster-conference');
+      await B.shot('04-cluster-conference');
     });
 
     const errors = [...A.errors, ...B.errors].filter((e) => !/Failed to load resource/.test(e));
@@ -180,6 +229,7 @@ async function main(): Promise<void> {
     await failureShots([A, B]);
     throw e;
   } finally {
+    await host?.context().close();
     await browser.close();
   }
 }

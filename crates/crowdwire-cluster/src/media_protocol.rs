@@ -14,7 +14,9 @@
 //! - `CREATE_NEW_REPLICA` goes to `rest_api_queue`, as in the seed.
 //! - Nodes register in Redis: `media_server_{node}` (hash: `num_rooms`, `consumers`,
 //!   `capacity`, `load`, `cpu`, `queue`) and `media:nodes` (sorted set of node ids scored by
-//!   the Unix ms their registration expires); a room's node is `world:{w}:room:{room}`.
+//!   the Unix ms their registration expires); a room's node is `world:{w}:room:{room}`, and
+//!   `world:{w}:rooms` is the set of a world's placed rooms (read by a replica that takes the
+//!   world over, to watch their nodes).
 
 use serde_json::{Value, json};
 
@@ -64,6 +66,12 @@ pub fn node_key(node: &str) -> String {
 /// Where a room's node is recorded.
 pub fn room_key(world: i64, room: &str) -> String {
     format!("world:{world}:room:{room}")
+}
+
+/// The Redis set of the rooms placed for a world (so a replica that takes the world over
+/// learns where its rooms are).
+pub fn rooms_key(world: i64) -> String {
+    format!("world:{world}:rooms")
 }
 
 /// One command as seed messages, each with the room that routes it.

@@ -31,6 +31,9 @@ const PLACEMENT_TTL_MS: u64 = 24 * 3600 * 1000;
 
 enum Job {
     Command(i64, MediaCommand),
+    /// A world's actor started here: learn where its rooms are (another replica may have
+    /// placed them, before the world moved here), so their node is watched.
+    Adopt(i64),
 }
 
 type Sinks = Arc<Mutex<HashMap<i64, MediaSink>>>;
@@ -73,6 +76,7 @@ impl RemoteMedia {
 impl MediaBackend for RemoteMedia {
     fn attach(&self, world: i64, sink: MediaSink) {
         lock(&self.sinks).insert(world, sink);
+        let _ = self.jobs.send(Job::Adopt(world));
     }
 
     fn detach(&self, world: i64) {
@@ -212,6 +216,8 @@ for _, n in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf')) do
 end
 if not best then return false end
 redis.call('SET', KEYS[1], best, 'PX', ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[1])
 redis.call('HINCRBY', 'media_server_' .. best, 'num_rooms', 1)
 return best
 "#,
@@ -220,7 +226,9 @@ return best
     script
         .key(media_protocol::room_key(world, room))
         .key(NODES_KEY)
+        .key(media_protocol::rooms_key(world))
         .arg(PLACEMENT_TTL_MS)
+        .arg(room)
         .invoke_async(redis)
         .await
 }
@@ -232,6 +240,29 @@ async fn placed_node(redis: &mut ConnectionManager, world: i64, room: &str) -> O
         .await
         .ok()
         .flatten()
+}
+
+/// Records where the rooms of `world` placed by any replica are.
+async fn adopt(redis: &mut ConnectionManager, world: i64, placed: &Placed) {
+    let rooms: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(media_protocol::rooms_key(world))
+        .query_async(redis)
+        .await
+        .unwrap_or_default();
+    for room in rooms {
+        match placed_node(redis, world, &room).await {
+            Some(node) => {
+                lock(placed).insert((world, room), node);
+            }
+            None => {
+                let _: redis::RedisResult<i64> = redis::cmd("SREM")
+                    .arg(media_protocol::rooms_key(world))
+                    .arg(&room)
+                    .query_async(redis)
+                    .await;
+            }
+        }
+    }
 }
 
 /// Answers signalling that no node can take, so the client does not wait in silence.
@@ -256,7 +287,14 @@ async fn run(
     placed: Placed,
 ) {
     let mut link = Some(first);
-    while let Some(Job::Command(world, command)) = jobs.recv().await {
+    while let Some(job) = jobs.recv().await {
+        let (world, command) = match job {
+            Job::Command(world, command) => (world, command),
+            Job::Adopt(world) => {
+                adopt(&mut redis, world, &placed).await;
+                continue;
+            }
+        };
         if link.as_ref().is_none_or(|l| !l.alive()) {
             link = Link::open(&url, &reply_queue, sinks.clone()).await.ok();
         }
@@ -283,8 +321,9 @@ async fn run(
             };
             if matches!(command, MediaCommand::Destroy { .. }) {
                 lock(&placed).remove(&key);
-                let _: redis::RedisResult<i64> = redis::cmd("DEL")
-                    .arg(media_protocol::room_key(world, &room))
+                let _: redis::RedisResult<()> = redis::pipe()
+                    .del(media_protocol::room_key(world, &room))
+                    .srem(media_protocol::rooms_key(world), &room)
                     .query_async(&mut redis)
                     .await;
             } else {

@@ -928,6 +928,7 @@ async fn a_call_between_survivors_goes_on_through_an_owner_change_with_media_on_
     let _serial = SERIAL.lock().await;
     let mut c = Cluster::start_with(3, true).await;
     c.add_node().await;
+    c.add_node().await;
     let (_, th) = c.api(1).user("Host").await;
     let (_, tb) = c.api(1).user("Bo").await;
     let (_, tc) = c.api(1).user("Cy").await;
@@ -989,14 +990,31 @@ async fn a_call_between_survivors_goes_on_through_an_owner_change_with_media_on_
         }
         assert!(cl.closed.is_none(), "{who}'s socket was closed");
     }
-    assert_eq!(c.redis.get(&format!("world:{w}:room:{room}")), Some(node));
-    // Signalling on the transports made before the kill still reaches them on the node, and
-    // the answer comes back through the new owner.
-    let transport = jb["d"]["sendTransportOptions"]["id"].clone();
+    assert_eq!(c.redis.get(&format!("world:{w}:room:{room}")), Some(node.clone()));
+    // The new owner watches the node of the room although it did not place it (and has sent it
+    // nothing yet): when that node dies, the room moves to the other one and both are joined to
+    // it there.
+    let dead = c.nodes.iter().position(|n| n.id == node).expect("one of ours");
+    if let Some(mut child) = c.nodes[dead].child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut joined = Vec::new();
+    for cl in [&mut b, &mut cy] {
+        let j = cl.expect_within("you-joined-as-speaker", 15_000).await;
+        assert_eq!(j["d"]["roomId"].as_str(), Some(&*room));
+        joined.push(j);
+    }
+    assert_eq!(
+        c.redis.get(&format!("world:{w}:room:{room}")).as_deref(),
+        Some(&*c.nodes[1 - dead].id)
+    );
+    // Signalling reaches the room's node through the new owner, and the answer comes back.
+    let transport = joined[0]["d"]["sendTransportOptions"]["id"].clone();
     b.send(json!({"topic": "@connect-transport", "d": {"roomId": room, "transportId": transport, "direction": "send", "dtlsParameters": {"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": "00"}]}}}))
         .await;
     let done = b.expect_within("@connect-transport-send-done", 10_000).await;
-    assert!(done["d"].get("error").is_none(), "the send transport is gone: {done}");
+    assert!(done["d"].get("error").is_none(), "{done}");
     // A group formed later gets an id no earlier owner used.
     cy.send(json!({"topic": "PLAYER_MOVEMENT", "position": {"x": 440, "y": 100}, "velocity": {"x": 0, "y": 0}}))
         .await;

@@ -51,6 +51,8 @@ export class MediaManager {
   /** peerId → kinds they paused. */
   private readonly paused = new Map<string, Set<string>>();
   private speakTimer = 0;
+  /** Times the server told us to join a room (each one negotiates its transports afresh). */
+  joins = 0;
 
   constructor(
     private readonly send: (m: Msg) => void,
@@ -154,6 +156,7 @@ export class MediaManager {
   }
 
   private async joined(d: Record<string, unknown>, speaker: boolean): Promise<void> {
+    this.joins += 1;
     const roomId = String(d.roomId);
     if (!this.device) this.device = new Device();
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: d.routerRtpCapabilities as types.RtpCapabilities });

@@ -557,6 +557,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     reconnecting: () => [...people.keys()].filter((id) => presence.reconnecting(id)),
     near: () => [...near],
     rooms: () => media.roomIds(),
+    mediaJoins: () => media.joins,
     conference: () => (conference ? { room: conference.room, speaker } : null),
     downloads: () => board.done,
     maps: () => mapReloads,
