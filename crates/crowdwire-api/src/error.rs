@@ -16,17 +16,17 @@ pub mod msg {
     pub const USER_NOT_IN_WORLD: &str = "User is not registered in this world.";
     pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
     pub const INVALID_PASSWORD: &str = "Invalid password.";
-    pub const KICK_COOLDOWN: &str = crowdwire_world::engine::REMOVED_REASON;
+    pub const KICK_COOLDOWN: &str = crowdwire_access::msg::KICK_COOLDOWN;
     pub const TOO_MANY_WORLDS: &str = "You have reached the number of worlds one account may have.";
     pub const EMAIL_CHANGE_NEEDS_PASSWORD: &str =
         "Changing your e-mail needs your current password (current_password).";
     pub const EMAIL_ALREADY_IN_USE: &str = "A user with that email already exists.";
-    pub const INACTIVE_USER: &str = "User is Inactive or the account has been banned.";
+    pub const INACTIVE_USER: &str = crowdwire_access::msg::INACTIVE_USER;
     pub const INVALID_TAG: &str = "Invalid Tag. Tag does not exist.";
     pub const ACCESS_FORBIDDEN: &str = "Access Forbidden.";
     pub const INVITATION_FORBIDDEN: &str = "You do not have permission to generate invite links.";
     pub const EDITION_FORBIDDEN: &str = "You dont have access to edit this world or it does not exist.";
-    pub const WORLD_NOT_FOUND: &str = "World Not Found or is not currently available.";
+    pub const WORLD_NOT_FOUND: &str = crowdwire_access::msg::WORLD_NOT_FOUND;
     pub const WORLD_NAME_ALREADY_IN_USE: &str = "A world with this name already exists.";
     pub const USER_NOT_FOUND: &str = "User with this id was not found";
     pub const USER_EDITION_FORBIDDEN: &str = "You have no permission to edit this users account";
@@ -61,8 +61,8 @@ pub mod msg {
     pub const WORLD_IS_FULL_GUEST: &str = "World is currently full.";
     pub const WORLD_IS_FULL: &str = "World is currently full";
     pub const ALREADY_IN_WORLD: &str = "An user with the same account is already in this world.";
-    pub const COULD_NOT_VALIDATE: &str = "Could not validate credentials";
-    pub const USER_NOT_FOUND_AUTH: &str = "User not found";
+    pub const COULD_NOT_VALIDATE: &str = crowdwire_access::msg::COULD_NOT_VALIDATE;
+    pub const USER_NOT_FOUND_AUTH: &str = crowdwire_access::msg::USER_NOT_FOUND_AUTH;
     pub const INVALID_TOKEN: &str = "Invalid Token";
     pub const USER_ALREADY_CONFIRMED: &str = "User does not exist or is already confirmed";
     pub const CONFIRM_WITH_PASSWORD: &str =
@@ -142,6 +142,16 @@ impl ApiError {
             msg: msg.into(),
             kind: kind.into(),
         }])
+    }
+}
+
+impl From<crowdwire_access::AccessError> for ApiError {
+    fn from(e: crowdwire_access::AccessError) -> ApiError {
+        match e {
+            crowdwire_access::AccessError::Refused(why) => ApiError::bad_request(why),
+            crowdwire_access::AccessError::Store(e) => e.into(),
+            crowdwire_access::AccessError::Internal(e) => ApiError::Internal(e),
+        }
     }
 }
 

@@ -5,13 +5,11 @@
 //! closed (spec §11). Routes are collected with their OpenAPI descriptions by utoipa-axum,
 //! so `/api/v1/openapi.json` is generated from the handlers themselves.
 
-pub mod access;
 pub mod assets;
 pub mod error;
 pub mod extract;
 pub mod google;
 pub mod images;
-pub mod live;
 pub mod mail;
 pub mod passwords;
 pub mod ratelimit;

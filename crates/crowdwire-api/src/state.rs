@@ -6,9 +6,9 @@ use crowdwire_auth::TokenKeys;
 use crowdwire_store::Db;
 
 use crate::google::GoogleVerifier;
-use crate::live::LiveSessions;
 use crate::mail::Mailer;
 use crate::ratelimit::Limits;
+use crowdwire_access::live::LiveSessions;
 
 /// Settings of the REST API (a slice of the server's configuration).
 #[derive(Clone, Debug)]

@@ -24,15 +24,12 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crowdwire_api::access::{enter_as_guest, enter_as_member};
-use crowdwire_auth::{Principal, Purpose};
-use crowdwire_store::blocks::BlockKind;
-use crowdwire_store::roles::Role;
-use crowdwire_store::{Db, members, users, worlds};
+use crowdwire_access::{AccessError, admit, msg};
+use crowdwire_auth::Purpose;
 use crowdwire_world::engine::{Clock, FULL_REASON, Profile};
 use crowdwire_world::protocol::{ClientMessage, ParseError};
 
-use crate::hub::{ActorMsg, Hub, Place, Sink, permissions, wire_id};
+use crate::hub::{ActorMsg, Hub, Place, Sink, permissions};
 use crate::outbound::{Item, Outbound, WireFrame};
 use crate::wire::Body;
 
@@ -95,15 +92,8 @@ async fn close_with(mut socket: WebSocket, code: u16, reason: &str) {
         .await;
 }
 
-/// The role a member or guest holds in the world.
-async fn role_of(db: &Db, world_id: i64, role_id: i64) -> Result<Role, &'static str> {
-    db.role_in_world(world_id, role_id)
-        .await
-        .map_err(|_| "database unavailable")?
-        .ok_or("role missing")
-}
-
-/// Who may connect, as whom, and the world's capacity.
+/// Who may connect, as whom, and the world's capacity (the admission rules are
+/// [`crowdwire_access::admit`], the same as over REST).
 async fn authorise(
     hub: &Hub,
     world_id: &str,
@@ -114,88 +104,24 @@ async fn authorise(
     let verified = hub
         .keys
         .verify(token, Purpose::Access, true)
-        .map_err(|_| "Could not validate credentials")?;
-    let principal = verified.principal;
-    let db = &hub.db;
-    let world = db
-        .world_by_id(world_id)
-        .await
-        .map_err(|_| "database unavailable")?
-        .filter(|w| w.status == worlds::status::NORMAL)
-        .ok_or("World Not Found or is not currently available.")?;
-    // Banned guests and anyone just kicked stay out (see access::refuse_blocked).
-    match db.blocked(world_id, &wire_id(principal)).await {
-        Ok(None) => {}
-        Ok(Some(b)) if b.kind == BlockKind::Ban => return Err("World Not Found or is not currently available."),
-        Ok(Some(_)) => return Err(crowdwire_world::engine::REMOVED_REASON),
-        Err(_) => return Err("database unavailable"),
-    }
-    let profile = match principal {
-        Principal::User(id) => {
-            let user = db
-                .user_by_id(id)
-                .await
-                .map_err(|_| "database unavailable")?
-                .ok_or("User not found")?;
-            if user.token_version != verified.version {
-                return Err("Could not validate credentials");
-            }
-            if user.status != users::status::NORMAL {
-                return Err("User is Inactive or the account has been banned.");
-            }
-            // Connecting without the REST join first enters a public world as a newcomer.
-            let (member, role) = match db.member(world_id, id).await.map_err(|_| "database unavailable")? {
-                Some(m) => {
-                    let role = role_of(db, world_id, m.role_id).await?;
-                    (m, role)
-                }
-                None if world.public => enter_as_member(db, &world, &user)
-                    .await
-                    .map_err(|_| "could not enter the world; try again")?,
-                None => return Err("World Not Found or is not currently available."),
-            };
-            if member.status == members::status::BANNED {
-                return Err("World Not Found or is not currently available.");
-            }
-            Profile {
-                user_id: wire_id(principal),
-                member_id: Some(id),
-                username: member.username.unwrap_or(user.name),
-                avatar: member
-                    .avatar
-                    .unwrap_or_else(|| crowdwire_api::access::random_avatar().into()),
-                role: permissions(&role),
-                creator: world.creator == Some(id),
-            }
+        .map_err(|_| msg::COULD_NOT_VALIDATE)?;
+    let entrant = admit(&hub.db, world_id, &verified).await.map_err(|e| match e {
+        AccessError::Refused(why) => why,
+        AccessError::Store(_) => "database unavailable",
+        AccessError::Internal(e) => {
+            tracing::warn!(world = world_id, error = %e, "could not admit a socket");
+            "could not enter the world; try again"
         }
-        Principal::Guest(g) => {
-            if !world.allow_guests {
-                return Err("World Not Found or is not currently available.");
-            }
-            let gid = g.hyphenated().to_string();
-            let (guest, role) = match db.guest(world_id, &gid).await.map_err(|_| "database unavailable")? {
-                Some(p) => {
-                    let role = role_of(db, world_id, p.role_id).await?;
-                    (p, role)
-                }
-                None if world.public => enter_as_guest(db, &world, &g)
-                    .await
-                    .map_err(|_| "could not enter the world; try again")?,
-                None => return Err("World Not Found or is not currently available."),
-            };
-            Profile {
-                user_id: gid,
-                member_id: None,
-                username: guest.username.unwrap_or_else(|| "Guest".into()),
-                avatar: guest
-                    .avatar
-                    .unwrap_or_else(|| crowdwire_api::access::random_avatar().into()),
-                role: permissions(&role),
-                creator: false,
-            }
-        }
+    })?;
+    let max_users = entrant.world.max_users.map(|m| m.max(0) as u32);
+    let profile = Profile {
+        user_id: entrant.user_id,
+        member_id: entrant.member_id,
+        username: entrant.username,
+        avatar: entrant.avatar,
+        role: permissions(&entrant.role),
+        creator: entrant.creator,
     };
-    let max_users = world.max_users.map(|m| m.max(0) as u32);
     Ok((world_id, profile, max_users))
 }
 

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crowdwire_api::live::{Eviction, LiveSessions};
+use crowdwire_access::live::{ClusterStatus, Eviction, LiveSessions};
+use crowdwire_access::wire_id;
 use crowdwire_auth::Principal;
 use crowdwire_store::Db;
 use crowdwire_store::Timestamp;
@@ -885,11 +886,6 @@ pub fn permissions(role: &Role) -> Permissions {
     }
 }
 
-/// The wire id of a principal.
-pub fn wire_id(p: Principal) -> String {
-    crowdwire_api::access::wire_id(p)
-}
-
 /// A world's capacity and status.
 async fn load_settings(db: &Db, world: i64) -> (Option<u32>, i32) {
     let w = db.world_by_id(world).await.ok().flatten();
@@ -1747,11 +1743,11 @@ impl LiveSessions for Hub {
         self.presence.backend()
     }
 
-    fn cluster(&self) -> Option<crowdwire_api::live::ClusterStatus> {
+    fn cluster(&self) -> Option<ClusterStatus> {
         if self.leases.backend() == "memory" {
             return None;
         }
-        Some(crowdwire_api::live::ClusterStatus {
+        Some(ClusterStatus {
             replica: self.replica.to_string(),
             presence_ok: self.presence.healthy() && self.leases.healthy(),
             bus_ok: self.bus.healthy(),

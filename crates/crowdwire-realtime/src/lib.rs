@@ -2,7 +2,7 @@
 //!
 //! - [`gateway`]: the WebSocket endpoint (authorisation, reader, writer).
 //! - [`hub`]: one actor task per live world, the single writer of its state, and the
-//!   [`crowdwire_api::live::LiveSessions`] bridge that lets REST calls reach live sessions.
+//!   [`crowdwire_access::live::LiveSessions`] bridge that lets REST calls reach live sessions.
 //! - [`outbound`]: each socket's bounded, coalescing queue.
 //! - [`presence`], [`bus`], [`lease`], [`media`]: the small traits behind which presence, the
 //!   replica bus, world ownership and the media server sit, each with an in-process

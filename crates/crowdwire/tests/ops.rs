@@ -219,7 +219,7 @@ async fn default_map_and_art_are_served(b: Backend) {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
-    for name in crowdwire_api::access::AVATARS {
+    for name in crowdwire_access::AVATARS {
         let r = s
             .http
             .get(format!("{}/static/characters/{name}.png", s.api))

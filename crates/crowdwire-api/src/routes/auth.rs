@@ -17,12 +17,12 @@ use crowdwire_auth::{PasswordCheck, Principal, Purpose, TokenError, dummy_hash};
 use crowdwire_store::Timestamp;
 use crowdwire_store::users::{self, NewUser, User, UserChanges};
 
-use crate::access::{Standing, live_world};
 use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
 use crate::extract::{Caller, FormBody, JsonBody, Path, Registered};
 use crate::schemas::{PlainToken, RefreshedToken, StatusOk, Token, TokenGuest, TokenOwner, UserRef};
 use crate::state::AppState;
 use crate::validate::Checks;
+use crowdwire_access::{Standing, live_world};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

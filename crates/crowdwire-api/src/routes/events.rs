@@ -10,12 +10,12 @@ use utoipa_axum::routes;
 
 use crowdwire_store::events::{EventQuery, kind};
 
-use crate::access::{Standing, live_world};
 use crate::error::{ApiError, ApiResult, Errors, msg};
 use crate::extract::{Path, Query, Registered};
 use crate::schemas::EventInDB;
 use crate::state::AppState;
 use crate::validate::{flexible_bool, parse_datetime, window};
+use crowdwire_access::{Standing, live_world};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -39,9 +39,26 @@ pub struct Health {
     /// process). Either service unreachable makes the status `degraded` (the replica keeps
     /// serving the worlds it runs), but not a 503: the load balancer should keep it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<crate::live::ClusterStatus>,
+    #[schema(value_type = Option<ClusterHealth>)]
+    pub cluster: Option<crowdwire_access::live::ClusterStatus>,
     /// Server version.
     pub version: String,
+}
+
+/// A replica's view of the cluster (the schema of `crowdwire_access::live::ClusterStatus`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ClusterHealth {
+    /// This replica's id.
+    replica: String,
+    /// Redis (presence, leases) answers.
+    presence_ok: bool,
+    /// RabbitMQ (the replica bus) answers.
+    bus_ok: bool,
+    /// Worlds whose engine runs on this replica.
+    worlds_owned: usize,
+    /// Sockets on this replica whose world runs on another.
+    remote_sessions: usize,
 }
 
 /// Liveness, and which backends are in use. 503 when the database does not answer.

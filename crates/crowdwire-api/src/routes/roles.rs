@@ -12,13 +12,13 @@ use crowdwire_auth::Principal;
 use crowdwire_store::roles::{ADMIN_ROLE, NewRole, Role, RoleDeletion};
 use crowdwire_store::users::User;
 
-use crate::access::{Standing, live_world};
 use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
 use crate::extract::{JsonBody, Path, Registered};
 use crate::routes::worlds::parse_user_ref;
 use crate::schemas::{RoleAssignment, RoleInDB, UserRef};
 use crate::state::AppState;
 use crate::validate::{Checks, lenient};
+use crowdwire_access::{Standing, live_world};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -13,13 +13,13 @@ use crowdwire_auth::{PasswordCheck, Principal};
 use crowdwire_store::reports::UserReportQuery;
 use crowdwire_store::users::{self, UserChanges, UserQuery};
 
-use crate::access::{Standing, live_world};
 use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
 use crate::extract::{JsonBody, Path, Query, Registered, Superuser};
-use crate::live::Eviction;
 use crate::schemas::{ReportUserInDB, ReportUserInDBDetailed, StatusOk, UserInDB};
 use crate::state::AppState;
 use crate::validate::{Checks, flexible_bool, lenient, window};
+use crowdwire_access::live::Eviction;
+use crowdwire_access::{Standing, live_world};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -17,18 +17,18 @@ use crowdwire_store::users::User;
 use crowdwire_store::worlds::{self, NewWorld, Scope, World, WorldChanges, WorldQuery};
 use crowdwire_world::map::WorldMap;
 
-use crate::access::{
-    AVATARS, Standing, enter_as_guest, enter_as_member, live_world, random_avatar, refuse_blocked, wire_id,
-};
 use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
 use crate::extract::{Caller, JsonBody, Path, Query, Registered};
-use crate::live::Eviction;
 use crate::schemas::{
     ReportWorldInDBWithEmail, WorldInDB, WorldInDBWithUserPermissions, WorldMapInDB, WorldUserInDB,
     WorldUserWithRoleAndMap,
 };
 use crate::state::AppState;
 use crate::validate::{Checks, flexible_bool, lenient, window};
+use crowdwire_access::live::Eviction;
+use crowdwire_access::{
+    AVATARS, Standing, enter_as_guest, enter_as_member, live_world, random_avatar, refuse_blocked, wire_id,
+};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -895,7 +895,7 @@ async fn world_reports(
 
 #[cfg(test)]
 mod tests {
-    use crate::access::guest_name;
+    use crowdwire_access::guest_name;
 
     #[test]
     fn guest_names_use_eight_digits_of_the_node() {

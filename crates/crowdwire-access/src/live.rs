@@ -69,7 +69,7 @@ pub trait LiveSessions: Send + Sync + 'static {
 }
 
 /// A replica's view of the cluster, as `/health` reports it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ClusterStatus {
     /// This replica's id.
     pub replica: String,
