@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crowdwire_world::engine::EngineConfig;
+
 /// Settings of the realtime layer.
 #[derive(Clone, Debug)]
 pub struct RealtimeSettings {
@@ -51,25 +53,43 @@ pub struct RealtimeSettings {
 }
 
 impl Default for RealtimeSettings {
+    /// The world engine's own defaults (defined once, in [`EngineConfig`]), and the realtime
+    /// layer's.
     fn default() -> RealtimeSettings {
+        let e = EngineConfig::default();
         RealtimeSettings {
-            proximity_radius: 150.0,
-            proximity_hysteresis: 1.2,
-            max_group_size: 16,
-            interest_area: (1920.0, 1080.0),
-            chat_max_chars: 1000,
+            proximity_radius: e.proximity.radius,
+            proximity_hysteresis: e.proximity.leave_radius / e.proximity.radius,
+            max_group_size: e.proximity.max_group,
+            interest_area: e.interest_area,
+            chat_max_chars: e.chat_max_chars,
             max_frame_bytes: 64 * 1024,
             outbound_bound: 2048,
-            rate: (40.0, 80.0),
-            reconnect_grace: Duration::from_secs(30),
+            rate: (e.rate_per_sec, e.rate_burst),
+            reconnect_grace: Duration::from_millis(e.reconnect_grace_ms),
             ping_interval: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
             flush_interval: Duration::from_millis(16),
             lease_ttl: Duration::from_secs(3),
             presence_refresh: Duration::from_secs(2),
-            kick_cooldown: Duration::from_secs(60),
+            kick_cooldown: Duration::from_millis(e.kick_cooldown_ms),
             guest_ban: Duration::from_secs(24 * 3600),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engine_defaults_are_the_servers() {
+        let s = RealtimeSettings::default();
+        assert_eq!((s.proximity_radius, s.max_group_size), (150.0, 16));
+        assert!((s.proximity_hysteresis - 1.2).abs() < 1e-9);
+        assert_eq!(s.rate, (40.0, 80.0));
+        assert_eq!(s.reconnect_grace, Duration::from_secs(30));
+        assert_eq!(s.kick_cooldown, Duration::from_secs(60));
     }
 }
