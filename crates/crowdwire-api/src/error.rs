@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// The verbatim `detail` strings of the original API (spec §4.10), plus our own.
+/// The verbatim `detail` strings of the original API, plus our own.
 pub mod msg {
     #![allow(missing_docs)]
     pub const USER_NOT_IN_WORLD: &str = "User is not registered in this world.";

@@ -1,8 +1,8 @@
 //! The CrowdWire REST API.
 //!
-//! Every resource of the original API (spec §4) is mounted under `/api/v1`, with the same
+//! Every resource of the original API is mounted under `/api/v1`, with the same
 //! paths, fields, status codes and `{"detail": …}` messages, and with the original's holes
-//! closed (spec §11). Routes are collected with their OpenAPI descriptions by utoipa-axum,
+//! closed (SECURITY.md). Routes are collected with their OpenAPI descriptions by utoipa-axum,
 //! so `/api/v1/openapi.json` is generated from the handlers themselves.
 
 pub mod assets;

@@ -1,4 +1,4 @@
-//! Response shapes, named and laid out as the original API's (spec §4.0), built from rows.
+//! Response shapes, named and laid out as the original API's, built from rows.
 
 use serde::Serialize;
 use utoipa::ToSchema;

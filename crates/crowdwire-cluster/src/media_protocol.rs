@@ -1,4 +1,4 @@
-//! The API ↔ media node protocol on RabbitMQ: the seed's (spec §7.2, §7.3), with the few
+//! The API ↔ media node protocol on RabbitMQ: the seed's, with the few
 //! additions a correct placement needs.
 //!
 //! - Commands go to the node's own queue `media_server_{node}` (default exchange), as

@@ -258,7 +258,7 @@ pub fn router_codec_for(mime: &str, clock_rate: u32, parameters: &serde_json::Ma
         .position(|c| c.matches(mime, clock_rate, parameters))
 }
 
-/// Whether a consumer's device can receive a router codec (§11.3: judged by the
+/// Whether a consumer's device can receive a router codec (judged by the
 /// consumer's own capabilities, not the producer's).
 pub fn device_can_receive(caps: &RtpCapabilities, codec: &RouterCodec) -> bool {
     caps.codecs

@@ -1,8 +1,8 @@
 //! The CrowdWire SFU: WebRTC transports on str0m, behind mediasoup-client's signalling.
 //!
 //! Browsers use the standard mediasoup-client library with the original CrowdWire
-//! signalling (spec §6.7, §7, §8): the server decides the rooms (proximity groups and
-//! conferences), and this crate gives each peer a receive transport and, for speakers, a
+//! signalling (docs/protocol.md, "Media signalling"): the server decides the rooms (proximity
+//! groups and conferences), and this crate gives each peer a receive transport and, for speakers, a
 //! send transport, each one str0m `Rtc` (ICE-lite, DTLS, SRTP, SCTP) on one UDP socket.
 //!
 //! - [`caps`]: the router's codecs and header extensions (`routerRtpCapabilities`).

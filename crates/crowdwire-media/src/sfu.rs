@@ -1505,7 +1505,7 @@ impl Sfu {
                 Ok(params) => {
                     arr.push(json!({"consumer": {"peerId": owner, "consumerParameters": params}, "kind": kind}))
                 }
-                // One producer the device cannot take does not hide the others (§11.3).
+                // One producer the device cannot take does not hide the others.
                 Err(e) => debug!(peer, "skipping producer {pid}: {e}"),
             }
         }
@@ -1933,7 +1933,7 @@ impl Sfu {
             .unwrap_or_default();
         for o in others {
             // Both spellings: the original server sent `active_speaker`, its client
-            // listens for `active-speaker` (§11.3).
+            // listens for `active-speaker`.
             for topic in ["active-speaker", "active_speaker"] {
                 self.tell(
                     room.0,

@@ -1,6 +1,7 @@
 //! The WebSocket endpoint: `/api/v1/ws/{world_id}?token=…` (and `/ws/{world_id}`).
 //!
-//! It authorises the connection (spec §3.6, plus the platform ban the original missed),
+//! It authorises the connection (docs/protocol.md, "Connecting"; the rules are
+//! `crowdwire_access::admit`, the same as over REST),
 //! loads the user's profile in the world, then runs two halves: a reader that parses each
 //! frame into a typed message at the edge and hands it to the world's actor, and a writer
 //! that drains the socket's bounded queue (one message per frame, or, with `?batch=1`, one

@@ -1,5 +1,5 @@
 //! What the server needs from a world's Tiled map: its size, where the walls are (for the
-//! position sanity check) and where the conference areas are (spec §9).
+//! position sanity check) and where the conference areas are (docs/protocol.md, "Conferences").
 //!
 //! Walls are the non-empty tiles of every tile layer whose name contains `Collision`.
 //! Conference areas are the tiles of the `__Conference` layer whose tileset tile carries a

@@ -1,4 +1,4 @@
-//! The WebSocket protocol (spec §6.3/§6.4), parsed once at the edge into typed messages.
+//! The WebSocket protocol (see docs/protocol.md), parsed once at the edge into typed messages.
 //!
 //! Every frame is a JSON object with a `topic`. Client messages become [`ClientMessage`];
 //! an unknown topic becomes [`ClientMessage::Unknown`] and malformed input a [`ParseError`],

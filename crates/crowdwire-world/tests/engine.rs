@@ -1,6 +1,6 @@
 //! Deterministic scenario tests of the world engine: sessions, frames and a fake clock in,
 //! frames, media commands and records out, checked against what the original client expects
-//! (spec §6) and the rules of issue 3.
+//! (docs/protocol.md) and its rules.
 
 mod common;
 

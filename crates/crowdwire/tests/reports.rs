@@ -1,4 +1,4 @@
-//! Reports (spec §4.3 U6–U12, §4.6 WR1–WR3, §4.4 W11): users reporting users within a
+//! Reports: users reporting users within a
 //! world, users reporting worlds, and who may read, delete and review them.
 
 mod common;
@@ -194,7 +194,7 @@ async fn reporting_a_user_rules(b: Backend) {
 async fn user_report_with_null_comment_is_accepted(b: Backend) {
     let s = TestServer::start(b).await;
     let f = fixture(&s).await;
-    // The original stored it, then failed to serialise the response (spec §11.3.9).
+    // The original stored it, then failed to serialise the response.
     let r = s
         .post(
             &format!("/users/{}/reports-received", f.b_id),

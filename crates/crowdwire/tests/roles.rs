@@ -1,6 +1,6 @@
-//! Per-world roles (spec §4.5): list, create, edit, delete, assign; the default role's
+//! Per-world roles: list, create, edit, delete, assign; the default role's
 //! constraints, the `Admin` role's protection, switching the default, roles of guests, and
-//! the cross-world role manipulation hole closed (spec §11.1.4).
+//! the original's cross-world role manipulation hole closed.
 
 mod common;
 
@@ -271,7 +271,7 @@ async fn updating_roles_rules(b: Backend) {
     assert_eq!(r.1["invite"], true);
     assert_eq!(role_named(&roles_of(&s, &f.owner, f.world).await, "moderators"), &r.1);
 
-    // Name uniqueness on update too (spec §11.3.16); keeping one's own name is fine.
+    // Name uniqueness on update too (fixed from the original); keeping one's own name is fine.
     assert_detail(
         &s.put(&path, Some(&f.owner), json!({"name": "managers"})).await,
         400,

@@ -1,5 +1,5 @@
-//! The activity log (spec §4.7 E1, with §11.1.6 closed), statistics (§4.8 S1–S5: counters,
-//! hourly charts in the original's shape, range limits) and tags (§4.9 T1).
+//! The activity log (as in the original, with its hole closed), statistics (counters,
+//! hourly charts in the original's shape, range limits) and tags.
 
 mod common;
 
@@ -120,7 +120,7 @@ async fn events_are_readable_by_superusers_creators_and_role_managers(b: Backend
         assert_eq!(r.0, StatusCode::OK, "{}", r.1);
         assert_eq!(r.1.as_array().unwrap().len(), 5);
     }
-    // Any registered user could read them in the original (spec §11.1.6).
+    // Any registered user could read them in the original (fixed from the original).
     for t in [&f.member, &stranger, &guest] {
         assert_detail(&s.get(&path, Some(t)).await, 403, "Access Forbidden.");
     }
@@ -547,7 +547,7 @@ async fn non_superusers_cannot_rewrite_their_register_date_or_status(b: Backend)
     let admin = s.admin().await;
     let (id, user) = s.user("Sneaky").await;
     let before = s.get("/users/me", Some(&user)).await.1;
-    // Spec §11.1.13: the original let users rewrite their own register_date.
+    // The original let users rewrite their own register_date.
     let r = s
         .put(
             &format!("/users/{id}"),

@@ -1,4 +1,4 @@
-//! Worlds and memberships (spec §4.4, with the §11 fixes): search and its visibility
+//! Worlds and memberships (as in the original API, with its holes closed): search and its visibility
 //! filters, details and who may see them, create/update/delete, joining (registered users,
 //! guests, invites), the member list, per-member profiles and world bans.
 
@@ -404,7 +404,7 @@ async fn get_world_visibility_for_registered_users(b: Backend) {
     assert_eq!(r.1["world_map"], default_map());
     assert_eq!(r.1["online_users"], 0);
 
-    // Private worlds: hidden from non-members (spec §11.1.5).
+    // Private worlds: hidden from non-members (fixed from the original).
     assert_detail(
         &s.get(&format!("/worlds/{private}"), Some(&stranger)).await,
         400,
@@ -738,7 +738,7 @@ async fn update_world_rules(b: Backend) {
     assert_eq!(stored["world_map"], map);
     assert_eq!(stored["description"], "new");
 
-    // Name uniqueness holds on update too (spec §11.3.16), case-insensitively, but a world
+    // Name uniqueness holds on update too (fixed from the original), case-insensitively, but a world
     // may keep (or re-case) its own name.
     assert_detail(
         &s.put(&path, Some(&owner), json!({"name": "other"})).await,
@@ -805,7 +805,7 @@ async fn only_superusers_change_world_status(b: Backend) {
     let admin = s.admin().await;
     let id = s.world(&owner, "Statused", true, true).await;
     let path = format!("/worlds/{id}");
-    // Creators cannot set a status at all (spec §11.1.13).
+    // Creators cannot set a status at all (fixed from the original).
     for status in [0, 1] {
         assert_detail(
             &s.put(&path, Some(&owner), json!({"status": status})).await,
@@ -1003,7 +1003,7 @@ async fn guest_join_rules(b: Backend) {
 async fn capacity_fields_accept_unlimited_and_bounded_values(b: Backend) {
     let s = TestServer::start(b).await;
     let (_, owner) = s.user("Cap").await;
-    // No max_users: unlimited (spec §11.3.7: the original crashed).
+    // No max_users: unlimited (the original crashed).
     let mut unlimited = world_body("Unlimited", true, true);
     unlimited["max_users"] = Value::Null;
     let r = s.create_world(&owner, unlimited).await;
@@ -1116,7 +1116,7 @@ async fn invite_generation_needs_the_invite_flag_or_being_creator(b: Backend) {
     let path = format!("/invitation/{w}");
     assert_eq!(s.post(&path, Some(&owner), json!({})).await.0, StatusCode::OK);
     assert_eq!(s.post(&path, Some(&inviter), json!({})).await.0, StatusCode::OK);
-    // `role_manage` alone no longer suffices (spec §11.1.11).
+    // `role_manage` alone no longer suffices (fixed from the original).
     let forbidden = "You do not have permission to generate invite links.";
     assert_detail(&s.post(&path, Some(&manager), json!({})).await, 403, forbidden);
     assert_detail(&s.post(&path, Some(&member), json!({})).await, 403, forbidden);
@@ -1478,7 +1478,7 @@ async fn ban_role_holder_bans_members_but_cannot_edit_their_profile(b: Backend) 
     s.assign(&owner, w, manage_role, &manager_id.to_string()).await;
     let tpath = format!("/worlds/{w}/users/{target_id}");
 
-    // `ban` without `role_manage` is enough to ban (spec §11.3.10).
+    // `ban` without `role_manage` is enough to ban (fixed from the original).
     let banned = s.set_member_status(&moderator, w, &target_id.to_string(), 1).await;
     assert_eq!(banned.0, StatusCode::OK, "{}", banned.1);
     assert_eq!(banned.1["status"], 1);

@@ -1,5 +1,4 @@
-//! Sign-up, confirmation, log-in, guest tokens, refresh, Google sign-in and invite links
-//! (spec §4.2).
+//! Sign-up, confirmation, log-in, guest tokens, refresh, Google sign-in and invite links.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 

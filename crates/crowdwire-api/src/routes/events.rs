@@ -1,5 +1,5 @@
-//! The activity log of a world (spec §4.7), readable by superusers, the world's creator and
-//! its role managers (spec §11.1.6).
+//! The activity log of a world, readable by superusers, the world's creator and
+//! its role managers (fixed from the original).
 
 use axum::Json;
 use axum::extract::State;

@@ -1,5 +1,5 @@
-//! Per-world roles (spec §4.5). Every lookup is scoped to the world in the path: a role
-//! manager of one world can never touch another world's roles (spec §11.1.4).
+//! Per-world roles. Every lookup is scoped to the world in the path: a role
+//! manager of one world can never touch another world's roles (fixed from the original).
 
 use axum::Json;
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! Platform and world statistics (spec §4.8). Each chart is one grouped SQL query over a
+//! Platform and world statistics. Each chart is one grouped SQL query over a
 //! range of at most 366 days, whatever its length.
 
 use std::collections::BTreeMap;

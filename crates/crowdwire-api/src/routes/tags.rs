@@ -1,4 +1,4 @@
-//! World tags (spec §4.9).
+//! World tags.
 
 use axum::Json;
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! Accounts and user reports (spec §4.3).
+//! Accounts and user reports.
 
 use axum::Json;
 use axum::extract::State;

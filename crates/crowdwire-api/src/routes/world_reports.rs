@@ -1,4 +1,4 @@
-//! Reports on worlds (spec §4.6).
+//! Reports on worlds.
 
 use axum::Json;
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! Worlds and memberships (spec §4.4): browse, create, edit, delete, join (directly or by
+//! Worlds and memberships: browse, create, edit, delete, join (directly or by
 //! invite), and per-member profile, status and bans.
 
 use axum::Json;
