@@ -206,12 +206,13 @@ pub(super) async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx:
         last: tokio::time::Instant::now() - hub.settings.flush_interval,
         at: None,
     };
-    let end = loop {
+    // The loop ends with how the actor ends, and the inputs of the turn it was gathering.
+    let (end, leftover) = loop {
         let mut input = tokio::select! {
             msg = rx.recv() => match msg {
-                None => break End::Close,
+                None => break (End::Close, Vec::new()),
                 Some(msg) => match lease_msg(&msg) {
-                    Some(LeaseMsg::End(end)) => break end,
+                    Some(LeaseMsg::End(end)) => break (end, Vec::new()),
                     Some(LeaseMsg::Refenced(f)) => {
                         (fence, sockets.fence) = (f, f);
                         continue;
@@ -222,7 +223,7 @@ pub(super) async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx:
             _ = refresh.tick() => {
                 if !refresh_presence(&hub, world, fence, &engine).await {
                     tracing::warn!(world, "another replica owns this world now; stopping it here");
-                    break End::Fenced;
+                    break (End::Fenced, Vec::new());
                 }
                 // Sessions held by a replica that died are dropped connections: their players
                 // keep their place for the reconnection grace, then leave.
@@ -249,7 +250,7 @@ pub(super) async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx:
             }
             _ = tick.tick() => {
                 if engine.population() == 0 && empty_since.is_some_and(|t| t.elapsed() >= IDLE_STOP) {
-                    break End::Close;
+                    break (End::Close, Vec::new());
                 }
                 vec![(Input::Tick, hub.clock())]
             }
@@ -269,7 +270,7 @@ pub(super) async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx:
             }
         }
         if let Some(end) = ended {
-            break end;
+            break (end, input);
         }
         let flush_due = flush.at.is_some_and(|t| t <= tokio::time::Instant::now());
         if input.is_empty() && !flush_due {
@@ -280,7 +281,7 @@ pub(super) async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx:
             .any(|(i, _)| !matches!(i, Input::Frame { .. } | Input::MediaMessage { .. }));
         let Some(any_close) = run_turn(&hub, world, &mut engine, &mut sockets, &rec_tx, input, &mut flush) else {
             sockets.close_all(1011, "internal error; please reconnect");
-            break End::Close;
+            break (End::Close, Vec::new());
         };
         if presence_may_change || any_close {
             sync_presence(&hub, world, &engine, &mut online).await;
@@ -291,6 +292,18 @@ pub(super) async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx:
             None
         };
     };
+    if end == End::Handover {
+        // An orderly stop: what its sockets sent before the stop is taken, and its output
+        // goes out, before the world moves (a deposed owner's turn, by contrast, is void).
+        let mut input = leftover;
+        while let Ok(msg) = rx.try_recv() {
+            if lease_msg(&msg).is_none() {
+                input.extend(mailbox_inputs(&hub, world, msg, &mut sockets).await);
+            }
+        }
+        flush.last = tokio::time::Instant::now() - flush.every;
+        let _ = run_turn(&hub, world, &mut engine, &mut sockets, &rec_tx, input, &mut flush);
+    }
     hub.media.detach(world);
     stop(&hub, world, fence, &engine, &mut sockets, online, end).await;
     drop(rec_tx);

@@ -120,6 +120,8 @@ pub struct Hub {
     remote: Mutex<FxHashMap<SessionId, RemoteSocket>>,
     next_session: AtomicU64,
     started: Instant,
+    /// This replica is stopping: it takes no world on (see [`Hub::hand_over`]).
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Hub {
@@ -147,6 +149,7 @@ impl Hub {
             remote: Mutex::new(FxHashMap::default()),
             next_session: AtomicU64::new((u64::from(replica_number) << 40) | 1),
             started: Instant::now(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&hub);
         let mut rx = hub.bus.subscribe();
@@ -207,17 +210,37 @@ impl Hub {
     /// replicas stay open: their replicas re-attach them to the world's next owner. Waits (up
     /// to 5 s) until the worlds have stopped.
     pub async fn hand_over(&self) {
+        // From now on this replica claims no world: not for a new socket (refused for now, so
+        // the client tries again through another replica), nor for a socket here whose world
+        // moves.
+        self.stopping.store(true, Ordering::SeqCst);
         for (_, tx) in self.local_worlds() {
             let _ = tx.send(ActorMsg::Handover).await;
         }
-        // These sessions are forgotten first, so their readers, ending, do not report a clean
-        // close (a leave): to their world they are dropped connections, resumed when their
-        // clients reconnect elsewhere.
+        // Sockets here whose world runs elsewhere: their worlds are told first that these
+        // connections dropped (not a leave: the players are resumed when their clients
+        // reconnect elsewhere, and meanwhile keep what is said to them). The sockets stay open a
+        // moment for what their worlds produced before that, then are sent away.
+        let leaving: Vec<(SessionId, i64, Lease)> = self
+            .remote
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter_mut()
+            .map(|(session, r)| {
+                r.leaving = true;
+                (*session, r.world, r.owner.clone())
+            })
+            .collect();
+        for (session, world, owner) in &leaving {
+            self.tell_closed_to(*world, owner, *session, false).await;
+        }
+        if !leaving.is_empty() {
+            tokio::time::sleep(LEAVING_DRAIN).await;
+        }
         let sent_away: Vec<(SessionId, RemoteSocket)> =
             self.remote.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
-        for (session, r) in sent_away {
+        for (_, r) in sent_away {
             r.outbound.close(MOVED_CODE, MOVED_REASON.into());
-            self.tell_closed(&r, session, false).await;
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline && !self.worlds.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
@@ -251,6 +274,9 @@ impl Hub {
     /// Where `world` runs: here (claiming its lease and starting its actor if nobody holds
     /// it), or on the replica that holds its lease.
     pub(crate) async fn place(self: &Arc<Self>, world: i64) -> Result<Place, &'static str> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err("this server is stopping; try again");
+        }
         if let Some(tx) = self.owned(world) {
             return Ok(Place::Local(tx));
         }
@@ -365,6 +391,11 @@ pub fn permissions(role: &Role) -> Permissions {
 
 /// How often the sockets whose world runs on another replica have their owner checked.
 const OWNER_CHECK: Duration = Duration::from_millis(500);
+
+/// How long a stopping replica keeps the sockets of worlds running elsewhere open after
+/// telling those worlds they dropped: what the worlds produced before they heard arrives
+/// meanwhile (a turn's flush and a bus hop).
+const LEAVING_DRAIN: Duration = Duration::from_millis(300);
 
 /// How long an empty world's actor waits before stopping.
 const IDLE_STOP: Duration = Duration::from_secs(60);

@@ -17,9 +17,9 @@ use tokio::sync::mpsc;
 /// connected): when the world's owner changes, the hub re-attaches it to the new owner, so
 /// the socket stays open.
 pub(super) struct RemoteSocket {
-    world: i64,
+    pub(super) world: i64,
     /// The world's owner as this socket knows it; deliveries from any other are dropped.
-    owner: Lease,
+    pub(super) owner: Lease,
     /// Who the session is, to connect it again at a new owner.
     profile: Profile,
     pub(super) outbound: Arc<Outbound>,
@@ -38,6 +38,9 @@ pub(super) struct RemoteSocket {
     /// Being connected to a new owner: frames wait in `unacked` until that is done, so they
     /// reach it after the connection and the frames it replays.
     holding: bool,
+    /// This replica is stopping: the owner was told the connection dropped, and the socket
+    /// only waits for what the owner produced before that (see [`Hub::hand_over`]).
+    pub(super) leaving: bool,
 }
 
 /// Most frames, and bytes of frames, a socket keeps for a possible replay to a next owner.
@@ -61,6 +64,7 @@ impl RemoteSocket {
             unacked: std::collections::VecDeque::new(),
             unacked_bytes: 0,
             holding: false,
+            leaving: false,
         }
     }
 
@@ -91,13 +95,15 @@ impl RemoteSocket {
     /// (an owner takes moves at the pace they arrive, and only where the walker is now
     /// matters; the others are coalesced as a busy socket's are).
     fn replay(&self) -> Vec<(u64, Arc<str>)> {
+        // A PING may carry a position too: of the frames that place the walker, only the
+        // last counts (an older one replayed after it would walk it back).
         let is_move = |t: &str| {
             #[derive(serde::Deserialize)]
             struct Topic<'a> {
                 #[serde(borrow)]
                 topic: std::borrow::Cow<'a, str>,
             }
-            serde_json::from_str::<Topic>(t).is_ok_and(|m| m.topic == "PLAYER_MOVEMENT")
+            serde_json::from_str::<Topic>(t).is_ok_and(|m| m.topic == "PLAYER_MOVEMENT" || m.topic == "PING")
         };
         let last_move = self.unacked.iter().rposition(|(_, t)| is_move(t));
         self.unacked
@@ -130,18 +136,25 @@ impl Hub {
         let Some(r) = self.remote.lock().unwrap_or_else(|p| p.into_inner()).remove(&session) else {
             return;
         };
-        self.tell_closed(&r, session, clean).await;
+        // A socket ending while this replica stops was already reported as dropped.
+        if !r.leaving {
+            self.tell_closed(&r, session, clean).await;
+        }
     }
 
     /// Tells the world's current owner that a socket attached here closed.
     pub(super) async fn tell_closed(&self, r: &RemoteSocket, session: SessionId, clean: bool) {
-        let world = r.world;
-        if *r.owner.replica == *self.replica {
+        self.tell_closed_to(r.world, &r.owner, session, clean).await;
+    }
+
+    /// Tells `owner`, which runs `world`, that a socket attached here closed.
+    pub(super) async fn tell_closed_to(&self, world: i64, owner: &Lease, session: SessionId, clean: bool) {
+        if *owner.replica == *self.replica {
             if let Some(tx) = self.owned(world) {
                 let _ = tx.send(ActorMsg::Closed { session, clean }).await;
             }
         } else {
-            self.bus.send(&r.owner.replica, Body::Closed { world, session, clean });
+            self.bus.send(&owner.replica, Body::Closed { world, session, clean });
         }
     }
 
@@ -162,7 +175,9 @@ impl Hub {
     pub(crate) async fn forward_frame(&self, world: i64, session: SessionId, text: &str) {
         {
             let mut remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(r) = remote.get_mut(&session) else { return };
+            let Some(r) = remote.get_mut(&session).filter(|r| !r.leaving) else {
+                return;
+            };
             r.seq += 1;
             let seq = r.seq;
             if r.holding {
@@ -210,6 +225,9 @@ impl Hub {
     /// outage (a Redis restart loses every lease) the owner needs one renewal to put its lease
     /// back: until then a missing lease is no sign of a dead owner.
     pub(super) async fn watch_remote_owners(self: &Arc<Self>, store_up_since: &mut Option<Instant>) {
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let owners: HashMap<(i64, String), bool> = {
             let remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
             let mut owners = HashMap::new();
@@ -496,7 +514,7 @@ mod tests {
     }
 
     #[test]
-    fn a_socket_keeps_its_unacknowledged_frames_and_replays_them_with_only_the_last_move() {
+    fn a_socket_keeps_its_unacknowledged_frames_and_replays_them_with_only_the_last_position() {
         let mut r = socket();
         let mv = |x: u32| format!(r#"{{"topic":"PLAYER_MOVEMENT","position":{{"x":{x},"y":1}}}}"#);
         let chat = r#"{"topic":"SEND_MESSAGE","text":"hi","to":"ALL"}"#;
@@ -505,13 +523,13 @@ mod tests {
         r.acked(1);
         r.keep(3, mv(3).into());
         r.keep(4, mv(4).into());
-        r.keep(5, r#"{"topic":"PING"}"#.into());
-        assert_eq!(
-            texts(&r.replay()),
-            vec![(2, chat), (4, mv(4).as_str()), (5, r#"{"topic":"PING"}"#)]
-        );
-        r.acked(4);
-        assert_eq!(texts(&r.replay()), vec![(5, r#"{"topic":"PING"}"#)]);
+        let ping = r#"{"topic":"PING","position":{"x":4,"y":1}}"#;
+        r.keep(5, ping.into());
+        r.keep(6, mv(6).into());
+        // A PING places the walker too: only the last of those frames is replayed.
+        assert_eq!(texts(&r.replay()), vec![(2, chat), (6, mv(6).as_str())]);
+        r.acked(5);
+        assert_eq!(texts(&r.replay()), vec![(6, mv(6).as_str())]);
         r.acked(9);
         assert!(r.replay().is_empty() && r.unacked_bytes == 0);
     }
