@@ -51,6 +51,8 @@ BATCH=()
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; }
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 say() { echo "cluster.sh: $*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -156,26 +158,7 @@ out="$WORK/\$1.\$2.txt"
 EOF
 chmod +x "$WORK/hook.sh"
 
-wait_health() { # url pid log
-  for _ in $(seq 1 300); do
-    [[ "$(curl -s -o /dev/null -w '%{http_code}' "$1/api/v1/health")" == 200 ]] && return 0
-    kill -0 "$2" 2> /dev/null || die "a server exited; its log: $(tail -5 "$3")"
-    sleep 0.2
-  done
-  die "a server did not become healthy: $(tail -5 "$3")"
-}
 
-# Busy CPU of the whole machine over 3 s, in % of one core (nothing of this script runs then).
-machine_busy() {
-  python3 - << 'PY'
-import os, time
-def read():
-    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-    return sum(v) - v[3] - v[4], sum(v)
-b0, t0 = read(); time.sleep(3); b1, t1 = read()
-print(int((b1 - b0) / max(t1 - t0, 1) * os.cpu_count() * 100))
-PY
-}
 # Waits (at most QUIET_WAIT s, default 300) until the machine is nearly idle (< 40 % of a core)
 # before each configuration, so that another tenant's build does not land in one run only.
 wait_quiet() { # config

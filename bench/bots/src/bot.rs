@@ -21,6 +21,7 @@ use tokio::time::{Instant as TInstant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use crate::failover::{BotLog, ChatSent, ConnEvent, ConnKind, Timeline};
 use crate::grid::Grid;
 use crate::setup;
 
@@ -71,6 +72,28 @@ pub struct Shared {
     /// shard `i % len`, a frame's worth at a time): a handful of histograms stay in the
     /// caches, where one per bot did not.
     pub latency: Vec<Mutex<Histogram<u64>>>,
+    /// Bots register accounts (`POST /register`, `POST /login`) instead of being guests, so
+    /// that the world's activity log records their joins and leaves.
+    pub registered: bool,
+    /// A bot whose socket closes or drops connects again, to another target.
+    pub reconnect: bool,
+    /// Seconds between a bot's chats to `ALL` in the window (`None`: no chat).
+    pub chat_every: Option<Duration>,
+    /// Each bot keeps the last movement it received about every other bot.
+    pub final_positions: bool,
+    /// Any failover option is on: bots also look for chat, snapshots, joins, leaves and
+    /// presence in what they receive (see [`crate::failover`]).
+    pub failover: bool,
+    /// Movement deliveries per 100 ms (with `--timeline`).
+    pub timeline: Option<Timeline>,
+    /// Wall clock at `origin`, ms since the Unix epoch.
+    pub origin_unix_ms: u64,
+    /// Per bot: [`VALID`] | the sequence tag of the last move it sent.
+    pub final_tag: Vec<AtomicU64>,
+    /// Per bot: the position of the last move it sent (`f64` bits of x and y).
+    pub final_xy: Vec<[AtomicU64; 2]>,
+    /// `error` messages from the server, by `topic: message` (at most 50 different ones).
+    pub error_texts: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl Shared {
@@ -83,6 +106,26 @@ impl Shared {
     /// Nanoseconds since the origin.
     pub fn now_ns(&self) -> u64 {
         self.origin.elapsed().as_nanos() as u64
+    }
+
+    /// Wall clock now, ms since the Unix epoch (on the origin's clock, so it never goes back).
+    pub fn unix_ms(&self) -> u64 {
+        self.origin_unix_ms + self.origin.elapsed().as_millis() as u64
+    }
+
+    /// The sequence tag and position of the last move bot `i` sent, if it sent any.
+    pub fn final_move(&self, i: usize) -> Option<(u64, (f64, f64))> {
+        let v = self.final_tag.get(i)?.load(Ordering::Relaxed);
+        let [x, y] = self.final_xy.get(i)?;
+        (v & VALID != 0).then(|| {
+            (
+                v & (SEQS - 1),
+                (
+                    f64::from_bits(x.load(Ordering::Relaxed)),
+                    f64::from_bits(y.load(Ordering::Relaxed)),
+                ),
+            )
+        })
     }
 }
 
@@ -99,8 +142,15 @@ pub struct Counters {
     pub expected: AtomicU64,
     /// `error` messages from the server.
     pub server_errors: AtomicU64,
-    /// Sockets the server closed (or that failed) before the end.
+    /// Sockets the server closed (or that failed) before the end, and that were not replaced
+    /// by a reconnection (`--reconnect`).
     pub dropped: AtomicU64,
+    /// Sockets closed or dropped before the end, reconnected or not.
+    pub disconnects: AtomicU64,
+    /// Reconnections that got their `PLAYERS_SNAPSHOT`.
+    pub reconnects: AtomicU64,
+    /// Chats written to a socket.
+    pub chats_sent: AtomicU64,
     /// Bots whose setup failed.
     pub setup_failed: AtomicU64,
     /// Sends that failed.
@@ -152,7 +202,7 @@ const TIME_BITS: u32 = 50;
 /// Movers the x fraction can name (`index / MOVERS`).
 const MOVERS: f64 = 32_768.0;
 /// Sequence numbers the y fraction carries (`seq % SEQS / SEQS`): the tag.
-const SEQS: u64 = 4_096;
+pub const SEQS: u64 = 4_096;
 
 /// The fractions a position carries: the mover's index on x, its sequence number on y. Both
 /// are multiples of a power of two, so `floor + fraction` and JSON keep them exactly.
@@ -225,6 +275,13 @@ pub struct BotReport {
     pub connected: bool,
     /// First setup or connection error, for the report.
     pub error: Option<String>,
+    /// Connections, chat and what it heard of others (see [`crate::failover`]).
+    pub log: BotLog,
+    /// The target its socket is on now.
+    target: u32,
+    /// Reading what came before a reconnection's `PLAYERS_SNAPSHOT` (which is not a fresh
+    /// snapshot on an open socket).
+    handshake: bool,
 }
 
 impl BotReport {
@@ -240,6 +297,9 @@ impl BotReport {
             notices: 0,
             connected: false,
             error: None,
+            log: BotLog::default(),
+            target: 0,
+            handshake: false,
         }
     }
 }
@@ -336,9 +396,12 @@ pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
     let mut report = BotReport::empty();
     report.shard = i % sh.latency.len().max(1);
     report.off_home = sh.off_home(i);
+    let world_ix = i % sh.worlds.len();
+    report.log.bot = i as u32;
+    report.log.world_ix = world_ix;
+    report.log.home = sh.target_of[i];
     let delay = sh.ramp.mul_f64(i as f64 / sh.bots.max(1) as f64);
     tokio::time::sleep_until(TInstant::from_std(sh.origin + delay)).await;
-    let world_ix = i % sh.worlds.len();
     let world = sh.worlds[world_ix];
     let pioneer = i < sh.worlds.len();
     if !pioneer && *sh.pioneers.borrow() > 0 {
@@ -348,7 +411,7 @@ pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
     }
     let ws = {
         let _permit = sh.setup_gate.acquire().await.expect("gate never closed");
-        let r = connect(&sh, &sh.bases[sh.target_of[i] as usize], world).await;
+        let r = connect(&sh, i, &sh.bases[sh.target_of[i] as usize], world).await;
         if pioneer {
             sh.pioneers.send_modify(|left| *left = left.saturating_sub(1));
         }
@@ -361,8 +424,16 @@ pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
             }
         }
     };
-    let (mut ws, _uuid) = ws;
+    let (mut ws, token, user_id) = ws;
+    report.log.user_id = user_id;
     report.connected = true;
+    report.log.connected = true;
+    report.target = sh.target_of[i];
+    report.log.conn.push(ConnEvent {
+        at_ms: sh.unix_ms(),
+        target: report.target,
+        kind: ConnKind::Connected,
+    });
     sh.c.connected.fetch_add(1, Ordering::Relaxed);
     let me = i as u32;
     let mut rng = StdRng::seed_from_u64(rand::random());
@@ -372,15 +443,7 @@ pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .place(me, x, y);
-    if ws
-        .send(Message::Text(
-            format!(r#"{{"topic":"JOIN_PLAYER","position":{{"x":{x},"y":{y}}}}}"#).into(),
-        ))
-        .await
-        .is_err()
-    {
-        sh.c.send_failed.fetch_add(1, Ordering::Relaxed);
-    }
+    send_join(&sh, &mut ws, walker.sent).await;
     let moving = sh.rate > 0.0;
     let period = if moving {
         Duration::from_secs_f64(1.0 / sh.rate)
@@ -390,67 +453,238 @@ pub async fn run(sh: Arc<Shared>, i: usize) -> BotReport {
     let step = if moving { sh.speed / sh.rate } else { 0.0 };
     let phase = period.mul_f64(rng.random_range(0.0..1.0));
     let mut tick = tokio::time::interval_at(TInstant::now() + phase, period);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // With --reconnect, the ticks a bot misses while it has no socket are skipped, so that it
+    // keeps its own phase afterwards (with `Delay`, the bots that got back at the same moment
+    // would all move at the same moment from then on).
+    let missed = if sh.reconnect {
+        MissedTickBehavior::Skip
+    } else {
+        MissedTickBehavior::Delay
+    };
+    tick.set_missed_tick_behavior(missed);
     let ping_phase = sh.ping.mul_f64(rng.random_range(0.0..1.0));
     let mut ping = tokio::time::interval_at(TInstant::now() + ping_phase, sh.ping);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Chat to ALL every `chat_every` inside the window, from a random phase. A chat that falls
+    // due while the bot has no socket is written as soon as it has one again (with
+    // --reconnect, one: missed ticks beyond the first are skipped, as for moves).
+    let (chatting, chat_period) = match sh.chat_every {
+        Some(p) => (true, p),
+        None => (false, Duration::from_secs(3600)),
+    };
+    let chat_from = TInstant::from_std(sh.origin + sh.start) + chat_period.mul_f64(rng.random_range(0.0..1.0));
+    let mut chat = tokio::time::interval_at(chat_from, chat_period);
+    chat.set_missed_tick_behavior(missed);
+    let mut chat_n = 0u32;
+    // Chats whose write failed: written again on the next socket.
+    let mut outbox: Vec<u32> = Vec::new();
     let end_moves = TInstant::from_std(sh.origin + sh.end);
     let stop = tokio::time::sleep_until(TInstant::from_std(sh.origin + sh.stop));
     tokio::pin!(stop);
-    let mut open = true;
-    while open {
-        tokio::select! {
-            _ = &mut stop => break,
-            _ = tick.tick(), if moving && TInstant::now() < end_moves => {
-                let ((x, y), (vx, vy)) = walker.step(&mut rng, sh.area, step, sh.speed);
-                let now = sh.now_ns();
-                let measured = now >= sh.start.as_nanos() as u64 && now < sh.end.as_nanos() as u64;
-                sh.sends.record(me, walker.seq, Sent { at_ns: now, measured });
-                let receivers = sh.grids[world_ix]
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .move_and_count(me, x, y);
-                sh.c.sent_total.fetch_add(1, Ordering::Relaxed);
-                if measured {
-                    sh.c.sent.fetch_add(1, Ordering::Relaxed);
-                    sh.c.expected.fetch_add(receivers, Ordering::Relaxed);
+    loop {
+        let ended = loop {
+            tokio::select! {
+                _ = &mut stop => break None,
+                _ = tick.tick(), if moving && TInstant::now() < end_moves => {
+                    let ((x, y), (vx, vy)) = walker.step(&mut rng, sh.area, step, sh.speed);
+                    let now = sh.now_ns();
+                    let measured = now >= sh.start.as_nanos() as u64 && now < sh.end.as_nanos() as u64;
+                    sh.sends.record(me, walker.seq, Sent { at_ns: now, measured });
+                    sh.final_xy[i][0].store(x.to_bits(), Ordering::Relaxed);
+                    sh.final_xy[i][1].store(y.to_bits(), Ordering::Relaxed);
+                    sh.final_tag[i].store(VALID | (walker.seq % SEQS), Ordering::Relaxed);
+                    let receivers = sh.grids[world_ix]
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .move_and_count(me, x, y);
+                    sh.c.sent_total.fetch_add(1, Ordering::Relaxed);
+                    if measured {
+                        sh.c.sent.fetch_add(1, Ordering::Relaxed);
+                        sh.c.expected.fetch_add(receivers, Ordering::Relaxed);
+                    }
+                    let text = format!(
+                        r#"{{"topic":"PLAYER_MOVEMENT","position":{{"x":{x},"y":{y}}},"velocity":{{"x":{vx},"y":{vy}}}}}"#
+                    );
+                    if ws.send(Message::Text(text.into())).await.is_err() {
+                        sh.c.send_failed.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
-                let text = format!(
-                    r#"{{"topic":"PLAYER_MOVEMENT","position":{{"x":{x},"y":{y}}},"velocity":{{"x":{vx},"y":{vy}}}}}"#
-                );
-                if ws.send(Message::Text(text.into())).await.is_err() {
-                    sh.c.send_failed.fetch_add(1, Ordering::Relaxed);
+                _ = ping.tick() => {
+                    let (x, y) = walker.sent;
+                    let text = format!(r#"{{"topic":"PING","position":{{"x":{x},"y":{y}}}}}"#);
+                    sh.c.pings.fetch_add(1, Ordering::Relaxed);
+                    if sh.failover {
+                        report.log.pings_ms.push(sh.unix_ms());
+                    }
+                    if ws.send(Message::Text(text.into())).await.is_err() {
+                        sh.c.send_failed.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
+                _ = chat.tick(), if chatting && TInstant::now() < end_moves => {
+                    let n = chat_n;
+                    chat_n += 1;
+                    send_chat(&sh, &mut ws, &mut report, n, &mut outbox).await;
+                }
+                msg = ws.next() => match msg {
+                    Some(Ok(Message::Text(t))) => on_text(&sh, &mut report, t.as_str()),
+                    Some(Ok(Message::Close(f))) => break Some(ConnKind::Closed(f.map(|f| u16::from(f.code)))),
+                    Some(Err(_)) | None => break Some(ConnKind::Dropped),
+                    Some(Ok(_)) => {}
+                },
             }
-            _ = ping.tick() => {
-                let (x, y) = walker.sent;
-                let text = format!(r#"{{"topic":"PING","position":{{"x":{x},"y":{y}}}}}"#);
-                sh.c.pings.fetch_add(1, Ordering::Relaxed);
-                if ws.send(Message::Text(text.into())).await.is_err() {
-                    sh.c.send_failed.fetch_add(1, Ordering::Relaxed);
-                }
+        };
+        let Some(kind) = ended else {
+            // The run's end: a clean close.
+            report.log.connected_at_end = true;
+            let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+            break;
+        };
+        let closed_at = TInstant::now();
+        report.log.conn.push(ConnEvent {
+            at_ms: sh.unix_ms(),
+            target: report.target,
+            kind,
+        });
+        sh.c.disconnects.fetch_add(1, Ordering::Relaxed);
+        let back = if sh.reconnect {
+            reconnect(&sh, &mut report, world, &token, closed_at).await
+        } else {
+            None
+        };
+        let Some(next) = back else {
+            sh.c.dropped.fetch_add(1, Ordering::Relaxed);
+            if sh.reconnect {
+                report.log.conn.push(ConnEvent {
+                    at_ms: sh.unix_ms(),
+                    target: report.target,
+                    kind: ConnKind::GaveUp,
+                });
             }
-            msg = ws.next() => match msg {
-                Some(Ok(Message::Text(t))) => on_text(&sh, &mut report, t.as_str()),
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
-                    sh.c.dropped.fetch_add(1, Ordering::Relaxed);
-                    open = false;
-                }
-                Some(Ok(_)) => {}
-            },
+            break;
+        };
+        ws = next;
+        // Resume as a client does: spawn again where it stands (a move of zero length).
+        send_join(&sh, &mut ws, walker.sent).await;
+        for n in std::mem::take(&mut outbox) {
+            report.log.chat_rewrites += 1;
+            send_chat(&sh, &mut ws, &mut report, n, &mut outbox).await;
         }
     }
+    report.log.chats_unsent = outbox.len() as u64;
     sh.grids[world_ix].lock().unwrap_or_else(|p| p.into_inner()).remove(me);
-    if open {
-        let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
-    }
     report
 }
 
-/// Guest token, REST join, WebSocket, `PLAYERS_SNAPSHOT`.
-async fn connect(sh: &Shared, base: &str, world: i64) -> anyhow::Result<(Socket, String)> {
-    let (token, uuid) = setup::guest(&sh.http, base).await?;
+/// `JOIN_PLAYER` at `(x, y)`: the spawn, or the re-announcement of a resumed client.
+async fn send_join(sh: &Shared, ws: &mut Socket, (x, y): (f64, f64)) {
+    let text = format!(r#"{{"topic":"JOIN_PLAYER","position":{{"x":{x},"y":{y}}}}}"#);
+    if ws.send(Message::Text(text.into())).await.is_err() {
+        sh.c.send_failed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Writes chat `n` of this bot to `ALL`; a failed write goes to `outbox`, for the next socket.
+async fn send_chat(sh: &Shared, ws: &mut Socket, report: &mut BotReport, n: u32, outbox: &mut Vec<u32>) {
+    let text = format!(
+        r#"{{"topic":"SEND_MESSAGE","text":"{}","to":"ALL"}}"#,
+        crate::failover::chat_text(report.log.bot, n)
+    );
+    if ws.send(Message::Text(text.into())).await.is_ok() {
+        report.log.chats.push(ChatSent {
+            n,
+            at_ms: sh.unix_ms(),
+            target: report.target,
+        });
+        sh.c.chats_sent.fetch_add(1, Ordering::Relaxed);
+    } else {
+        sh.c.send_failed.fetch_add(1, Ordering::Relaxed);
+        outbox.push(n);
+    }
+}
+
+/// After a close or a drop (`--reconnect`): opens a socket again with the same token (no REST
+/// join: the bot is already in the world) on another target: round-robin from the one it
+/// was on, skipping it, and starting at a random other one, so that the bots of a stopped
+/// replica spread over all the others instead of piling onto the next one. A failed attempt moves on
+/// to the next target after a back-off of 0.1 s, doubling up to 1 s. Returns the socket once
+/// its `PLAYERS_SNAPSHOT` came, or `None` when the run ended first.
+async fn reconnect(
+    sh: &Shared,
+    report: &mut BotReport,
+    world: i64,
+    token: &str,
+    closed_at: TInstant,
+) -> Option<Socket> {
+    let n = sh.bases.len().max(1) as u32;
+    let stop_at = TInstant::from_std(sh.origin + sh.stop);
+    let mut backoff = Duration::from_millis(100);
+    // A random first step (anything tied to the bot's index would follow its placement, and
+    // send all the bots of a replica the same way).
+    let mut step = if n > 1 { 1 + rand::random::<u32>() % (n - 1) } else { 0 };
+    loop {
+        let target = (report.target + step) % n;
+        step = 1;
+        report.target = target;
+        let base = &sh.bases[target as usize];
+        let attempt = open_socket(sh, base, world, token, Duration::from_secs(10));
+        match tokio::time::timeout_at(stop_at, attempt).await {
+            Err(_) => return None,
+            Ok(Ok((ws, early))) => {
+                sh.c.reconnects.fetch_add(1, Ordering::Relaxed);
+                report.log.conn.push(ConnEvent {
+                    at_ms: sh.unix_ms(),
+                    target,
+                    kind: ConnKind::Reconnected {
+                        ms: closed_at.elapsed().as_millis() as u64,
+                    },
+                });
+                report.handshake = true;
+                for t in &early {
+                    on_text(sh, report, t);
+                }
+                report.handshake = false;
+                return Some(ws);
+            }
+            Ok(Err(e)) => {
+                report.log.conn.push(ConnEvent {
+                    at_ms: sh.unix_ms(),
+                    target,
+                    kind: ConnKind::ReconnectFailed(format!("{e:#}")),
+                });
+                if TInstant::now() + backoff >= stop_at {
+                    return None;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// A token (a guest's, or with `--registered` a new account's), the REST join, the WebSocket
+/// and its `PLAYERS_SNAPSHOT`. Returns the socket, the token (to reconnect with) and the
+/// user id the server's messages carry.
+async fn connect(sh: &Shared, i: usize, base: &str, world: i64) -> anyhow::Result<(Socket, String, String)> {
+    let (token, user_id) = if sh.registered {
+        setup::register_bot(&sh.http, base, i).await?
+    } else {
+        setup::guest(&sh.http, base).await?
+    };
     setup::rest_join(&sh.http, base, world, &token).await?;
+    let (ws, _early) = open_socket(sh, base, world, &token, Duration::from_secs(30)).await?;
+    Ok((ws, token, user_id))
+}
+
+/// Opens the WebSocket of `world` on `base` and waits for its `PLAYERS_SNAPSHOT`, each step
+/// within `within`. Returns the socket and the text frames that came before the snapshot (and
+/// the snapshot's own frame when it is a batched array, which may carry more messages).
+async fn open_socket(
+    sh: &Shared,
+    base: &str,
+    world: i64,
+    token: &str,
+    within: Duration,
+) -> anyhow::Result<(Socket, Vec<String>)> {
     let batch = if sh.batch { "&batch=1" } else { "" };
     let url = format!(
         "{}/api/v1/ws/{world}?token={token}{batch}",
@@ -461,28 +695,29 @@ async fn connect(sh: &Shared, base: &str, world: i64) -> anyhow::Result<(Socket,
     let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
     // Nagle off: a bot's small frames must leave at once.
     let (mut ws, _) = tokio::time::timeout(
-        Duration::from_secs(30),
+        within,
         tokio_tungstenite::connect_async_with_config(url, Some(config), true),
     )
     .await
     .map_err(|_| anyhow::anyhow!("WebSocket handshake timed out"))??;
-    let deadline = TInstant::now() + Duration::from_secs(30);
+    let deadline = TInstant::now() + within;
+    let mut early = Vec::new();
     loop {
         match tokio::time::timeout_at(deadline, ws.next()).await {
-            Ok(Some(Ok(Message::Text(t))))
-                if t.as_str().starts_with(r#"{"topic":"PLAYERS_SNAPSHOT""#)
-                    || t.as_str().starts_with(r#"[{"topic":"PLAYERS_SNAPSHOT""#) =>
-            {
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str().starts_with(r#"{"topic":"PLAYERS_SNAPSHOT""#) => break,
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str().starts_with(r#"[{"topic":"PLAYERS_SNAPSHOT""#) => {
+                early.push(t.as_str().to_owned());
                 break;
             }
+            Ok(Some(Ok(Message::Text(t)))) => early.push(t.as_str().to_owned()),
             Ok(Some(Ok(Message::Close(f)))) => anyhow::bail!("closed before the snapshot: {f:?}"),
             Ok(Some(Ok(_))) => continue,
             Ok(Some(Err(e))) => return Err(e.into()),
             Ok(None) => anyhow::bail!("closed before the snapshot"),
-            Err(_) => anyhow::bail!("no PLAYERS_SNAPSHOT within 30 s"),
+            Err(_) => anyhow::bail!("no PLAYERS_SNAPSHOT within {within:?}"),
         }
     }
-    Ok((ws, uuid))
+    Ok((ws, early))
 }
 
 /// One element of a batched frame: only what the generator reads.
@@ -604,12 +839,21 @@ fn read_text(sh: &Shared, report: &mut BotReport, text: &str) {
                 }
                 None => scanned = false,
             },
-            "error" => server_error(sh, text),
+            "error" => {
+                server_error(sh, text);
+                let at = sh.unix_ms();
+                report.log.errors += 1;
+                let (first, _) = report.log.errors_first_last_ms.unwrap_or((at, at));
+                report.log.errors_first_last_ms = Some((first, at));
+            }
             "WIRE_PLAYER" if in_window => _ = sh.c.wires.fetch_add(1, Ordering::Relaxed),
             "UNWIRE_PLAYER" if in_window => _ = sh.c.unwires.fetch_add(1, Ordering::Relaxed),
             "CLOSE_ROOM" if in_window => _ = sh.c.close_rooms.fetch_add(1, Ordering::Relaxed),
             _ => {}
         }
+    }
+    if sh.failover {
+        failover_scan(sh, report, text);
     }
     // Media messages are serialised with `topic` after `d` (sorted keys): look for them
     // apart, with a vectorised search that costs little on the movement frames.
@@ -655,7 +899,85 @@ static TOPIC_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
 static JOINED: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(r#""topic":"you-joined-as-"#));
 
+/// A finder of `"topic":"T"`, wherever the key stands in its object.
+fn topic_finder(topic: &str) -> memchr::memmem::Finder<'static> {
+    memchr::memmem::Finder::new(format!(r#""topic":"{topic}""#).as_bytes()).into_owned()
+}
+
+static CHAT: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| topic_finder("SEND_MESSAGE"));
+static PRESENCE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| topic_finder("PLAYER_PRESENCE"));
+static SNAPSHOT: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| topic_finder("PLAYERS_SNAPSHOT"));
+static JOIN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| topic_finder("JOIN_PLAYER"));
+static LEAVE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| topic_finder("LEAVE_PLAYER"));
+
+/// The messages the failover figures count (only with a failover option). Chat and presence
+/// are serialised with sorted keys (`topic` last): they are found by `"topic":"…"` anywhere,
+/// and the frames that hold one are parsed as JSON (they are few).
+fn failover_scan(sh: &Shared, report: &mut BotReport, text: &str) {
+    let b = text.as_bytes();
+    // At the run's end every bot closes its socket cleanly (and leaves): those LEAVE_PLAYERs
+    // reach the bots that have not closed theirs yet and do not count.
+    let ended = sh.now_ns() >= sh.stop.as_nanos() as u64;
+    let leaves = if ended { 0 } else { LEAVE.find_iter(b).count() as u64 };
+    if leaves > 0 || CHAT.find(b).is_some() || PRESENCE.find(b).is_some() {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let items = match &v {
+            serde_json::Value::Array(a) => a.iter().collect(),
+            other => vec![other],
+        };
+        for m in items {
+            match m["topic"].as_str() {
+                Some("SEND_MESSAGE") => match m["text"].as_str().and_then(crate::failover::parse_chat) {
+                    Some(k) => *report.log.heard.entry(k).or_default() += 1,
+                    None => report.log.heard_foreign += 1,
+                },
+                Some("PLAYER_PRESENCE") => match m["state"].as_str() {
+                    Some("reconnecting") => report.log.presence_reconnecting += 1,
+                    Some("online") => report.log.presence_online += 1,
+                    _ => {}
+                },
+                Some("LEAVE_PLAYER") if report.log.leaves.len() < 100 => {
+                    let about = m["user_id"].as_str().unwrap_or("?").to_owned();
+                    report.log.leaves.push((sh.unix_ms(), about));
+                }
+                _ => {}
+            }
+        }
+    }
+    if !report.handshake && SNAPSHOT.find(b).is_some() {
+        report.log.conn.push(ConnEvent {
+            at_ms: sh.unix_ms(),
+            target: report.target,
+            kind: ConnKind::Resnapshot,
+        });
+    }
+    report.log.join_seen += JOIN.find_iter(b).count() as u64;
+    report.log.leave_seen += leaves;
+}
+
 fn server_error(sh: &Shared, text: &str) {
+    // Counted by what they say (the frame may be a batched array).
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let items = match &v {
+        serde_json::Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    };
+    for m in items.into_iter().filter(|m| m["topic"] == "error") {
+        let key = format!(
+            "{}: {}",
+            m["d"]["topic"].as_str().unwrap_or("-"),
+            m["d"]["message"].as_str().unwrap_or("?")
+        );
+        let mut texts = sh.error_texts.lock().unwrap_or_else(|p| p.into_inner());
+        if texts.len() < 50 || texts.contains_key(&key) {
+            *texts.entry(key).or_default() += 1;
+        }
+    }
     let n = sh.c.server_errors.fetch_add(1, Ordering::Relaxed);
     if n < 5 {
         eprintln!(
@@ -676,6 +998,16 @@ fn seen(velocity: &XY, position: &XY) -> Seen {
 }
 
 fn on_move(sh: &Shared, report: &mut BotReport, now: u64, Seen { notice, mover, tag }: Seen) {
+    if (mover as usize) < sh.bots {
+        if let Some(t) = &sh.timeline
+            && !notice
+        {
+            t.add(report.log.world_ix, report.log.home, sh.target_of[mover as usize], now);
+        }
+        if sh.final_positions {
+            report.log.last_seen.insert(mover, tag);
+        }
+    }
     if notice {
         // Where someone stands, sent when it comes into view: not a move.
         report.notices += 1;

@@ -4,12 +4,16 @@
 //! R Hz inside an area for a fixed duration, and reports movement latency (p50/p99/max, HDR
 //! histogram), deliveries per second, delivered/expected (expected from the same
 //! area-of-interest rule as the server, applied to the positions the bots sent), the server's CPU
-//! and RSS (from `/proc/<pid>`) and the generator's own CPU. `bots setup` creates worlds.
+//! and RSS (from `/proc/<pid>`) and the generator's own CPU. With the failover options
+//! (`--reconnect`, `--chat-interval`, `--final-positions`, …; see [`failover`]) it also
+//! reconnects bots whose socket closes and reports disconnects, chat receipts and final
+//! positions across replica stops and crashes. `bots setup` creates worlds.
 //! Only 127.0.0.1 is ever targeted, and every run is bounded in time and count.
 
 #![recursion_limit = "256"]
 
 mod bot;
+mod failover;
 mod grid;
 mod procfs;
 mod setup;
@@ -59,6 +63,10 @@ struct SetupArgs {
     /// Map size in px, WxH (32 px tiles).
     #[arg(long, default_value = "6400x6400", value_parser = parse_pair::<'x'>)]
     map: (f64, f64),
+    /// Also write the worlds' owner's access token to this file (to read the worlds' activity
+    /// log, `GET /api/v1/worlds/{id}/events`).
+    #[arg(long)]
+    owner_token_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -153,6 +161,51 @@ struct RunArgs {
     /// Also print the summary as one JSON object (on its own line, after the markdown).
     #[arg(long)]
     json: bool,
+    /// Bots register accounts (`POST /register` and `POST /login`: two Argon2id hashes each on
+    /// the server) instead of joining as guests, so that the worlds' activity log records
+    /// their joins and leaves (it records registered users only).
+    #[arg(long)]
+    registered: bool,
+    /// A bot whose socket is closed (any code) or drops connects again, with the same token
+    /// and no REST join, to another target (a random other one first, so that a stopped
+    /// replica's bots spread over the others, then round-robin; a failed attempt tries the
+    /// next after 0.1 s, doubling up to 1 s), and
+    /// resumes: `JOIN_PLAYER` where it stands. Counted: closes by code, drops, close →
+    /// `PLAYERS_SNAPSHOT` times.
+    #[arg(long)]
+    reconnect: bool,
+    /// Each bot chats to ALL every S seconds inside the window (`c:{bot}:{n}`); the summary
+    /// checks every chat's receipts: each bot of its world, sender included, exactly once.
+    #[arg(long, value_name = "S")]
+    chat_interval: Option<f64>,
+    /// Each bot keeps the last movement it received about every other; the summary compares
+    /// it with each bot's last sent move (see bench/README.md).
+    #[arg(long)]
+    final_positions: bool,
+    /// Write movement deliveries per 100 ms (wall clock), by world, receiver's first target
+    /// and mover's first target, to this CSV.
+    #[arg(long, value_name = "FILE")]
+    timeline: Option<PathBuf>,
+    /// Write every bot's connection events, chats written and PINGs to this CSV.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Read at the end: lines `UNIX_MS TARGET stop|kill|exited|started` telling when a target
+    /// was stopped or killed and when a replacement answered on its address, so that
+    /// disconnects of bots on it are told from all others (which should not happen).
+    #[arg(long, value_name = "FILE")]
+    disruptions: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// Any of the failover options is on (then the summary has a `failover` part).
+    fn failover(&self) -> bool {
+        self.reconnect
+            || self.chat_interval.is_some()
+            || self.final_positions
+            || self.timeline.is_some()
+            || self.trace.is_some()
+            || self.disruptions.is_some()
+    }
 }
 
 /// See [`RunArgs::placement`].
@@ -209,8 +262,14 @@ fn main() -> anyhow::Result<()> {
             let base = setup::loopback_base(&a.url)?;
             ensure!(a.worlds >= 1 && a.worlds <= 10_000, "--worlds must be 1..=10000");
             let http = client()?;
-            let ids = setup::create_worlds(&http, &base, a.worlds, a.map).await?;
-            println!("{}", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
+            let created = setup::create_worlds(&http, &base, a.worlds, a.map).await?;
+            if let Some(path) = &a.owner_token_file {
+                std::fs::write(path, &created.owner_token).with_context(|| format!("writing {}", path.display()))?;
+            }
+            println!(
+                "{}",
+                created.ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            );
             Ok(())
         }),
         Cmd::Run(a) => rt.block_on(run(*a)),
@@ -257,6 +316,12 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
     }
     ensure!(a.duration > 0.0, "--duration must be positive");
     ensure!(a.ping_interval >= 0.5, "--ping-interval must be at least 0.5 s");
+    if let Some(c) = a.chat_interval {
+        ensure!(
+            (0.5..=MAX_SECONDS).contains(&c),
+            "--chat-interval must be 0.5..={MAX_SECONDS} s"
+        );
+    }
     ensure!(
         a.rate == 0.0 || a.speed / a.rate <= 200.0 * 1.5 / a.rate + 64.0,
         "--speed is beyond the server's speed check"
@@ -292,7 +357,7 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
     let worlds = match (a.create_worlds, a.world_ids.is_empty()) {
         (Some(n), true) => {
             ensure!((1..=10_000).contains(&n), "--create-worlds must be 1..=10000");
-            setup::create_worlds(&http, &base, n, a.map).await?
+            setup::create_worlds(&http, &base, n, a.map).await?.ids
         }
         (None, false) => a.world_ids.clone(),
         _ => anyhow::bail!("give exactly one of --world-ids and --create-worlds"),
@@ -334,6 +399,19 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
         latency: (0..8)
             .map(|_| Histogram::new_with_bounds(1, 120_000_000, 2).map(Mutex::new))
             .collect::<Result<_, _>>()?,
+        registered: a.registered,
+        reconnect: a.reconnect,
+        chat_every: a.chat_interval.map(Duration::from_secs_f64),
+        final_positions: a.final_positions,
+        failover: a.failover(),
+        timeline: a
+            .timeline
+            .as_ref()
+            .map(|_| failover::Timeline::new(worlds.len(), bases.len(), stop + Duration::from_secs(1))),
+        origin_unix_ms: failover::unix_ms_now(),
+        final_tag: (0..a.bots).map(|_| std::sync::atomic::AtomicU64::new(0)).collect(),
+        final_xy: (0..a.bots).map(|_| Default::default()).collect(),
+        error_texts: Mutex::new(Default::default()),
     });
     let rss_before = procfs::rss_kib_sum(&server_pids);
     eprintln!(
@@ -409,11 +487,15 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
         .collect::<Result<_, _>>()?;
     let (mut delivered, mut outside, mut unmatched, mut notices) = (0u64, 0u64, 0u64, 0u64);
     let mut first_error: Option<String> = None;
+    let mut logs = Vec::with_capacity(if a.failover() { a.bots } else { 0 });
     // Bounded: every bot stops at `stop`; allow setup timeouts on top.
     let hard_deadline = tokio::time::Instant::from_std(shared.origin + stop + Duration::from_secs(90));
     loop {
         match tokio::time::timeout_at(hard_deadline, tasks.join_next()).await {
-            Ok(Some(Ok(r))) => {
+            Ok(Some(Ok(mut r))) => {
+                if a.failover() {
+                    logs.push(std::mem::take(&mut r.log));
+                }
                 for (all, h) in by_hops.iter_mut().zip(&r.latency_by_hops) {
                     if let Some(h) = h {
                         all.add(h)?;
@@ -451,6 +533,7 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
             Some(v.iter().flatten().sum())
         }
     };
+    logs.sort_by_key(|l| l.bot);
     let server_cpu = sum(&server_each);
     let aux_cpu = sum(&aux_each);
     if let Some(e) = &first_error {
@@ -487,7 +570,7 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
     // (each is the whole server's CPU divided by one count: compare runs, not the two).
     let server_us = server_cpu.map(|p| p / 100.0 * secs * 1e6);
     let per = |n: u64| server_us.filter(|_| n > 0).map(|us| us / n as f64);
-    let summary = json!({
+    let mut summary = json!({
         "label": a.label,
         "bots": a.bots,
         "worlds": worlds.len(),
@@ -558,7 +641,47 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
             _ => None,
         },
         "load_average_1m": load,
+        "origin_unix_ms": shared.origin_unix_ms,
+        "window_unix_ms": [
+            shared.origin_unix_ms + start.as_millis() as u64,
+            shared.origin_unix_ms + end.as_millis() as u64,
+        ],
+        "stop_unix_ms": shared.origin_unix_ms + stop.as_millis() as u64,
+        "registered": a.registered,
+        "disconnects": count(&c.disconnects),
+        "reconnects": count(&c.reconnects),
+        "chats_sent": count(&c.chats_sent),
+        "server_error_messages": *shared.error_texts.lock().unwrap_or_else(|p| p.into_inner()),
     });
+    let mut failover_line = None;
+    if a.failover() {
+        let disruptions = match &a.disruptions {
+            Some(p) if p.exists() => failover::read_disruptions(p)?,
+            Some(p) => {
+                eprintln!("bots: {} does not exist: no replica was stopped", p.display());
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let run = failover::Run {
+            targets: bases.len(),
+            worlds: &worlds,
+            final_moves: (0..a.bots).map(|i| shared.final_move(i)).collect(),
+            view: (a.area_of_interest.0 / 2.0, a.area_of_interest.1 / 2.0),
+            chat: a.chat_interval.is_some(),
+            final_positions: a.final_positions,
+            seqs: bot::SEQS,
+        };
+        let (v, line) = failover::summarize(&run, &logs, &disruptions, &a.label);
+        summary["failover"] = v;
+        failover_line = Some(line);
+        if let (Some(path), Some(t)) = (&a.timeline, &shared.timeline) {
+            t.write_csv(path, shared.origin_unix_ms, &worlds)?;
+        }
+        if let Some(path) = &a.trace {
+            failover::write_trace(path, &logs, &worlds)?;
+        }
+    }
     let f1 = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into());
     let f2 = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "–".into());
     if a.header {
@@ -591,6 +714,15 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
             .zip(bots_cpu)
             .map(|((m, s), b)| (m - s - b - aux_cpu.unwrap_or(0.0)).max(0.0))),
     );
+    if let Some(line) = failover_line {
+        println!();
+        if a.header {
+            for h in failover::header() {
+                println!("{h}");
+            }
+        }
+        println!("{line}");
+    }
     if a.json {
         println!("{summary}");
     }

@@ -60,31 +60,67 @@ async fn json_of(what: &str, resp: reqwest::Response) -> anyhow::Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("{what}: answer is not JSON"))
 }
 
+/// Registers an account (`POST /register`) and logs in (`POST /login`); returns its access
+/// token.
+async fn register(
+    http: &reqwest::Client,
+    base: &str,
+    name: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    let api = format!("{base}/api/v1");
+    let r = http
+        .post(format!("{api}/register"))
+        .json(&json!({"name": name, "email": email, "hashed_password": password}))
+        .send()
+        .await?;
+    json_of("register", r).await?;
+    let r = http
+        .post(format!("{api}/login"))
+        .form(&[("username", email), ("password", password)])
+        .send()
+        .await?;
+    Ok(json_of("login", r).await?["access_token"]
+        .as_str()
+        .context("login: no access_token")?
+        .to_owned())
+}
+
+/// A new account for bot `i` (`--registered`); returns its access token and its user id (as
+/// the WebSocket messages carry it).
+pub async fn register_bot(http: &reqwest::Client, base: &str, i: usize) -> anyhow::Result<(String, String)> {
+    let email = format!("bot-{}-{}-{i}@bench.invalid", std::process::id(), rand::random::<u32>());
+    let token = register(http, base, &format!("Bot {i}"), &email, "bots-bot-password").await?;
+    let r = http
+        .get(format!("{base}/api/v1/users/me"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    let id = json_of("users/me", r).await?["user_id"]
+        .as_i64()
+        .context("users/me: no user_id")?;
+    Ok((token, id.to_string()))
+}
+
+/// Worlds made by [`create_worlds`].
+pub struct Created {
+    /// Their ids.
+    pub ids: Vec<i64>,
+    /// Their owner's access token (the owner may read their activity logs).
+    pub owner_token: String,
+}
+
 /// Registers a world owner, logs in and creates `n` public worlds open to guests, each with an
-/// open map of `size` px. Returns their ids.
-pub async fn create_worlds(http: &reqwest::Client, base: &str, n: u32, size: (f64, f64)) -> anyhow::Result<Vec<i64>> {
+/// open map of `size` px.
+pub async fn create_worlds(http: &reqwest::Client, base: &str, n: u32, size: (f64, f64)) -> anyhow::Result<Created> {
     let api = format!("{base}/api/v1");
     let email = format!(
         "bots-owner-{}-{}@bench.invalid",
         std::process::id(),
         rand::random::<u32>()
     );
-    let password = "bots-owner-password";
-    let r = http
-        .post(format!("{api}/register"))
-        .json(&json!({"name": "Bots Owner", "email": email, "hashed_password": password}))
-        .send()
-        .await?;
-    json_of("register", r).await?;
-    let r = http
-        .post(format!("{api}/login"))
-        .form(&[("username", email.as_str()), ("password", password)])
-        .send()
-        .await?;
-    let token = json_of("login", r).await?["access_token"]
-        .as_str()
-        .context("login: no access_token")?
-        .to_owned();
+    let token = register(http, base, "Bots Owner", &email, "bots-owner-password").await?;
     let map = open_map(size.0, size.1);
     let mut ids = Vec::with_capacity(n as usize);
     for i in 0..n {
@@ -105,7 +141,10 @@ pub async fn create_worlds(http: &reqwest::Client, base: &str, n: u32, size: (f6
         let v = json_of("create world", r).await?;
         ids.push(v["world_id"].as_i64().context("create world: no world_id")?);
     }
-    Ok(ids)
+    Ok(Created {
+        ids,
+        owner_token: token,
+    })
 }
 
 /// A guest token and its UUID (`POST /join-guest`).
