@@ -93,6 +93,15 @@ pub enum Body {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         acks: Vec<(SessionId, u64)>,
     },
+    /// The sender is stopping: the owner closes this session's socket (with 1012, after
+    /// everything it has for it, in its next delivery) and counts it as a dropped connection,
+    /// so nothing it produced for the socket before is lost in flight.
+    Moving {
+        /// World.
+        world: i64,
+        /// Session.
+        session: SessionId,
+    },
     /// The receiver's session asked a replica that does not run its world: it should
     /// reconnect (and reach the current owner).
     Moved {
@@ -226,6 +235,7 @@ mod tests {
                 acks: vec![(9, 41)],
             },
             Body::Moved { world: 3, session: 9 },
+            Body::Moving { world: 3, session: 9 },
         ];
         for body in bodies {
             let e = Envelope::new("r1", body);

@@ -1,7 +1,7 @@
 //! A world's actor: the task around its engine, turn by turn.
 
 use super::sockets::Sockets;
-use super::{ActorMsg, Hub, IDLE_STOP, RealtimeSettings, permissions};
+use super::{ActorMsg, Hub, IDLE_STOP, MOVED_CODE, MOVED_REASON, RealtimeSettings, permissions};
 use crate::bus::Control;
 use crate::outbound::WireFrame;
 use crate::presence::PresenceEntry;
@@ -482,6 +482,13 @@ async fn mailbox_inputs(hub: &Hub, world: i64, msg: ActorMsg, sockets: &mut Sock
             .into_iter()
             .map(|i| (i, now))
             .collect(),
+        ActorMsg::Moving(session) => {
+            // A dropped connection from now on: the player keeps its place (and what is said to
+            // it) until its client comes back through another replica. Its socket's end,
+            // reported later, changes nothing more.
+            sockets.close(session, MOVED_CODE, MOVED_REASON.into());
+            vec![(Input::Closed { session, clean: false }, now)]
+        }
         ActorMsg::Fenced | ActorMsg::Refenced(_) | ActorMsg::Handover => Vec::new(),
     }
 }

@@ -69,6 +69,9 @@ pub(crate) enum ActorMsg {
     Refenced(u64),
     /// This replica is stopping: write presence, send the clients elsewhere, give the lease up.
     Handover,
+    /// The replica holding this session's socket is stopping: close the socket (after what is
+    /// staged for it) so its client reconnects elsewhere.
+    Moving(SessionId),
 }
 
 /// Where a session's frames go.
@@ -217,34 +220,55 @@ impl Hub {
         for (_, tx) in self.local_worlds() {
             let _ = tx.send(ActorMsg::Handover).await;
         }
-        // Sockets here whose world runs elsewhere: their worlds are told first that these
-        // connections dropped (not a leave: the players are resumed when their clients
-        // reconnect elsewhere, and meanwhile keep what is said to them). The sockets stay open a
-        // moment for what their worlds produced before that, then are sent away.
+        // Sockets here whose world runs on another replica: each world's owner closes its
+        // socket (1012) after everything it has for it, so nothing in flight is lost; the
+        // socket's end reaches the world as a dropped connection, resumed when the client
+        // comes back through another replica.
         let leaving: Vec<(SessionId, i64, Lease)> = self
             .remote
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter_mut()
+            .filter(|(_, r)| *r.owner.replica != *self.replica)
             .map(|(session, r)| {
                 r.leaving = true;
                 (*session, r.world, r.owner.clone())
             })
             .collect();
         for (session, world, owner) in &leaving {
-            self.tell_closed_to(*world, owner, *session, false).await;
+            self.bus.send(
+                &owner.replica,
+                Body::Moving {
+                    world: *world,
+                    session: *session,
+                },
+            );
         }
-        if !leaving.is_empty() {
-            tokio::time::sleep(LEAVING_DRAIN).await;
-        }
-        let sent_away: Vec<(SessionId, RemoteSocket)> =
-            self.remote.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
-        for (_, r) in sent_away {
-            r.outbound.close(MOVED_CODE, MOVED_REASON.into());
+        let deadline = Instant::now() + LEAVING_DRAIN;
+        while Instant::now() < deadline
+            && self
+                .remote
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .any(|r| r.leaving)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline && !self.worlds.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // What is left: sockets of worlds that ran here (their world has moved), and any whose
+        // owner did not close them in time. They are forgotten first, so their readers, ending,
+        // report nothing more; the owners of the latter hear of a dropped connection.
+        let sent_away: Vec<(SessionId, RemoteSocket)> =
+            self.remote.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        for (session, r) in sent_away {
+            r.outbound.close(MOVED_CODE, MOVED_REASON.into());
+            if r.leaving {
+                self.tell_closed(&r, session, false).await;
+            }
         }
     }
 
@@ -392,10 +416,9 @@ pub fn permissions(role: &Role) -> Permissions {
 /// How often the sockets whose world runs on another replica have their owner checked.
 const OWNER_CHECK: Duration = Duration::from_millis(500);
 
-/// How long a stopping replica keeps the sockets of worlds running elsewhere open after
-/// telling those worlds they dropped: what the worlds produced before they heard arrives
-/// meanwhile (a turn's flush and a bus hop).
-const LEAVING_DRAIN: Duration = Duration::from_millis(300);
+/// How long a stopping replica waits for the owners of its sockets' worlds to close those
+/// sockets (a turn's flush and a bus hop, normally) before closing the rest itself.
+const LEAVING_DRAIN: Duration = Duration::from_millis(1500);
 
 /// How long an empty world's actor waits before stopping.
 const IDLE_STOP: Duration = Duration::from_secs(60);

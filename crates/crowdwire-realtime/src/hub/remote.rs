@@ -38,8 +38,8 @@ pub(super) struct RemoteSocket {
     /// Being connected to a new owner: frames wait in `unacked` until that is done, so they
     /// reach it after the connection and the frames it replays.
     holding: bool,
-    /// This replica is stopping: the owner was told the connection dropped, and the socket
-    /// only waits for what the owner produced before that (see [`Hub::hand_over`]).
+    /// This replica is stopping: the owner was asked to close the socket after what it has
+    /// for it (see [`Hub::hand_over`]); its end is a dropped connection, not a leave.
     pub(super) leaving: bool,
 }
 
@@ -136,10 +136,8 @@ impl Hub {
         let Some(r) = self.remote.lock().unwrap_or_else(|p| p.into_inner()).remove(&session) else {
             return;
         };
-        // A socket ending while this replica stops was already reported as dropped.
-        if !r.leaving {
-            self.tell_closed(&r, session, clean).await;
-        }
+        // A socket sent away while this replica stops is a dropped connection, not a leave.
+        self.tell_closed(&r, session, clean && !r.leaving).await;
     }
 
     /// Tells the world's current owner that a socket attached here closed.
@@ -175,9 +173,7 @@ impl Hub {
     pub(crate) async fn forward_frame(&self, world: i64, session: SessionId, text: &str) {
         {
             let mut remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(r) = remote.get_mut(&session).filter(|r| !r.leaving) else {
-                return;
-            };
+            let Some(r) = remote.get_mut(&session) else { return };
             r.seq += 1;
             let seq = r.seq;
             if r.holding {
@@ -473,6 +469,12 @@ impl Hub {
                     }
                 }
             }
+            Body::Moving { world, session } => match self.owned(world) {
+                Some(tx) => {
+                    let _ = tx.send(ActorMsg::Moving(session)).await;
+                }
+                None => self.bus.send(&from, Body::Moved { world, session }),
+            },
             Body::Moved { world, session } => {
                 // The owner does not run the world (any more): the next owner check connects
                 // the session again at whoever does. A late answer of a former owner is moot.
