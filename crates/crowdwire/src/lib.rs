@@ -3,5 +3,5 @@
 
 pub mod config;
 pub mod listener;
-pub mod media_node;
+pub mod media_command;
 pub mod server;

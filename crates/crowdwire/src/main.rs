@@ -30,7 +30,7 @@ enum Command {
     /// Run the server (API, realtime gateway, web client).
     Serve(ServeArgs),
     /// Run a standalone media node (SFU) for replicas started with `CROWDWIRE_MEDIA_MODE=nodes`.
-    Media(crowdwire::media_node::MediaArgs),
+    Media(crowdwire::media_command::MediaArgs),
 }
 
 fn init_logging(log: &str, format: LogFormat) {
@@ -72,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Media(args) => {
             init_logging(&args.log, args.log_format);
-            let running = crowdwire::media_node::start(args).await?;
+            let running = crowdwire::media_command::start(args).await?;
             tracing::info!(health = %running.health_addr, "media node serving");
             stop_signal().await;
             // A planned stop: leave the placement at once rather than after the TTL.

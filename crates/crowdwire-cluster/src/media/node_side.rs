@@ -1,5 +1,5 @@
 //! A standalone media node: the SFU behind its own RabbitMQ queue, registered in Redis with
-//! its load. See [`crate::media_protocol`] for the wire.
+//! its load. See [`crate::media::protocol`] for the wire.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crowdwire_media::{MediaConfig, MediaNode};
 
-use crate::media_protocol::{self, API_QUEUE, CREATE_NEW_REPLICA, NODES_KEY};
+use crate::media::protocol::{self, API_QUEUE, CREATE_NEW_REPLICA, NODES_KEY};
 
 /// A node at this share of its capacity asks for another node (`CREATE_NEW_REPLICA`).
 pub const SCALE_OUT_LOAD: f64 = 0.9;
@@ -98,7 +98,7 @@ impl Node {
         let status = Arc::new(NodeStatus::default());
         let (out_tx, out_rx) = mpsc::unbounded_channel();
         let routes: Routes = Arc::default();
-        let queue = media_protocol::node_queue(&config.node_id);
+        let queue = protocol::node_queue(&config.node_id);
         let session = tokio::time::timeout(Duration::from_secs(10), Session::open(&config.amqp_url, &queue))
             .await
             .map_err(|_| "RabbitMQ did not answer within 10 s".to_owned())?
@@ -139,7 +139,7 @@ impl Node {
             .arg(NODES_KEY)
             .arg(&self.id)
             .cmd("DEL")
-            .arg(media_protocol::node_key(&self.id))
+            .arg(protocol::node_key(&self.id))
             .query_async(&mut c)
             .await;
     }
@@ -156,7 +156,7 @@ impl Session {
     async fn open(url: &str, queue: &str) -> lapin::Result<Session> {
         let conn = Connection::connect(url, ConnectionProperties::default()).await?;
         let channel = conn.create_channel().await?;
-        media_protocol::declare_queues(&channel, queue).await?;
+        protocol::declare_queues(&channel, queue).await?;
         let consume = conn.create_channel().await?;
         let consumer = consume
             .basic_consume(
@@ -215,7 +215,7 @@ async fn serve(
                     if attached.insert(world) {
                         sfu.attach(world, forwarder(world, routes.clone(), out_tx.clone()));
                     }
-                    match serde_json::from_slice::<Value>(&d.data).ok().as_ref().and_then(media_protocol::from_seed) {
+                    match serde_json::from_slice::<Value>(&d.data).ok().as_ref().and_then(protocol::from_seed) {
                         Some(command) => {
                             status.commands.fetch_add(1, Ordering::Relaxed);
                             sfu.command(world, command);
@@ -331,7 +331,7 @@ return 1
         status.peers.store(counts.peers as u64, Ordering::Relaxed);
         status.load_milli.store((load * 1000.0) as u64, Ordering::Relaxed);
         let r: redis::RedisResult<i64> = register
-            .key(media_protocol::node_key(&config.node_id))
+            .key(protocol::node_key(&config.node_id))
             .key(NODES_KEY)
             .arg(&config.node_id)
             .arg(counts.rooms)

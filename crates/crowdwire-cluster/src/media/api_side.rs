@@ -2,7 +2,7 @@
 //! node (the least loaded, compared as numbers, atomically in Redis) and keeps it there,
 //! sends the world engine's media commands to that node's queue, and hands the node's
 //! replies to the world. When a node stops reporting, its rooms' worlds are told, and their
-//! members join the rooms again, on live nodes. See [`crate::media_protocol`] for the wire.
+//! members join the rooms again, on live nodes. See [`crate::media::protocol`] for the wire.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crowdwire_realtime::media::{MediaBackend, MediaSink, room_lost};
 use crowdwire_world::engine::MediaCommand;
 
-use crate::media_protocol::{self, API_QUEUE, CREATE_NEW_REPLICA, NODES_KEY};
+use crate::media::protocol::{self, API_QUEUE, CREATE_NEW_REPLICA, NODES_KEY};
 
 /// The error text of signalling for a room no node holds (yet, or any more).
 const NO_NODE: &str =
@@ -109,7 +109,7 @@ impl Link {
     async fn open(url: &str, reply_queue: &str, sinks: Sinks) -> lapin::Result<Link> {
         let conn = Connection::connect(url, ConnectionProperties::default()).await?;
         let channel = conn.create_channel().await?;
-        media_protocol::declare_queues(&channel, reply_queue).await?;
+        protocol::declare_queues(&channel, reply_queue).await?;
         let mut consumers = Vec::new();
         for (queue, no_ack) in [(reply_queue, true), (API_QUEUE, false)] {
             let ch = conn.create_channel().await?;
@@ -159,7 +159,7 @@ impl Link {
         self.channel
             .basic_publish(
                 "".into(),
-                media_protocol::node_queue(node).as_str().into(),
+                protocol::node_queue(node).as_str().into(),
                 BasicPublishOptions::default(),
                 message.to_string().as_bytes(),
                 props,
@@ -224,9 +224,9 @@ return best
         )
     });
     script
-        .key(media_protocol::room_key(world, room))
+        .key(protocol::room_key(world, room))
         .key(NODES_KEY)
-        .key(media_protocol::rooms_key(world))
+        .key(protocol::rooms_key(world))
         .arg(PLACEMENT_TTL_MS)
         .arg(room)
         .invoke_async(redis)
@@ -235,7 +235,7 @@ return best
 
 async fn placed_node(redis: &mut ConnectionManager, world: i64, room: &str) -> Option<String> {
     redis::cmd("GET")
-        .arg(media_protocol::room_key(world, room))
+        .arg(protocol::room_key(world, room))
         .query_async(redis)
         .await
         .ok()
@@ -245,7 +245,7 @@ async fn placed_node(redis: &mut ConnectionManager, world: i64, room: &str) -> O
 /// Records where the rooms of `world` placed by any replica are.
 async fn adopt(redis: &mut ConnectionManager, world: i64, placed: &Placed) {
     let rooms: Vec<String> = redis::cmd("SMEMBERS")
-        .arg(media_protocol::rooms_key(world))
+        .arg(protocol::rooms_key(world))
         .query_async(redis)
         .await
         .unwrap_or_default();
@@ -256,7 +256,7 @@ async fn adopt(redis: &mut ConnectionManager, world: i64, placed: &Placed) {
             }
             None => {
                 let _: redis::RedisResult<i64> = redis::cmd("SREM")
-                    .arg(media_protocol::rooms_key(world))
+                    .arg(protocol::rooms_key(world))
                     .arg(&room)
                     .query_async(redis)
                     .await;
@@ -304,7 +304,7 @@ async fn run(
         };
         let places = matches!(command, MediaCommand::Join { .. } | MediaCommand::AddSpeaker { .. });
         let mut failed = false;
-        for (room, message) in media_protocol::to_seed(&command) {
+        for (room, message) in protocol::to_seed(&command) {
             let key = (world, room.clone());
             let cached = lock(&placed).get(&key).cloned();
             let node = if places {
@@ -322,8 +322,8 @@ async fn run(
             if matches!(command, MediaCommand::Destroy { .. }) {
                 lock(&placed).remove(&key);
                 let _: redis::RedisResult<()> = redis::pipe()
-                    .del(media_protocol::room_key(world, &room))
-                    .srem(media_protocol::rooms_key(world), &room)
+                    .del(protocol::room_key(world, &room))
+                    .srem(protocol::rooms_key(world), &room)
                     .query_async(&mut redis)
                     .await;
             } else {
@@ -367,13 +367,13 @@ async fn watch_nodes(mut redis: ConnectionManager, sinks: Sinks, placed: Placed)
         let mut restarted = HashSet::new();
         for n in &live {
             let (load, incarnation): (Option<f64>, Option<String>) = redis::cmd("HMGET")
-                .arg(media_protocol::node_key(n))
+                .arg(protocol::node_key(n))
                 .arg("load")
                 .arg("incarnation")
                 .query_async(&mut redis)
                 .await
                 .unwrap_or((None, None));
-            if load.is_some_and(|l| l >= crate::media_node::SCALE_OUT_LOAD) {
+            if load.is_some_and(|l| l >= crate::media::node_side::SCALE_OUT_LOAD) {
                 full += 1;
             }
             if let Some(i) = incarnation
@@ -401,7 +401,7 @@ async fn watch_nodes(mut redis: ConnectionManager, sinks: Sinks, placed: Placed)
             tracing::warn!(world, room, node, "media node gone; its room moves to a live node");
             metrics::counter!("crowdwire_media_rooms_moved_total").increment(1);
             let _: redis::RedisResult<i64> = redis::cmd("DEL")
-                .arg(media_protocol::room_key(world, &room))
+                .arg(protocol::room_key(world, &room))
                 .query_async(&mut redis)
                 .await;
             if let Some(sink) = lock(&sinks).get(&world) {

@@ -13,7 +13,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use clap::Args;
 
-use crowdwire_cluster::media_node::{Node, NodeConfig, NodeStatus};
+use crowdwire_cluster::media::node_side::{Node, NodeConfig, NodeStatus};
 
 /// Settings of `crowdwire media`.
 #[derive(Args, Debug, Clone)]
