@@ -60,8 +60,8 @@ pub enum Body {
         world: i64,
         /// Session.
         session: SessionId,
-        /// The frame's text.
-        text: String,
+        /// The frame's text (shared with the copy the sender keeps until it is acknowledged).
+        text: std::sync::Arc<str>,
         /// The socket's count of frames sent so far (0: not counted). The owner acknowledges
         /// the frames it has taken (see `Deliver::acks`); the sender keeps the others, and
         /// sends them again to the next owner if this one dies or leaves first.

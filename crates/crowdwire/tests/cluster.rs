@@ -514,32 +514,63 @@ async fn users_on_different_replicas_meet_move_chat_group_and_are_moderated() {
     assert_eq!(c.replicas[0].health().await["cluster"]["remote_sessions"], 1);
 }
 
+/// Ada, Bo and Cy with sockets on replicas 0, 1 and 2 (the world, `name`, runs on 0), spawned
+/// at these positions, Ada and Bo together. Returns after one presence refresh has recorded
+/// where they stand, with what Bo and Cy were sent so far read.
+struct Trio {
+    w: i64,
+    ta: String,
+    bid: i64,
+    a: Client,
+    b: Client,
+    cy: Client,
+    /// Ada and Bo's `GROUPS_SNAPSHOT` groups.
+    group: Value,
+}
+
+async fn trio(c: &Cluster, name: &str, at: [(i64, i64); 3]) -> Trio {
+    let (_, ta) = c.api(1).user("Ada").await;
+    let (bid, tb) = c.api(1).user("Bo").await;
+    let (_, tc) = c.api(1).user("Cy").await;
+    let w = c.api(1).world(&ta, name, true, true).await;
+    let mut a = enter(c, 1, 0, w, &ta).await;
+    let mut b = enter(c, 1, 1, w, &tb).await;
+    let mut cy = enter(c, 1, 2, w, &tc).await;
+    assert_eq!(c.owner(w), Some(0));
+    for (cl, (x, y)) in [(&mut a, at[0]), (&mut b, at[1]), (&mut cy, at[2])] {
+        cl.send(json!({"topic": "JOIN_PLAYER", "position": {"x": x, "y": y}}))
+            .await;
+    }
+    let group = b.expect("GROUPS_SNAPSHOT").await["groups"].clone();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    while b.next(300).await.is_some() {}
+    while cy.next(300).await.is_some() {}
+    Trio {
+        w,
+        ta,
+        bid,
+        a,
+        b,
+        cy,
+        group,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(postgres_tests), ignore = "CROWDWIRE_TEST_DATABASE_URL is not set")]
 async fn killing_a_worlds_owner_moves_the_world_and_keeps_the_survivors_sockets_open() {
     let _serial = SERIAL.lock().await;
     let mut c = Cluster::start(3).await;
-    let (_, ta) = c.api(1).user("Ada").await;
-    let (bid, tb) = c.api(1).user("Bo").await;
-    let (_, tc) = c.api(1).user("Cy").await;
-    let w = c.api(1).world(&ta, "Failover", true, true).await;
-    let mut a = enter(&c, 1, 0, w, &ta).await;
-    let mut b = enter(&c, 1, 1, w, &tb).await;
-    let mut cy = enter(&c, 1, 2, w, &tc).await;
-    assert_eq!(c.owner(w), Some(0));
-    a.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 100, "y": 100}}))
-        .await;
-    b.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 140, "y": 100}}))
-        .await;
-    cy.send(json!({"topic": "JOIN_PLAYER", "position": {"x": 1500, "y": 1200}}))
-        .await;
-    let group = b.expect("GROUPS_SNAPSHOT").await["groups"].clone();
-    a.expect("GROUPS_SNAPSHOT").await;
-    // Let one presence refresh record where everyone stands.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    // What the survivors were sent before the kill is read first.
-    while b.next(300).await.is_some() {}
-    while cy.next(300).await.is_some() {}
+    let Trio {
+        w,
+        ta,
+        bid,
+        a: _ada_on_replica_0,
+        mut b,
+        mut cy,
+        group,
+    } = trio(&c, "Failover", [(100, 100), (140, 100), (1500, 1200)]).await;
+    // What the survivors were sent before the kill is left behind.
     let (b_before, cy_before) = (b.seen.len(), cy.seen.len());
 
     let killed = Instant::now();
@@ -644,23 +675,14 @@ async fn never_hears(cl: &mut Client, text: &str, ms: u64) {
 async fn a_deposed_owner_stops_reaching_clients_at_once_and_no_split_world_is_seen() {
     let _serial = SERIAL.lock().await;
     let c = Cluster::start(3).await;
-    let (_, ta) = c.api(1).user("Ada").await;
-    let (_, tb) = c.api(1).user("Bo").await;
-    let (_, tc) = c.api(1).user("Cy").await;
-    let w = c.api(1).world(&ta, "Paused", true, true).await;
-    let mut a = enter(&c, 1, 0, w, &ta).await;
-    let mut b = enter(&c, 1, 1, w, &tb).await;
-    let mut cy = enter(&c, 1, 2, w, &tc).await;
-    assert_eq!(c.owner(w), Some(0));
-    for (cl, x) in [(&mut a, 100), (&mut b, 140), (&mut cy, 600)] {
-        cl.send(json!({"topic": "JOIN_PLAYER", "position": {"x": x, "y": 100}}))
-            .await;
-    }
-    b.expect("GROUPS_SNAPSHOT").await;
-    // Let one presence refresh record where everyone stands.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    while b.next(300).await.is_some() {}
-    while cy.next(300).await.is_some() {}
+    let Trio {
+        w,
+        ta,
+        mut a,
+        mut b,
+        mut cy,
+        ..
+    } = trio(&c, "Paused", [(100, 100), (140, 100), (600, 100)]).await;
     let (b_before, cy_before) = (b.seen.len(), cy.seen.len());
 
     // The owner pauses (a long GC, a frozen VM) past its lease: another replica takes the

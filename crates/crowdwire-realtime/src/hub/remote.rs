@@ -105,12 +105,15 @@ impl RemoteSocket {
             }
             serde_json::from_str::<Topic>(t).is_ok_and(|m| m.topic == "PLAYER_MOVEMENT" || m.topic == "PING")
         };
-        let last_move = self.unacked.iter().rposition(|(_, t)| is_move(t));
+        // Each frame's topic is read once.
+        let moves: Vec<bool> = self.unacked.iter().map(|(_, t)| is_move(t)).collect();
+        let last_move = moves.iter().rposition(|&m| m);
         self.unacked
             .iter()
+            .zip(&moves)
             .enumerate()
-            .filter(|(i, (_, t))| Some(*i) == last_move || !is_move(t))
-            .map(|(_, f)| f.clone())
+            .filter(|&(i, (_, &m))| !m || Some(i) == last_move)
+            .map(|(_, (f, _))| f.clone())
             .collect()
     }
 }
@@ -181,15 +184,17 @@ impl Hub {
                 return;
             }
             if *r.owner.replica != *self.replica {
-                r.keep(seq, text.into());
-                // Sent under the lock (a send never waits), so a re-attachment cannot
-                // slip in between keeping a frame and sending it.
+                // One copy of the text, kept until acknowledged and sent. Sent under the lock
+                // (a send never waits), so a re-attachment cannot slip in between keeping a
+                // frame and sending it.
+                let text: Arc<str> = text.into();
+                r.keep(seq, text.clone());
                 self.bus.send(
                     &r.owner.replica,
                     Body::Frame {
                         world,
                         session,
-                        text: text.to_owned(),
+                        text,
                         seq,
                     },
                 );
@@ -355,7 +360,7 @@ impl Hub {
                             Body::Frame {
                                 world,
                                 session,
-                                text: text.to_string(),
+                                text,
                                 seq,
                             },
                         );
