@@ -39,6 +39,9 @@
 #       --pg-url URL      where to create the schemas (env PG_URL, default postgres://postgres@127.0.0.1:5432/test)
 #       --amqp-url URL    (env AMQP_URL, default amqp://guest:guest@127.0.0.1:5672/%2f)
 #       --log LEVEL       the replicas' CROWDWIRE_LOG (env REPLICA_LOG, default info)
+#       --media MODE      the replicas' media: embedded (the default users run: an SFU in each
+#                         replica, on a free UDP port; the bots join groups but make no calls)
+#                         or off (env MEDIA, default embedded)
 #       --bots-args ARGS  more `bots run` options, split on spaces (env BOTS_ARGS; e.g. "--ping-interval 600")
 #       --no-build        use the existing target/release/{crowdwire,bots}
 #       --out DIR         keep the bots' JSON, timeline, trace, disruptions and every log (env OUT_DIR)
@@ -53,6 +56,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SCENARIO="${SCENARIO:-both}"
+MEDIA="${MEDIA:-embedded}"
 WORLDS="${WORLDS:-2}"
 BOTS="${BOTS:-60}"
 RATE="${RATE:-5}"
@@ -80,6 +84,7 @@ source "$ROOT/bench/lib.sh"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --scenario) SCENARIO="$2"; shift 2 ;;
+    --media) MEDIA="$2"; shift 2 ;;
     -w|--worlds) WORLDS="$2"; shift 2 ;;
     -n|--bots) BOTS="$2"; shift 2 ;;
     --rate) RATE="$2"; shift 2 ;;
@@ -100,6 +105,7 @@ while [[ $# -gt 0 ]]; do
     *) usage >&2; die "unknown argument: $1" ;;
   esac
 done
+[[ "$MEDIA" == embedded || "$MEDIA" == off ]] || die "--media is embedded or off, not $MEDIA"
 for v in WORLDS BOTS RAMP SETTLE WARMUP GAP AFTER; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number"
 done
@@ -193,14 +199,15 @@ PORTS=()
 DB=""
 REDIS_PORT=""
 start_replica() { # scenario slot generation
-  local sc="$1" i="$2" g="$3" admin_port
+  local sc="$1" i="$2" g="$3" admin_port media=(CROWDWIRE_MEDIA_MODE=off)
   admin_port="$("$BOTS_BIN" free-port)"
+  [[ "$MEDIA" == embedded ]] && media=(CROWDWIRE_MEDIA_MODE=embedded "CROWDWIRE_MEDIA_BIND=127.0.0.1:$("$BOTS_BIN" free-port)")
   mkdir -p "$WORK/data-$sc-$i-$g"
   # As bench/cluster.sh: the bots are one address (no per-address cap), limits on log-in raised,
-  # media off; each replica's admin listener on its own free port. Every generation of a slot
+  # media as --media says; each replica's admin listener on its own free port. Every generation of a slot
   # has its own replica id (a replacement is a new pod, not the old one back).
   env CROWDWIRE_BIND="127.0.0.1:${PORTS[$i]}" CROWDWIRE_DATA_DIR="$WORK/data-$sc-$i-$g" CROWDWIRE_DATABASE_URL="$DB" \
-    CROWDWIRE_JWT_SECRET="$SECRET" CROWDWIRE_MEDIA_MODE=off CROWDWIRE_AUTH_RATE_PER_MINUTE=100000 \
+    CROWDWIRE_JWT_SECRET="$SECRET" "${media[@]}" CROWDWIRE_AUTH_RATE_PER_MINUTE=100000 \
     CROWDWIRE_AUTH_BURST=100000 CROWDWIRE_LOGIN_ATTEMPTS_PER_ACCOUNT=100000 CROWDWIRE_LOG="$REPLICA_LOG" \
     CROWDWIRE_MAX_CONNECTIONS_PER_IP=0 CROWDWIRE_ADMIN_BIND="127.0.0.1:$admin_port" \
     CROWDWIRE_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/" CROWDWIRE_AMQP_URL="$AMQP_URL" \
