@@ -5,16 +5,17 @@
 //! must happen as a result: frames to send to sessions, commands for the media layer, and
 //! records to persist. Frames are serialised once and shared by every receiver.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::interest::InterestGrid;
 use crate::map::WorldMap;
 use crate::protocol::{
-    ClientMessage, JoinedUser, ParseError, PlayerData, Position, PresenceState, Reason, RoleSummary, ServerMessage,
+    ClientMessage, DownloadRefusal, FileList, FileRequest, JoinedUser, MediaRequest, OneFile, ParseError, PlayerData,
+    Position, PresenceState, Reason, RoleSummary, ServerMessage, SpeakPermission, SpeakRequest, UNKNOWN_TOPIC, UserRef,
     Velocity, WireId,
 };
 use crate::proximity::{GroupDiff, GroupId, ProximityConfig, ProximityGroups};
@@ -824,8 +825,8 @@ impl WorldEngine {
 
     /// Refuses a media request the way the SFU does: the `-done` reply the client's request
     /// awaits (with `error`), then the `error`.
-    fn refuse_media(&mut self, slot: u32, session: SessionId, topic: &str, d: &Value, room: &str, message: &str) {
-        let direction = d.get("direction").and_then(Value::as_str);
+    fn refuse_media(&mut self, slot: u32, session: SessionId, topic: &str, d: &MediaRequest, room: &str, message: &str) {
+        let direction = d.direction();
         let peer = self.uid(slot);
         for reply in crate::protocol::media_error_replies(topic, room, &peer, direction, message) {
             self.out.push(Output::Send {
@@ -833,6 +834,30 @@ impl WorldEngine {
                 frame: Frame::raw(&reply.to_string()),
             });
         }
+    }
+
+    /// Relays a media signalling request to the media layer, with the sender as `peerId`, if
+    /// it is for one of the sender's rooms and its role may do it there.
+    fn relay_media_request(&mut self, slot: u32, session: SessionId, topic: &'static str, d: MediaRequest) {
+        let Some(room) = d.room() else {
+            return self.refuse_media(slot, session, topic, &d, "", "roomId is required");
+        };
+        if !self.rooms(slot).contains(&room) {
+            return self.refuse_media(slot, session, topic, &d, &room, "you are not in that room");
+        }
+        if topic == "@send-track" && self.media_role(slot, &room) == MediaRole::Listener {
+            let why = "your role may not publish in this room";
+            return self.refuse_media(slot, session, topic, &d, &room, why);
+        }
+        let peer = self.uid(slot);
+        let MediaRequest(mut d) = d;
+        d.insert("peerId".into(), Value::String(peer.clone()));
+        self.out.push(Output::Media(MediaCommand::Signal {
+            room,
+            peer,
+            topic: topic.to_owned(),
+            d: Value::Object(d),
+        }));
     }
 
     // ----- identities -----
@@ -1117,18 +1142,11 @@ impl WorldEngine {
     /// `PLAYERS_SNAPSHOT` of everyone else, to `session`, then a `PLAYER_PRESENCE` for each of
     /// them who is reconnecting (the others in the snapshot are online).
     fn snapshot(&mut self, session: SessionId, me: u32) {
-        let mut snapshot = Map::new();
-        let mut data = Map::new();
+        let mut snapshot = BTreeMap::new();
+        let mut data = BTreeMap::new();
         for p in self.players.values().filter(|p| p.slot != me) {
-            let pos = match p.position {
-                Some(pos) => json!({"x": pos.x, "y": pos.y}),
-                None => json!({}),
-            };
-            snapshot.insert(p.profile.user_id.clone(), pos);
-            data.insert(
-                p.profile.user_id.clone(),
-                serde_json::to_value(Self::player_data(p)).expect("plain data"),
-            );
+            snapshot.insert(p.profile.user_id.clone(), p.position.into());
+            data.insert(p.profile.user_id.clone(), Self::player_data(p));
         }
         self.send(
             session,
@@ -1232,7 +1250,7 @@ impl WorldEngine {
             self.fanout(
                 co,
                 Frame::of(&ServerMessage::RemoveAllUserFiles {
-                    d: json!({ "user_id": uid }),
+                    d: UserRef { user_id: uid.clone() },
                 }),
             );
         }
@@ -1410,6 +1428,7 @@ impl WorldEngine {
     // ----- messages -----
 
     fn on_message(&mut self, clock: Clock, slot: u32, session: SessionId, msg: ClientMessage) {
+        let topic = msg.topic();
         match msg {
             ClientMessage::Ping { position } => {
                 self.out.push(Output::Send {
@@ -1455,14 +1474,12 @@ impl WorldEngine {
                 // Only the chat's own fields are relayed (anything else the client put in the
                 // object stays with the server).
                 let secs = clock.unix_ms.div_euclid(1000).rem_euclid(86_400);
-                let relayed = serde_json::json!({
-                    "topic": "SEND_MESSAGE",
-                    "text": text,
-                    "to": to,
-                    "from": self.uid(slot),
-                    "date": format!("{:02}:{:02}", secs / 3600, (secs / 60) % 60),
+                let frame = Frame::of(&ServerMessage::SendMessage {
+                    text,
+                    to: to.clone(),
+                    from: self.uid(slot),
+                    date: format!("{:02}:{:02}", secs / 3600, (secs / 60) % 60),
                 });
-                let frame = Frame::raw(&relayed.to_string());
                 match to.as_str() {
                     "ALL" => {
                         let all: Vec<u32> = self.players.keys().copied().collect();
@@ -1508,7 +1525,9 @@ impl WorldEngine {
                     .filter(|m| self.players[m].profile.role.conference_manage)
                     .collect();
                 let msg = ServerMessage::RequestToSpeak {
-                    d: json!({ "user_requested": self.uid(slot) }),
+                    d: SpeakRequest {
+                        user_requested: self.uid(slot),
+                    },
                 };
                 self.fanout(managers, Frame::of(&msg));
             }
@@ -1541,7 +1560,7 @@ impl WorldEngine {
                 self.send_to_slot(
                     target,
                     &ServerMessage::PermissionToSpeak {
-                        d: json!({ "permission": permission }),
+                        d: SpeakPermission { permission },
                     },
                 );
             }
@@ -1556,7 +1575,7 @@ impl WorldEngine {
                 let co = self.co_members(slot);
                 self.fanout(co, Frame::of(&ServerMessage::CloseMedia { peer_id: peer }));
             }
-            ClientMessage::ToggleProducer(t) => {
+            ClientMessage::ToggleProducer { d: t } => {
                 let target = match &t.peer_id {
                     Some(id) if id.0 != self.players[&slot].profile.user_id => {
                         if !self.players[&slot].profile.role.world_mute {
@@ -1596,7 +1615,7 @@ impl WorldEngine {
                     }),
                 );
             }
-            ClientMessage::SpeakingChange(s) => {
+            ClientMessage::SpeakingChange { d: s } => {
                 let peer = self.uid(slot);
                 let co = self.co_members(slot);
                 self.fanout(
@@ -1614,24 +1633,11 @@ impl WorldEngine {
                     }),
                 );
             }
-            ClientMessage::MediaSignal { topic, mut d } => {
-                let room = match d.get("roomId") {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(Value::Number(n)) => n.to_string(),
-                    _ => return self.refuse_media(slot, session, &topic, &d, "", "roomId is required"),
-                };
-                if !self.rooms(slot).contains(&room) {
-                    return self.refuse_media(slot, session, &topic, &d, &room, "you are not in that room");
-                }
-                let peer = self.uid(slot);
-                if topic == "@send-track" && self.media_role(slot, &room) == MediaRole::Listener {
-                    let why = "your role may not publish in this room";
-                    return self.refuse_media(slot, session, &topic, &d, &room, why);
-                }
-                d["peerId"] = Value::String(peer.clone());
-                self.out
-                    .push(Output::Media(MediaCommand::Signal { room, peer, topic, d }));
-            }
+            ClientMessage::ConnectTransport { d }
+            | ClientMessage::ConnectTransportSendDone { d }
+            | ClientMessage::GetRecvTracks { d }
+            | ClientMessage::SendTrack { d }
+            | ClientMessage::SendFile { d } => self.relay_media_request(slot, session, topic, d),
             ClientMessage::AddUserFiles { files } => self.add_files(slot, session, files),
             ClientMessage::RemoveUserFile { file } => {
                 if !self.may_interact(slot, session, "REMOVE_USER_FILE") {
@@ -1647,7 +1653,7 @@ impl WorldEngine {
                 self.fanout(
                     co,
                     Frame::of(&ServerMessage::RemoveUserFile {
-                        d: json!({ "file": file }),
+                        d: OneFile { file },
                     }),
                 );
             }
@@ -1658,7 +1664,7 @@ impl WorldEngine {
                 self.fanout(
                     co,
                     Frame::of(&ServerMessage::RemoveAllUserFiles {
-                        d: json!({ "user_id": uid }),
+                        d: UserRef { user_id: uid },
                     }),
                 );
             }
@@ -1674,7 +1680,7 @@ impl WorldEngine {
                 self.send(
                     session,
                     &ServerMessage::GetRoomUsersFiles {
-                        d: json!({ "files": files }),
+                        d: FileList { files },
                     },
                 );
             }
@@ -1698,20 +1704,26 @@ impl WorldEngine {
                     return self.error(session, "DOWNLOAD_REQUEST", "that user does not offer this file");
                 }
                 let msg = ServerMessage::DownloadRequest {
-                    d: json!({ "file": file, "user_id": self.uid(slot) }),
+                    d: FileRequest {
+                        file,
+                        user_id: self.uid(slot),
+                    },
                 };
                 self.send_to_slot(target, &msg);
             }
-            ClientMessage::DenyDownloadRequest(d) => {
+            ClientMessage::DenyDownloadRequest { d } => {
                 let Some(target) = self.nearby(slot, &d.user_id) else {
                     return self.error(session, "DENY_DOWNLOAD_REQUEST", "that user is not in a room with you");
                 };
                 let msg = ServerMessage::DenyDownloadRequest {
-                    d: json!({ "user_id": d.user_id.0, "reason": d.reason }),
+                    d: DownloadRefusal {
+                        user_id: d.user_id.0,
+                        reason: d.reason,
+                    },
                 };
                 self.send_to_slot(target, &msg);
             }
-            ClientMessage::AcceptDownloadRequest(d) => {
+            ClientMessage::AcceptDownloadRequest { d } => {
                 let Some(target) = self.nearby(slot, &d.user_id) else {
                     return self.error(
                         session,
@@ -1726,11 +1738,11 @@ impl WorldEngine {
                 self.send_to_slot(
                     target,
                     &ServerMessage::AcceptDownloadRequest {
-                        d: json!({ "file": d.file }),
+                        d: OneFile { file: d.file },
                     },
                 );
             }
-            ClientMessage::StartDownload(d) => {
+            ClientMessage::StartDownload { d } => {
                 let Some(target) = self.nearby(slot, &d.user_id) else {
                     return self.error(session, "START_DOWNLOAD", "that user is not in a room with you");
                 };
@@ -1780,7 +1792,9 @@ impl WorldEngine {
                 };
                 self.kick(target, reason);
             }
-            ClientMessage::Unknown { topic } => self.error(session, &topic, "unknown topic"),
+            // `parse` turns an unknown topic into an error naming it; a caller that built this
+            // value itself gets the same answer, without the topic.
+            ClientMessage::Unknown => self.send(session, &ServerMessage::error(None, UNKNOWN_TOPIC)),
         }
     }
 
@@ -1861,7 +1875,7 @@ impl WorldEngine {
         self.fanout(
             to,
             Frame::of(&ServerMessage::AddUserFiles {
-                d: json!({ "files": accepted }),
+                d: FileList { files: accepted },
             }),
         );
     }

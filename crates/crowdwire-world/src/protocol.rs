@@ -7,11 +7,14 @@
 //!
 //! User ids travel as strings: the decimal id of a registered user, or a guest's UUID.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use serde_json::Value;
 
 /// A position in map pixels (the avatar container's origin, as the client sends it).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Position {
     /// X, px.
     pub x: f64,
@@ -27,9 +30,11 @@ impl Position {
 }
 
 /// A position that may be given as `{}` (unknown), as the original client does.
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, TS)]
 pub struct MaybePosition {
+    #[ts(optional)]
     x: Option<f64>,
+    #[ts(optional)]
     y: Option<f64>,
 }
 
@@ -44,7 +49,7 @@ impl MaybePosition {
 }
 
 /// A velocity in px/s.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct Velocity {
     /// X.
     #[serde(default)]
@@ -55,7 +60,8 @@ pub struct Velocity {
 }
 
 /// A user id as sent by a client: a number or a string; normalised to a string.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, TS)]
+#[ts(type = "string | number")]
 pub struct WireId(pub String);
 
 impl<'de> Deserialize<'de> for WireId {
@@ -69,7 +75,7 @@ impl<'de> Deserialize<'de> for WireId {
 }
 
 /// `d` of `toggle-producer`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, TS)]
 pub struct ToggleProducer {
     /// `audio` or `video`.
     pub kind: String,
@@ -77,104 +83,152 @@ pub struct ToggleProducer {
     pub pause: bool,
     /// Whose producer; absent for one's own. Another user's needs `world_mute`.
     #[serde(default, rename = "peerId")]
+    #[ts(optional)]
     pub peer_id: Option<WireId>,
 }
 
 /// `d` of `speaking_change`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, TS)]
 pub struct SpeakingChange {
     /// Speaking or not.
     pub value: bool,
+    /// The room, as the original client sends it; ignored (voice activity goes to every
+    /// co-member).
+    #[serde(default, rename = "roomId")]
+    #[ts(optional)]
+    pub room_id: Option<WireId>,
 }
 
 /// `d` of `DENY_DOWNLOAD_REQUEST`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, TS)]
 pub struct DenyDownload {
     /// The downloader.
     pub user_id: WireId,
     /// Why.
     #[serde(default)]
+    #[ts(optional)]
     pub reason: Option<String>,
 }
 
 /// `d` of `ACCEPT_DOWNLOAD_REQUEST`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, TS)]
 pub struct AcceptDownload {
     /// The downloader.
     pub user_id: WireId,
     /// The file's metadata.
+    #[ts(type = "FileMeta")]
     pub file: Value,
 }
 
 /// `d` of `START_DOWNLOAD`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, TS)]
 pub struct StartDownload {
     /// The file's owner.
     pub user_id: WireId,
 }
 
-/// The media signalling topics relayed to the media layer with the sender as `peerId`.
-pub const MEDIA_SIGNAL_TOPICS: [&str; 5] = [
-    "@connect-transport",
-    "@get-recv-tracks",
-    "@send-track",
-    "@send-file",
-    "@connect-transport-send-done",
-];
+/// `d` of a media signalling request (`@connect-transport`, `@get-recv-tracks`, `@send-track`,
+/// `@send-file`, `@connect-transport-send-done`): mediasoup-client's parameters, opaque to the
+/// world and passed to the media layer with the sender as `peerId`. Only the room is read here.
+#[derive(Clone, Debug, Deserialize, TS)]
+#[ts(type = "{ roomId: string | number, [key: string]: unknown }")]
+pub struct MediaRequest(pub serde_json::Map<String, Value>);
 
-/// A message from a client.
-#[derive(Clone, Debug)]
+impl MediaRequest {
+    /// The room the request is for (`roomId`, a string or a number), if it names one.
+    pub fn room(&self) -> Option<String> {
+        match self.0.get("roomId") {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// `direction`, when the request carries one (`send` or `recv`).
+    pub fn direction(&self) -> Option<&str> {
+        self.0.get("direction").and_then(Value::as_str)
+    }
+}
+
+/// A message from a client: the JSON object's `topic` names the variant.
+///
+/// Parsing is lenient where the original client is: positions may be `{}` (unknown), user ids
+/// numbers or strings, and fields this server does not read are ignored.
+#[derive(Clone, Debug, Deserialize, TS)]
+#[serde(tag = "topic")]
 pub enum ClientMessage {
     /// Heartbeat with the last position; answered with the text `PONG`.
+    #[serde(rename = "PING")]
     Ping {
-        /// Last position.
+        /// Last position (`{}` or absent: unknown).
+        #[serde(default, deserialize_with = "maybe_position")]
+        #[ts(optional, as = "Option<MaybePosition>")]
         position: Option<Position>,
     },
     /// The avatar moved.
+    #[serde(rename = "PLAYER_MOVEMENT")]
     PlayerMovement {
         /// New position.
+        #[serde(deserialize_with = "required_position")]
         position: Position,
-        /// Velocity.
+        /// Velocity (absent: still).
+        #[serde(default, deserialize_with = "velocity_or_still")]
+        #[ts(optional, as = "Option<Velocity>")]
         velocity: Velocity,
     },
     /// The scene started at this spawn point.
+    #[serde(rename = "JOIN_PLAYER")]
     JoinPlayer {
-        /// Spawn point (`None`: the default).
+        /// Spawn point (`{}` or absent: the default).
+        #[serde(default, deserialize_with = "maybe_position")]
+        #[ts(optional, as = "Option<MaybePosition>")]
         position: Option<Position>,
     },
     /// Chat to `ALL` or `NEARBY`.
+    #[serde(rename = "SEND_MESSAGE")]
     SendMessage {
         /// Text.
         text: String,
         /// `ALL` or `NEARBY`.
+        #[ts(type = "\"ALL\" | \"NEARBY\"")]
         to: String,
     },
     /// Client-side proximity claim: these users came near (a hint).
+    #[serde(rename = "WIRE_PLAYER")]
     WirePlayer {
         /// Claimed ids.
+        #[serde(default)]
+        #[ts(optional, as = "Option<Vec<WireId>>")]
         users_id: Vec<WireId>,
     },
     /// Client-side proximity claim: these users went away (a hint).
+    #[serde(rename = "UNWIRE_PLAYER")]
     UnwirePlayer {
         /// Claimed ids.
+        #[serde(default)]
+        #[ts(optional, as = "Option<Vec<WireId>>")]
         users_id: Vec<WireId>,
     },
     /// Enter a conference (`C<n>-<world_id>`).
+    #[serde(rename = "JOIN_CONFERENCE")]
     JoinConference {
         /// Conference id.
         conference_id: String,
     },
     /// Leave a conference.
+    #[serde(rename = "LEAVE_CONFERENCE")]
     LeaveConference {
         /// Conference id.
         conference_id: String,
     },
     /// A listener asks for the floor.
+    #[serde(rename = "REQUEST_TO_SPEAK")]
     RequestToSpeak {
         /// Conference id.
         conference: String,
     },
     /// A manager grants or denies the floor.
+    #[serde(rename = "PERMISSION_TO_SPEAK")]
     PermissionToSpeak {
         /// Conference id.
         conference: String,
@@ -184,55 +238,110 @@ pub enum ClientMessage {
         user_requested: WireId,
     },
     /// Stop screen sharing.
+    #[serde(rename = "close-media")]
     CloseMedia,
     /// Pause or resume a producer.
-    ToggleProducer(ToggleProducer),
+    #[serde(rename = "toggle-producer")]
+    ToggleProducer {
+        /// What to toggle.
+        d: ToggleProducer,
+    },
     /// Voice activity of the sender.
-    SpeakingChange(SpeakingChange),
-    /// Media signalling to relay (`@connect-transport`, `@get-recv-tracks`, `@send-track`, `@send-file`).
-    MediaSignal {
-        /// The topic.
-        topic: String,
-        /// Its `d`.
-        d: Value,
+    #[serde(rename = "speaking_change")]
+    SpeakingChange {
+        /// Speaking or not.
+        d: SpeakingChange,
+    },
+    /// Media: connect a WebRTC transport (DTLS parameters).
+    #[serde(rename = "@connect-transport")]
+    ConnectTransport {
+        /// mediasoup-client's parameters.
+        d: MediaRequest,
+    },
+    /// Media: the client's answer to a send transport's connection.
+    #[serde(rename = "@connect-transport-send-done")]
+    ConnectTransportSendDone {
+        /// mediasoup-client's parameters.
+        d: MediaRequest,
+    },
+    /// Media: consume what the room's other peers produce.
+    #[serde(rename = "@get-recv-tracks")]
+    GetRecvTracks {
+        /// mediasoup-client's parameters (`rtpCapabilities`).
+        d: MediaRequest,
+    },
+    /// Media: produce a track (audio, camera or screen).
+    #[serde(rename = "@send-track")]
+    SendTrack {
+        /// mediasoup-client's parameters (`kind`, `rtpParameters`, `appData`).
+        d: MediaRequest,
+    },
+    /// Media: produce a data channel (file transfer).
+    #[serde(rename = "@send-file")]
+    SendFile {
+        /// mediasoup-client's parameters (`sctpStreamParameters`, `label`).
+        d: MediaRequest,
     },
     /// Offer files to nearby users.
+    #[serde(rename = "ADD_USER_FILES")]
     AddUserFiles {
-        /// File metadata (opaque, with `owner`).
+        /// File metadata (opaque; the server sets `owner`).
+        #[ts(type = "FileMeta[]")]
         files: Vec<Value>,
     },
     /// Withdraw one file.
+    #[serde(rename = "REMOVE_USER_FILE")]
     RemoveUserFile {
         /// The file.
+        #[ts(type = "FileMeta")]
         file: Value,
     },
     /// Withdraw every file.
+    #[serde(rename = "REMOVE_ALL_USER_FILES")]
     RemoveAllUserFiles,
     /// List the files of nearby users.
+    #[serde(rename = "GET_ROOM_USERS_FILES")]
     GetRoomUsersFiles,
     /// Ask a file's owner for it.
+    #[serde(rename = "DOWNLOAD_REQUEST")]
     DownloadRequest {
         /// The file (with `owner`).
+        #[ts(type = "FileMeta")]
         file: Value,
     },
     /// Refuse a download.
-    DenyDownloadRequest(DenyDownload),
+    #[serde(rename = "DENY_DOWNLOAD_REQUEST")]
+    DenyDownloadRequest {
+        /// Whom and why.
+        d: DenyDownload,
+    },
     /// Accept a download.
-    AcceptDownloadRequest(AcceptDownload),
+    #[serde(rename = "ACCEPT_DOWNLOAD_REQUEST")]
+    AcceptDownloadRequest {
+        /// Whom and which file.
+        d: AcceptDownload,
+    },
     /// Tell the owner to start streaming.
-    StartDownload(StartDownload),
+    #[serde(rename = "START_DOWNLOAD")]
+    StartDownload {
+        /// The owner.
+        d: StartDownload,
+    },
     /// (CrowdWire extension) Kick a user from the world, optionally banning them; needs `ban`.
+    #[serde(rename = "KICK_PLAYER")]
     KickPlayer {
         /// Whom.
         user_id: WireId,
         /// Also ban from the world.
+        #[serde(default)]
+        #[ts(optional, as = "Option<bool>")]
         ban: bool,
     },
-    /// A topic this server does not handle.
-    Unknown {
-        /// The topic.
-        topic: String,
-    },
+    /// A topic this server does not handle. [`ClientMessage::parse`] never returns it (an
+    /// unknown topic is a [`ParseError`] naming the topic); it exists so that serde can say so.
+    #[serde(other)]
+    #[ts(skip)]
+    Unknown,
 }
 
 /// Why a frame could not be understood.
@@ -245,75 +354,21 @@ pub struct ParseError {
     pub message: String,
 }
 
-#[derive(Deserialize)]
-struct PositionOnly {
-    #[serde(default)]
-    position: Option<MaybePosition>,
+/// What an unknown topic's [`ParseError`] says.
+pub const UNKNOWN_TOPIC: &str = "unknown topic";
+
+fn maybe_position<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Position>, D::Error> {
+    Ok(Option::<MaybePosition>::deserialize(d)?.and_then(|p| p.get()))
 }
 
-#[derive(Deserialize)]
-struct Movement {
-    position: MaybePosition,
-    #[serde(default)]
-    velocity: Option<Velocity>,
+fn required_position<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Position, D::Error> {
+    MaybePosition::deserialize(d)?
+        .get()
+        .ok_or_else(|| serde::de::Error::custom("a position needs finite x and y"))
 }
 
-#[derive(Deserialize)]
-struct Chat {
-    text: String,
-    to: String,
-}
-
-#[derive(Deserialize)]
-struct Claims {
-    #[serde(default)]
-    users_id: Vec<WireId>,
-}
-
-#[derive(Deserialize)]
-struct ConferenceId {
-    conference_id: String,
-}
-
-#[derive(Deserialize)]
-struct Conference {
-    conference: String,
-}
-
-#[derive(Deserialize)]
-struct Permission {
-    conference: String,
-    permission: bool,
-    user_requested: WireId,
-}
-
-#[derive(Deserialize)]
-struct D<T> {
-    d: T,
-}
-
-#[derive(Deserialize)]
-struct Files {
-    files: Vec<Value>,
-}
-
-#[derive(Deserialize)]
-struct OneFile {
-    file: Value,
-}
-
-#[derive(Deserialize)]
-struct Kick {
-    user_id: WireId,
-    #[serde(default)]
-    ban: bool,
-}
-
-fn field<T: serde::de::DeserializeOwned>(topic: &str, v: Value) -> Result<T, ParseError> {
-    serde_json::from_value(v).map_err(|e| ParseError {
-        topic: Some(topic.to_owned()),
-        message: format!("invalid {topic}: {e}"),
-    })
+fn velocity_or_still<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Velocity, D::Error> {
+    Ok(Option::<Velocity>::deserialize(d)?.unwrap_or_default())
 }
 
 impl ClientMessage {
@@ -328,14 +383,14 @@ impl ClientMessage {
 
     /// Parses one decoded JSON value.
     pub fn from_value(value: Value) -> Result<ClientMessage, ParseError> {
-        let Value::Object(obj) = value else {
-            return Err(ParseError {
-                topic: None,
-                message: "a message must be a JSON object with a topic".into(),
-            });
-        };
-        let topic = match obj.get("topic") {
+        let topic = match value.get("topic") {
             Some(Value::String(t)) => t.clone(),
+            _ if !value.is_object() => {
+                return Err(ParseError {
+                    topic: None,
+                    message: "a message must be a JSON object with a topic".into(),
+                });
+            }
             _ => {
                 return Err(ParseError {
                     topic: None,
@@ -343,96 +398,21 @@ impl ClientMessage {
                 });
             }
         };
-        let v = Value::Object(obj);
-        let t = topic.as_str();
-        Ok(match t {
-            "PING" => ClientMessage::Ping {
-                position: field::<PositionOnly>(t, v)?.position.and_then(|p| p.get()),
-            },
-            "PLAYER_MOVEMENT" => {
-                let m: Movement = field(t, v)?;
-                let position = m.position.get().ok_or_else(|| ParseError {
-                    topic: Some(topic.clone()),
-                    message: "PLAYER_MOVEMENT needs a position {x, y}".into(),
-                })?;
-                ClientMessage::PlayerMovement {
-                    position,
-                    velocity: m.velocity.unwrap_or_default(),
-                }
-            }
-            "JOIN_PLAYER" => ClientMessage::JoinPlayer {
-                position: field::<PositionOnly>(t, v)?.position.and_then(|p| p.get()),
-            },
-            "SEND_MESSAGE" => {
-                let c: Chat = field(t, v)?;
-                ClientMessage::SendMessage { text: c.text, to: c.to }
-            }
-            "WIRE_PLAYER" => ClientMessage::WirePlayer {
-                users_id: field::<Claims>(t, v)?.users_id,
-            },
-            "UNWIRE_PLAYER" => ClientMessage::UnwirePlayer {
-                users_id: field::<Claims>(t, v)?.users_id,
-            },
-            "JOIN_CONFERENCE" => ClientMessage::JoinConference {
-                conference_id: field::<ConferenceId>(t, v)?.conference_id,
-            },
-            "LEAVE_CONFERENCE" => ClientMessage::LeaveConference {
-                conference_id: field::<ConferenceId>(t, v)?.conference_id,
-            },
-            "REQUEST_TO_SPEAK" => ClientMessage::RequestToSpeak {
-                conference: field::<Conference>(t, v)?.conference,
-            },
-            "PERMISSION_TO_SPEAK" => {
-                let p: Permission = field(t, v)?;
-                ClientMessage::PermissionToSpeak {
-                    conference: p.conference,
-                    permission: p.permission,
-                    user_requested: p.user_requested,
-                }
-            }
-            "close-media" => ClientMessage::CloseMedia,
-            "toggle-producer" => ClientMessage::ToggleProducer(field::<D<ToggleProducer>>(t, v)?.d),
-            "speaking_change" => ClientMessage::SpeakingChange(field::<D<SpeakingChange>>(t, v)?.d),
-            t if MEDIA_SIGNAL_TOPICS.contains(&t) => {
-                let d = v.get("d").cloned().unwrap_or(Value::Null);
-                if !d.is_object() {
-                    return Err(ParseError {
-                        topic: Some(topic.clone()),
-                        message: format!("{topic} needs an object d"),
-                    });
-                }
-                ClientMessage::MediaSignal {
-                    topic: topic.clone(),
-                    d,
-                }
-            }
-            "ADD_USER_FILES" => ClientMessage::AddUserFiles {
-                files: field::<Files>(t, v)?.files,
-            },
-            "REMOVE_USER_FILE" => ClientMessage::RemoveUserFile {
-                file: field::<OneFile>(t, v)?.file,
-            },
-            "REMOVE_ALL_USER_FILES" => ClientMessage::RemoveAllUserFiles,
-            "GET_ROOM_USERS_FILES" => ClientMessage::GetRoomUsersFiles,
-            "DOWNLOAD_REQUEST" => ClientMessage::DownloadRequest {
-                file: field::<OneFile>(t, v)?.file,
-            },
-            "DENY_DOWNLOAD_REQUEST" => ClientMessage::DenyDownloadRequest(field::<D<DenyDownload>>(t, v)?.d),
-            "ACCEPT_DOWNLOAD_REQUEST" => ClientMessage::AcceptDownloadRequest(field::<D<AcceptDownload>>(t, v)?.d),
-            "START_DOWNLOAD" => ClientMessage::StartDownload(field::<D<StartDownload>>(t, v)?.d),
-            "KICK_PLAYER" => {
-                let k: Kick = field(t, v)?;
-                ClientMessage::KickPlayer {
-                    user_id: k.user_id,
-                    ban: k.ban,
-                }
-            }
-            _ => ClientMessage::Unknown { topic },
-        })
+        match serde_json::from_value(value) {
+            Ok(ClientMessage::Unknown) => Err(ParseError {
+                topic: Some(topic),
+                message: UNKNOWN_TOPIC.into(),
+            }),
+            Ok(m) => Ok(m),
+            Err(e) => Err(ParseError {
+                message: format!("invalid {topic}: {e}"),
+                topic: Some(topic),
+            }),
+        }
     }
 
     /// The topic, for logs and error replies.
-    pub fn topic(&self) -> &str {
+    pub fn topic(&self) -> &'static str {
         match self {
             ClientMessage::Ping { .. } => "PING",
             ClientMessage::PlayerMovement { .. } => "PLAYER_MOVEMENT",
@@ -445,25 +425,41 @@ impl ClientMessage {
             ClientMessage::RequestToSpeak { .. } => "REQUEST_TO_SPEAK",
             ClientMessage::PermissionToSpeak { .. } => "PERMISSION_TO_SPEAK",
             ClientMessage::CloseMedia => "close-media",
-            ClientMessage::ToggleProducer(_) => "toggle-producer",
-            ClientMessage::SpeakingChange(_) => "speaking_change",
-            ClientMessage::MediaSignal { topic, .. } => topic,
+            ClientMessage::ToggleProducer { .. } => "toggle-producer",
+            ClientMessage::SpeakingChange { .. } => "speaking_change",
+            ClientMessage::ConnectTransport { .. } => "@connect-transport",
+            ClientMessage::ConnectTransportSendDone { .. } => "@connect-transport-send-done",
+            ClientMessage::GetRecvTracks { .. } => "@get-recv-tracks",
+            ClientMessage::SendTrack { .. } => "@send-track",
+            ClientMessage::SendFile { .. } => "@send-file",
             ClientMessage::AddUserFiles { .. } => "ADD_USER_FILES",
             ClientMessage::RemoveUserFile { .. } => "REMOVE_USER_FILE",
             ClientMessage::RemoveAllUserFiles => "REMOVE_ALL_USER_FILES",
             ClientMessage::GetRoomUsersFiles => "GET_ROOM_USERS_FILES",
             ClientMessage::DownloadRequest { .. } => "DOWNLOAD_REQUEST",
-            ClientMessage::DenyDownloadRequest(_) => "DENY_DOWNLOAD_REQUEST",
-            ClientMessage::AcceptDownloadRequest(_) => "ACCEPT_DOWNLOAD_REQUEST",
-            ClientMessage::StartDownload(_) => "START_DOWNLOAD",
+            ClientMessage::DenyDownloadRequest { .. } => "DENY_DOWNLOAD_REQUEST",
+            ClientMessage::AcceptDownloadRequest { .. } => "ACCEPT_DOWNLOAD_REQUEST",
+            ClientMessage::StartDownload { .. } => "START_DOWNLOAD",
             ClientMessage::KickPlayer { .. } => "KICK_PLAYER",
-            ClientMessage::Unknown { topic } => topic,
+            ClientMessage::Unknown => "",
+        }
+    }
+
+    /// A media signalling request, as `(topic, d)`: what the world relays to the media layer.
+    pub fn media_request(&self) -> Option<(&'static str, &MediaRequest)> {
+        match self {
+            ClientMessage::ConnectTransport { d }
+            | ClientMessage::ConnectTransportSendDone { d }
+            | ClientMessage::GetRecvTracks { d }
+            | ClientMessage::SendTrack { d }
+            | ClientMessage::SendFile { d } => Some((self.topic(), d)),
+            _ => None,
         }
     }
 }
 
 /// `{role_id, name}` as shown to other players.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct RoleSummary {
     /// Role id.
     pub role_id: i64,
@@ -472,7 +468,7 @@ pub struct RoleSummary {
 }
 
 /// How a player appears to others.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct PlayerData {
     /// Display name.
     pub username: String,
@@ -483,7 +479,7 @@ pub struct PlayerData {
 }
 
 /// `JOIN_PLAYER`'s `user`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
 pub struct JoinedUser {
     /// Display name.
     pub username: String,
@@ -496,15 +492,102 @@ pub struct JoinedUser {
 }
 
 /// `{reason}`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
 pub struct Reason {
     /// Why.
     pub reason: String,
 }
 
+/// A position in `PLAYERS_SNAPSHOT`: `{x, y}`, or `{}` while unknown (not yet spawned).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, TS)]
+pub struct SnapshotPosition {
+    /// X, px.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub x: Option<f64>,
+    /// Y, px.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub y: Option<f64>,
+}
+
+impl From<Option<Position>> for SnapshotPosition {
+    fn from(p: Option<Position>) -> SnapshotPosition {
+        SnapshotPosition {
+            x: p.map(|p| p.x),
+            y: p.map(|p| p.y),
+        }
+    }
+}
+
+/// `d` of a server's `REQUEST_TO_SPEAK`.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct SpeakRequest {
+    /// Who asks for the floor.
+    pub user_requested: String,
+}
+
+/// `d` of a server's `PERMISSION_TO_SPEAK`.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct SpeakPermission {
+    /// Granted.
+    pub permission: bool,
+}
+
+/// `d` with a list of files (`ADD_USER_FILES`, `GET_ROOM_USERS_FILES`).
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct FileList {
+    /// File metadata as their owners offered it (with `owner`).
+    #[ts(type = "FileMeta[]")]
+    pub files: Vec<Value>,
+}
+
+/// `d` with one file (`REMOVE_USER_FILE`, `ACCEPT_DOWNLOAD_REQUEST`).
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct OneFile {
+    /// The file's metadata.
+    #[ts(type = "FileMeta")]
+    pub file: Value,
+}
+
+/// `d` of a server's `DOWNLOAD_REQUEST`: someone asks for one of your files.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct FileRequest {
+    /// The file.
+    #[ts(type = "FileMeta")]
+    pub file: Value,
+    /// Who asks.
+    pub user_id: String,
+}
+
+/// `d` naming a user (`REMOVE_ALL_USER_FILES`).
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct UserRef {
+    /// The user.
+    pub user_id: String,
+}
+
+/// `d` of a server's `DENY_DOWNLOAD_REQUEST`.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct DownloadRefusal {
+    /// The file's owner, who refused.
+    pub user_id: String,
+    /// Why, if they said.
+    pub reason: Option<String>,
+}
+
+/// `d` of `error`.
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+pub struct ErrorDetail {
+    /// The topic of the message refused, when it could be read.
+    pub topic: Option<String>,
+    /// What was wrong.
+    pub message: String,
+}
+
 /// The state of a player's connection, as `PLAYER_PRESENCE` tells it. (A player's chosen
 /// availability, when there is one, is to travel in a field of its own next to `state`.)
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum PresenceState {
     /// Connected.
@@ -513,17 +596,18 @@ pub enum PresenceState {
     Reconnecting,
 }
 
-/// A message to a client.
-#[derive(Clone, Debug, Serialize)]
+/// A message to a client, from the world: the JSON object's `topic` names the variant.
+/// (Media messages come from the media layer: [`MediaMessage`].)
+#[derive(Clone, Debug, Serialize, TS)]
 #[serde(tag = "topic")]
 pub enum ServerMessage {
     /// Everyone in the world (positions, `{}` when unknown) and how they look.
     #[serde(rename = "PLAYERS_SNAPSHOT")]
     PlayersSnapshot {
         /// Positions by user id.
-        snapshot: serde_json::Map<String, Value>,
+        snapshot: BTreeMap<String, SnapshotPosition>,
         /// Looks by user id.
-        players_data: serde_json::Map<String, Value>,
+        players_data: BTreeMap<String, PlayerData>,
     },
     /// The session is over.
     #[serde(rename = "KICKED")]
@@ -554,6 +638,19 @@ pub enum ServerMessage {
         velocity: Velocity,
         /// Position.
         position: Position,
+    },
+    /// A chat message, to everyone (`ALL`) or to the sender's proximity groups (`NEARBY`).
+    #[serde(rename = "SEND_MESSAGE")]
+    SendMessage {
+        /// Text.
+        text: String,
+        /// `ALL` or `NEARBY`.
+        #[ts(type = "\"ALL\" | \"NEARBY\"")]
+        to: String,
+        /// The sender's user id.
+        from: String,
+        /// The server's UTC time of day, `HH:MM`.
+        date: String,
     },
     /// Users to add to (`merge`) or set as (`!merge`) the group-players list.
     #[serde(rename = "WIRE_PLAYER")]
@@ -586,14 +683,14 @@ pub enum ServerMessage {
     /// A listener asks for the floor (to managers).
     #[serde(rename = "REQUEST_TO_SPEAK")]
     RequestToSpeak {
-        /// `{user_requested}`.
-        d: Value,
+        /// Who asks.
+        d: SpeakRequest,
     },
     /// The manager's answer (to the requester).
     #[serde(rename = "PERMISSION_TO_SPEAK")]
     PermissionToSpeak {
-        /// `{permission}`.
-        d: Value,
+        /// The answer.
+        d: SpeakPermission,
     },
     /// A peer stopped screen sharing.
     #[serde(rename = "close-media")]
@@ -634,44 +731,44 @@ pub enum ServerMessage {
     /// Files offered by a nearby user.
     #[serde(rename = "ADD_USER_FILES")]
     AddUserFiles {
-        /// `{files}`.
-        d: Value,
+        /// The files.
+        d: FileList,
     },
     /// A file withdrawn.
     #[serde(rename = "REMOVE_USER_FILE")]
     RemoveUserFile {
-        /// `{file}`.
-        d: Value,
+        /// The file.
+        d: OneFile,
     },
     /// All files of a user withdrawn.
     #[serde(rename = "REMOVE_ALL_USER_FILES")]
     RemoveAllUserFiles {
-        /// `{user_id}`.
-        d: Value,
+        /// Whose.
+        d: UserRef,
     },
     /// Files of nearby users.
     #[serde(rename = "GET_ROOM_USERS_FILES")]
     GetRoomUsersFiles {
-        /// `{files}`.
-        d: Value,
+        /// The files.
+        d: FileList,
     },
     /// Someone asks for one of your files.
     #[serde(rename = "DOWNLOAD_REQUEST")]
     DownloadRequest {
-        /// `{file, user_id}`.
-        d: Value,
+        /// Which file, and who asks.
+        d: FileRequest,
     },
     /// Your download was refused.
     #[serde(rename = "DENY_DOWNLOAD_REQUEST")]
     DenyDownloadRequest {
-        /// `{user_id, reason}`.
-        d: Value,
+        /// Who refused, and why.
+        d: DownloadRefusal,
     },
     /// Your download was accepted.
     #[serde(rename = "ACCEPT_DOWNLOAD_REQUEST")]
     AcceptDownloadRequest {
-        /// `{file}`.
-        d: Value,
+        /// The file.
+        d: OneFile,
     },
     /// Start streaming the file.
     #[serde(rename = "START_DOWNLOAD")]
@@ -688,7 +785,7 @@ pub enum ServerMessage {
         /// Its connection's state.
         state: PresenceState,
     },
-    /// The world's map was edited (a CrowdWire addition): fetch it again
+    /// (CrowdWire extension) The world's map was edited: fetch it again
     /// (`GET /api/v1/worlds/{id}`) and redraw. The server already uses the new walls and
     /// conference areas.
     #[serde(rename = "MAP_UPDATED")]
@@ -697,7 +794,7 @@ pub enum ServerMessage {
     #[serde(rename = "error")]
     Error {
         /// What and why.
-        d: Value,
+        d: ErrorDetail,
     },
 }
 
@@ -705,7 +802,10 @@ impl ServerMessage {
     /// An `error` message: `{"topic": "error", "d": {"topic": <topic>, "message": <text>}}`.
     pub fn error(topic: Option<&str>, message: impl Into<String>) -> ServerMessage {
         ServerMessage::Error {
-            d: serde_json::json!({ "topic": topic, "message": message.into() }),
+            d: ErrorDetail {
+                topic: topic.map(str::to_owned),
+                message: message.into(),
+            },
         }
     }
 
@@ -713,6 +813,79 @@ impl ServerMessage {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("server messages always serialise")
     }
+}
+
+/// `d` of a media message: mediasoup parameters, opaque to the world, with the room and peer
+/// they concern; a `-done` reply carries `error` when its request was refused.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(type = "{ roomId: string, peerId?: string, error?: string, [key: string]: unknown }")]
+pub struct MediaPayload(pub serde_json::Map<String, Value>);
+
+/// A message to a client from the media layer (the SFU, in-process or on a media node).
+/// mediasoup-client reads the parameters in `d`; the world relays these without reading them.
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(tag = "topic")]
+pub enum MediaMessage {
+    /// You joined a room's media as a speaker: router capabilities and send/receive transports.
+    #[serde(rename = "you-joined-as-speaker")]
+    YouJoinedAsSpeaker {
+        /// Router capabilities and transport parameters.
+        d: MediaPayload,
+    },
+    /// You joined a room's media as a listener (receive transport only).
+    #[serde(rename = "you-joined-as-peer")]
+    YouJoinedAsPeer {
+        /// Router capabilities and transport parameters.
+        d: MediaPayload,
+    },
+    /// You were given the floor: a send transport to produce on.
+    #[serde(rename = "you-are-now-a-speaker")]
+    YouAreNowASpeaker {
+        /// Send transport parameters.
+        d: MediaPayload,
+    },
+    /// A peer in your room produced a track: consume it.
+    #[serde(rename = "new-peer-producer")]
+    NewPeerProducer {
+        /// Consumer parameters.
+        d: MediaPayload,
+    },
+    /// A peer in your room opened a data channel (file transfer): consume it.
+    #[serde(rename = "new-peer-data-producer")]
+    NewPeerDataProducer {
+        /// Data consumer parameters.
+        d: MediaPayload,
+    },
+    /// Answer to `@connect-transport` for a send transport.
+    #[serde(rename = "@connect-transport-send-done")]
+    ConnectTransportSendDone {
+        /// Room and peer, or `error`.
+        d: MediaPayload,
+    },
+    /// Answer to `@connect-transport` for a receive transport.
+    #[serde(rename = "@connect-transport-recv-done")]
+    ConnectTransportRecvDone {
+        /// Room and peer, or `error`.
+        d: MediaPayload,
+    },
+    /// Answer to `@send-track`: the producer's id.
+    #[serde(rename = "@send-track-send-done")]
+    SendTrackDone {
+        /// `id`, or `error`.
+        d: MediaPayload,
+    },
+    /// Answer to `@send-file`: the data producer's id.
+    #[serde(rename = "@send-file-send-done")]
+    SendFileDone {
+        /// `id`, or `error`.
+        d: MediaPayload,
+    },
+    /// Answer to `@get-recv-tracks`: a consumer for each track the room's other peers produce.
+    #[serde(rename = "@get-recv-tracks-done")]
+    GetRecvTracksDone {
+        /// `consumerParametersArr`, or `error`.
+        d: MediaPayload,
+    },
 }
 
 /// What a refused media request gets: first the `-done` reply its mediasoup-client request
@@ -804,16 +977,18 @@ mod tests {
             ),
             (r#"{"topic":"START_DOWNLOAD","d":{"user_id":"2"}}"#, "START_DOWNLOAD"),
             (r#"{"topic":"KICK_PLAYER","user_id":"2","ban":true}"#, "KICK_PLAYER"),
-            (r#"{"topic":"SOMETHING_NEW"}"#, "SOMETHING_NEW"),
         ];
         for (text, topic) in cases {
             let m = ClientMessage::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(m.topic(), topic);
         }
-        assert!(matches!(
-            ClientMessage::parse(r#"{"topic":"NEW"}"#).unwrap(),
-            ClientMessage::Unknown { .. }
-        ));
+        assert_eq!(
+            ClientMessage::parse(r#"{"topic":"NEW","x":1}"#).unwrap_err(),
+            ParseError {
+                topic: Some("NEW".into()),
+                message: UNKNOWN_TOPIC.into()
+            }
+        );
     }
 
     #[test]
@@ -830,6 +1005,8 @@ mod tests {
             r#"{"topic":"SEND_MESSAGE","text":5,"to":"ALL"}"#,
             r#"{"topic":"WIRE_PLAYER","users_id":[{"x":1}]}"#,
             r#"{"topic":"@send-track","d":"x"}"#,
+            r#"{"topic":"@send-track"}"#,
+            r#"{"topic":"toggle-producer","kind":"audio","pause":true}"#,
         ] {
             assert!(ClientMessage::parse(text).is_err(), "{text} should not parse");
         }

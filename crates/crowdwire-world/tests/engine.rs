@@ -1921,19 +1921,11 @@ fn media_signals_are_relayed_only_for_the_senders_rooms_as_the_sender() {
 
 #[test]
 fn media_signals_with_a_non_object_payload_are_refused() {
-    // The gateway may build messages itself; the engine must not trust their shape.
+    // The type cannot hold one, so such a frame fails to parse, and the error names its topic.
     let (mut w, g) = pair();
-    let message = Ok(ClientMessage::MediaSignal {
-        topic: "@send-track".into(),
-        d: json!(["roomId", g]),
-    });
-    w.input(Input::Frame { session: 1, message });
+    w.frame(1, json!({"topic": "@send-track", "d": ["roomId", g]}));
     assert_error(&w.take(1), "@send-track");
-    let message = Ok(ClientMessage::MediaSignal {
-        topic: "@send-track".into(),
-        d: json!("text"),
-    });
-    w.input(Input::Frame { session: 1, message });
+    w.frame(1, json!({"topic": "@send-track", "d": "text"}));
     assert_error(&w.take(1), "@send-track");
     assert!(w.take_media().is_empty());
 }

@@ -4,20 +4,20 @@
 
 import { h } from "../ui";
 import type { MediaManager } from "./media";
-import type { Msg } from "./net";
+import type { Msg, Outgoing } from "./net";
 
 export const MAX_FILES = 3;
 export const MAX_FILE_BYTES = 500 * 1024 * 1024;
 
-/** What the server relays about a file (it reads only `owner`). */
-export interface FileMeta {
+/** What we offer about a file; the server relays it as it is (it reads only `owner`). */
+export type FileMeta = {
   id: string;
   name: string;
   size: number;
   type: string;
   lastModified: number;
   owner: string;
-}
+};
 
 interface Incoming {
   meta: FileMeta;
@@ -30,7 +30,7 @@ interface Incoming {
 }
 
 export interface FileHost {
-  send(m: Msg): boolean;
+  send(m: Outgoing): boolean;
   nameOf(userId: string): string;
   note(text: string): void;
   /** Asks the owner to accept or decline a request; resolves with the answer. */
@@ -127,30 +127,29 @@ export class FileBoard {
 
   /** Handles a file topic; false if `m` is not one. */
   handle(m: Msg): boolean {
-    const d = (m.d ?? {}) as Record<string, unknown>;
     switch (m.topic) {
       case "ADD_USER_FILES":
       case "GET_ROOM_USERS_FILES":
         if (m.topic === "GET_ROOM_USERS_FILES") this.theirs.clear();
-        for (const f of (d.files as FileMeta[]) ?? []) if (f && String(f.owner) !== this.me) this.theirs.set(f.id, { ...f, owner: String(f.owner) });
+        for (const f of (m.d.files ?? []) as FileMeta[]) if (f && String(f.owner) !== this.me) this.theirs.set(f.id, { ...f, owner: String(f.owner) });
         break;
       case "REMOVE_USER_FILE":
-        this.theirs.delete(String((d.file as FileMeta | undefined)?.id));
+        this.theirs.delete(String((m.d.file as FileMeta | undefined)?.id));
         break;
       case "REMOVE_ALL_USER_FILES":
-        for (const [id, f] of this.theirs) if (f.owner === String(d.user_id)) this.theirs.delete(id);
+        for (const [id, f] of this.theirs) if (f.owner === m.d.user_id) this.theirs.delete(id);
         break;
       case "DOWNLOAD_REQUEST":
-        void this.onRequest(d.file as FileMeta, String(d.user_id));
+        void this.onRequest(m.d.file as FileMeta, m.d.user_id);
         break;
       case "DENY_DOWNLOAD_REQUEST":
         if (this.incoming) {
-          this.host.note(`${this.incoming.meta.name}: ${String(d.reason ?? "declined")}`);
+          this.host.note(`${this.incoming.meta.name}: ${m.d.reason ?? "declined"}`);
           this.incoming = null;
         }
         break;
       case "ACCEPT_DOWNLOAD_REQUEST":
-        if (this.incoming && (d.file as FileMeta | undefined)?.id === this.incoming.meta.id) {
+        if (this.incoming && (m.d.file as FileMeta | undefined)?.id === this.incoming.meta.id) {
           this.incoming.row.firstChild!.textContent = `${this.incoming.meta.name}: receiving… `;
           this.incoming.accepted = performance.now();
           this.host.send({ topic: "START_DOWNLOAD", d: { user_id: this.incoming.meta.owner } });

@@ -4,7 +4,7 @@
 // others and keeps one tile per person. Leaving a room closes everything of it at once.
 
 import { Device, types } from "mediasoup-client";
-import type { Msg } from "./net";
+import type { Msg, Outgoing } from "./net";
 
 type Transport = types.Transport;
 type Producer = types.Producer;
@@ -55,13 +55,14 @@ export class MediaManager {
   joins = 0;
 
   constructor(
-    private readonly send: (m: Msg) => void,
+    private readonly send: (m: Outgoing) => void,
     private readonly tiles: TileHost,
   ) {}
 
   /** Handles a media message; false if `m` is not one. */
   handle(m: Msg): boolean {
-    const d = (m.d ?? {}) as Record<string, unknown>;
+    // Media payloads are mediasoup's parameters: read as loosely as they are typed.
+    const d = ("d" in m ? m.d : {}) as Record<string, unknown>;
     switch (m.topic) {
       case "you-joined-as-speaker":
       case "you-joined-as-peer":

@@ -3,8 +3,12 @@
 // period, so a quick reconnection resumes the same place and groups.
 
 import { session } from "../api";
+import type { ClientMessage, Incoming } from "./protocol.gen";
 
-export type Msg = { topic: string; [k: string]: unknown };
+/** What the server sends; the types are generated from the server's Rust definitions. */
+export type Msg = Incoming;
+/** What we send. */
+export type Outgoing = ClientMessage;
 export type Status = "connecting" | "online" | "reconnecting" | "closed";
 
 /** Why the server ended the session for good (no reconnection). */
@@ -59,9 +63,10 @@ export class WorldSocket {
         return;
       }
       for (const one of Array.isArray(m) ? m : [m]) {
-        if (one && typeof one === "object" && typeof (one as Msg).topic === "string") {
-          if ((one as Msg).topic === "KICKED") this.endWith(kickReason(one as Msg));
-          this.handlers.message(one as Msg);
+        if (one && typeof one === "object" && typeof (one as { topic?: unknown }).topic === "string") {
+          const msg = one as Msg;
+          if (msg.topic === "KICKED") this.endWith(kickReason(msg.d.reason));
+          this.handlers.message(msg);
         }
       }
     };
@@ -90,7 +95,7 @@ export class WorldSocket {
   }
 
   /** Sends now if connected; drops the message otherwise (the game re-sends state on reconnect). */
-  send(m: Msg): boolean {
+  send(m: Outgoing): boolean {
     if (this.ws?.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(m));
     return true;
@@ -112,7 +117,7 @@ export class WorldSocket {
   }
 }
 
-function kickReason(m: Msg): Ended {
-  const reason = String((m.d as { reason?: unknown } | undefined)?.reason ?? "You were removed from this world.");
+function kickReason(given: string | undefined): Ended {
+  const reason = given || "You were removed from this world.";
   return { kind: /ban/i.test(reason) ? "banned" : "kicked", reason };
 }

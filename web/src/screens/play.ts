@@ -196,11 +196,11 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
   });
 
   // ----- chat -----
-  const addChat = (m: Msg) => {
-    const from = String(m.from ?? "");
+  const addChat = (m: Extract<Msg, { topic: "SEND_MESSAGE" }>) => {
+    const from = m.from;
     const who = from === myId ? "You" : (people.get(from)?.name ?? `User ${from}`);
     chatLog.append(h("li", { class: m.to === "NEARBY" ? "nearby" : "" },
-      h("span", { class: "time" }, String(m.date ?? "")), " ", h("strong", {}, who), m.to === "NEARBY" ? h("span", { class: "badge" }, "nearby") : null, ": ", String(m.text ?? "")));
+      h("span", { class: "time" }, m.date), " ", h("strong", {}, who), m.to === "NEARBY" ? h("span", { class: "badge" }, "nearby") : null, ": ", m.text));
     while (chatLog.children.length > 300) chatLog.firstElementChild?.remove();
     chatLog.scrollTop = chatLog.scrollHeight;
   };
@@ -523,7 +523,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     e.preventDefault();
     const text = chatInput.value.trim();
     if (!text) return;
-    if (socket.send({ topic: "SEND_MESSAGE", text, to: chatTo.value })) chatInput.value = "";
+    if (socket.send({ topic: "SEND_MESSAGE", text, to: chatTo.value === "NEARBY" ? "NEARBY" : "ALL" })) chatInput.value = "";
     else note("Not connected: the message was not sent.");
   });
   // While typing, keys go to the text field, not to the avatar.
