@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 use serde_json::Value;
+use ts_rs::TS;
 
 /// A position in map pixels (the avatar container's origin, as the client sends it).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, TS)]

@@ -137,7 +137,10 @@ fn every_type_the_protocol_names_is_declared() {
     let names: Vec<&str> = decls.iter().map(|(n, _, _)| n.as_str()).collect();
     for (name, _, deps) in &decls {
         for dep in deps {
-            assert!(names.contains(&dep.as_str()), "{name} uses {dep}, which is not declared");
+            assert!(
+                names.contains(&dep.as_str()),
+                "{name} uses {dep}, which is not declared"
+            );
         }
     }
 }
@@ -160,8 +163,13 @@ fn the_web_clients_protocol_types_are_generated_from_the_rust_definitions() {
 fn the_topic_index_in_docs_is_generated_from_the_rust_definitions() {
     let path = root().join("docs/protocol.md");
     let doc = std::fs::read_to_string(&path).expect("docs/protocol.md");
-    let begin = doc.find(INDEX_BEGIN).expect("docs/protocol.md has the topic index's begin marker") + INDEX_BEGIN.len();
-    let end = doc.find(INDEX_END).expect("docs/protocol.md has the topic index's end marker");
+    let begin = doc
+        .find(INDEX_BEGIN)
+        .expect("docs/protocol.md has the topic index's begin marker")
+        + INDEX_BEGIN.len();
+    let end = doc
+        .find(INDEX_END)
+        .expect("docs/protocol.md has the topic index's end marker");
     let fresh = topic_index();
     if bless() && doc[begin..end] != fresh {
         let updated = format!("{}{}{}", &doc[..begin], fresh, &doc[end..]);
