@@ -9,19 +9,14 @@ use tokio::sync::mpsc;
 use crowdwire_world::engine::MediaCommand;
 
 /// Where media messages for peers of one world are delivered: (peer, whole message as JSON
-/// text). A message for the empty peer is for the world itself: see [`room_lost`].
+/// text, a [`crowdwire_world::protocol::MediaMessage`] or an `error`). The empty peer is the
+/// world itself, and its text a room id: see [`room_lost`].
 pub type MediaSink = mpsc::UnboundedSender<(String, String)>;
-
-/// The topic of [`room_lost`].
-pub const ROOM_LOST: &str = "media-room-lost";
 
 /// What a backend puts in a world's sink when the media server holding `room` is gone: the
 /// world has the room's members join it again.
 pub fn room_lost(room: &str) -> (String, String) {
-    (
-        String::new(),
-        serde_json::json!({ "topic": ROOM_LOST, "roomId": room }).to_string(),
-    )
+    (String::new(), room.to_owned())
 }
 
 /// A media backend.

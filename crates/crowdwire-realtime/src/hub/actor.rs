@@ -430,14 +430,10 @@ async fn stop(
 const TURN_INPUTS: usize = 256;
 
 /// The engine input of a message from the media layer: for a peer, or (the empty peer) for
-/// the world itself.
+/// the world itself: a room whose media server is gone ([`crate::media::room_lost`]).
 fn media_input(peer: String, text: String) -> Input {
-    if peer.is_empty()
-        && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
-        && v["topic"] == crate::media::ROOM_LOST
-        && let Some(room) = v["roomId"].as_str()
-    {
-        return Input::MediaRoomLost { room: room.to_owned() };
+    if peer.is_empty() {
+        return Input::MediaRoomLost { room: text };
     }
     Input::MediaMessage { peer, text }
 }
