@@ -17,6 +17,7 @@ use str0m::{Event, Input, Output};
 use crowdwire_media::sim::{BrowserTransport, SEND_OPUS, SEND_VP8, recv_capabilities};
 use crowdwire_media::{Counts, Out, Sfu, SfuConfig};
 use crowdwire_world::engine::{MediaCommand, MediaRole};
+use crowdwire_world::protocol::{MediaMessage, ServerMessage};
 
 const WORLD: i64 = 7;
 const ROOM: &str = "12";
@@ -104,12 +105,20 @@ impl Net {
             let outs: Vec<Out> = self.sfu.drain().collect();
             for o in outs {
                 match o {
-                    Out::Message { peer, message, .. } => self
-                        .clients
-                        .entry(peer)
-                        .or_default()
-                        .inbox
-                        .push(serde_json::from_str(&message).expect("the SFU writes JSON")),
+                    Out::Message { peer, message, .. } => {
+                        // What the SFU tells a browser is a message of the protocol (and of the
+                        // web client's generated types).
+                        assert!(
+                            serde_json::from_str::<MediaMessage>(&message).is_ok()
+                                || serde_json::from_str::<ServerMessage>(&message).is_ok(),
+                            "the SFU sent {message}, which the protocol does not define"
+                        );
+                        self.clients
+                            .entry(peer)
+                            .or_default()
+                            .inbox
+                            .push(serde_json::from_str(&message).expect("the SFU writes JSON"))
+                    }
                     Out::Transmit { to, data } => self.deliver_to_client(to, &data, &mut to_sfu),
                 }
             }

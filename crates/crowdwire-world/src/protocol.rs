@@ -459,7 +459,7 @@ impl ClientMessage {
 }
 
 /// `{role_id, name}` as shown to other players.
-#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, TS)]
 pub struct RoleSummary {
     /// Role id.
     pub role_id: i64,
@@ -468,7 +468,7 @@ pub struct RoleSummary {
 }
 
 /// How a player appears to others.
-#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, TS)]
 pub struct PlayerData {
     /// Display name.
     pub username: String,
@@ -479,7 +479,7 @@ pub struct PlayerData {
 }
 
 /// `JOIN_PLAYER`'s `user`.
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct JoinedUser {
     /// Display name.
     pub username: String,
@@ -492,14 +492,14 @@ pub struct JoinedUser {
 }
 
 /// `{reason}`.
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct Reason {
     /// Why.
     pub reason: String,
 }
 
 /// A position in `PLAYERS_SNAPSHOT`: `{x, y}`, or `{}` while unknown (not yet spawned).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, TS)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct SnapshotPosition {
     /// X, px.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -521,21 +521,21 @@ impl From<Option<Position>> for SnapshotPosition {
 }
 
 /// `d` of a server's `REQUEST_TO_SPEAK`.
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct SpeakRequest {
     /// Who asks for the floor.
     pub user_requested: String,
 }
 
 /// `d` of a server's `PERMISSION_TO_SPEAK`.
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct SpeakPermission {
     /// Granted.
     pub permission: bool,
 }
 
 /// `d` with a list of files (`ADD_USER_FILES`, `GET_ROOM_USERS_FILES`).
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct FileList {
     /// File metadata as their owners offered it (with `owner`).
     #[ts(type = "FileMeta[]")]
@@ -543,7 +543,7 @@ pub struct FileList {
 }
 
 /// `d` with one file (`REMOVE_USER_FILE`, `ACCEPT_DOWNLOAD_REQUEST`).
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct OneFile {
     /// The file's metadata.
     #[ts(type = "FileMeta")]
@@ -551,7 +551,7 @@ pub struct OneFile {
 }
 
 /// `d` of a server's `DOWNLOAD_REQUEST`: someone asks for one of your files.
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct FileRequest {
     /// The file.
     #[ts(type = "FileMeta")]
@@ -561,14 +561,14 @@ pub struct FileRequest {
 }
 
 /// `d` naming a user (`REMOVE_ALL_USER_FILES`).
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct UserRef {
     /// The user.
     pub user_id: String,
 }
 
 /// `d` of a server's `DENY_DOWNLOAD_REQUEST`.
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct DownloadRefusal {
     /// The file's owner, who refused.
     pub user_id: String,
@@ -577,7 +577,7 @@ pub struct DownloadRefusal {
 }
 
 /// `d` of `error`.
-#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct ErrorDetail {
     /// The topic of the message refused, when it could be read.
     pub topic: Option<String>,
@@ -587,7 +587,7 @@ pub struct ErrorDetail {
 
 /// The state of a player's connection, as `PLAYER_PRESENCE` tells it. (A player's chosen
 /// availability, when there is one, is to travel in a field of its own next to `state`.)
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum PresenceState {
     /// Connected.
@@ -598,7 +598,7 @@ pub enum PresenceState {
 
 /// A message to a client, from the world: the JSON object's `topic` names the variant.
 /// (Media messages come from the media layer: [`MediaMessage`].)
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 #[serde(tag = "topic")]
 pub enum ServerMessage {
     /// Everyone in the world (positions, `{}` when unknown) and how they look.
@@ -718,6 +718,10 @@ pub enum ServerMessage {
         peer_id: String,
         /// Speaking.
         value: bool,
+        /// The room, when the SFU detected the voice activity (absent when the client said so).
+        #[serde(default, rename = "roomId", skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        room_id: Option<String>,
     },
     /// Voice activity (the spelling the original client listens for).
     #[serde(rename = "active-speaker")]
@@ -727,6 +731,10 @@ pub enum ServerMessage {
         peer_id: String,
         /// Speaking.
         value: bool,
+        /// The room, when the SFU detected the voice activity (absent when the client said so).
+        #[serde(default, rename = "roomId", skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        room_id: Option<String>,
     },
     /// Files offered by a nearby user.
     #[serde(rename = "ADD_USER_FILES")]
@@ -817,13 +825,13 @@ impl ServerMessage {
 
 /// `d` of a media message: mediasoup parameters, opaque to the world, with the room and peer
 /// they concern; a `-done` reply carries `error` when its request was refused.
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 #[ts(type = "{ roomId: string, peerId?: string, error?: string, [key: string]: unknown }")]
 pub struct MediaPayload(pub serde_json::Map<String, Value>);
 
 /// A message to a client from the media layer (the SFU, in-process or on a media node).
 /// mediasoup-client reads the parameters in `d`; the world relays these without reading them.
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 #[serde(tag = "topic")]
 pub enum MediaMessage {
     /// You joined a room's media as a speaker: router capabilities and send/receive transports.
@@ -1028,8 +1036,31 @@ mod tests {
         let m = ServerMessage::ActiveSpeakerHyphen {
             peer_id: "2".into(),
             value: true,
+            room_id: None,
         };
         assert_eq!(m.to_json(), r#"{"topic":"active-speaker","peerId":"2","value":true}"#);
+        let m = ServerMessage::SendMessage {
+            text: "hi".into(),
+            to: "NEARBY".into(),
+            from: "7".into(),
+            date: "09:05".into(),
+        };
+        assert_eq!(
+            m.to_json(),
+            r#"{"topic":"SEND_MESSAGE","text":"hi","to":"NEARBY","from":"7","date":"09:05"}"#
+        );
+        let m = ServerMessage::PlayersSnapshot {
+            snapshot: [
+                ("2".to_owned(), Some(Position { x: 1.0, y: 2.0 }).into()),
+                ("3".to_owned(), None.into()),
+            ]
+            .into(),
+            players_data: Default::default(),
+        };
+        assert_eq!(
+            m.to_json(),
+            r#"{"topic":"PLAYERS_SNAPSHOT","snapshot":{"2":{"x":1.0,"y":2.0},"3":{}},"players_data":{}}"#
+        );
         assert_eq!(ServerMessage::StartDownload.to_json(), r#"{"topic":"START_DOWNLOAD"}"#);
     }
 

@@ -428,7 +428,11 @@ peerId: string,
 /**
  * Speaking.
  */
-value: boolean, } | { "topic": "active-speaker", 
+value: boolean, 
+/**
+ * The room, when the SFU detected the voice activity (absent when the client said so).
+ */
+roomId?: string, } | { "topic": "active-speaker", 
 /**
  * Who.
  */
@@ -436,7 +440,11 @@ peerId: string,
 /**
  * Speaking.
  */
-value: boolean, } | { "topic": "ADD_USER_FILES", 
+value: boolean, 
+/**
+ * The room, when the SFU detected the voice activity (absent when the client said so).
+ */
+roomId?: string, } | { "topic": "ADD_USER_FILES", 
 /**
  * The files.
  */

@@ -244,6 +244,7 @@ impl WorldEngine {
             Frame::of(&ServerMessage::ActiveSpeakerUnderscore {
                 peer_id: peer.clone(),
                 value: s.value,
+                room_id: None,
             }),
         );
         self.fanout(
@@ -251,6 +252,7 @@ impl WorldEngine {
             Frame::of(&ServerMessage::ActiveSpeakerHyphen {
                 peer_id: peer,
                 value: s.value,
+                room_id: None,
             }),
         );
     }

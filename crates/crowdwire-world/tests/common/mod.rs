@@ -13,7 +13,7 @@ use crowdwire_world::engine::{
     Clock, EngineConfig, Input, MediaCommand, Output, Permissions, Profile, Record, SessionId, WorldEngine,
 };
 use crowdwire_world::map::WorldMap;
-use crowdwire_world::protocol::{ClientMessage, Position};
+use crowdwire_world::protocol::{ClientMessage, MediaMessage, Position, ServerMessage};
 use serde_json::{Value, json};
 
 /// The world id used by the small map's worlds (conference ids are `C<n>-7`).
@@ -239,6 +239,15 @@ impl World {
             Ok(v @ Value::Object(_)) => v,
             _ => Value::String(text.to_owned()),
         };
+        // Everything a client receives is a message the protocol defines (and the web client's
+        // generated types describe).
+        if v.is_object() {
+            assert!(
+                serde_json::from_str::<ServerMessage>(text).is_ok()
+                    || serde_json::from_str::<MediaMessage>(text).is_ok(),
+                "frame {text} is not a message of the protocol"
+            );
+        }
         self.inbox.entry(to).or_default().push(v);
     }
 
