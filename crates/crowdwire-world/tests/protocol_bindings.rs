@@ -1,5 +1,5 @@
 //! The web client's protocol types (`web/src/game/protocol.gen.ts`) and the topic index in
-//! `docs/protocol.md` are generated from the Rust definitions in `src/protocol.rs`. These tests
+//! `docs/protocol.md` are generated from the Rust definitions in `src/protocol/`. These tests
 //! fail when either is stale; regenerate both with
 //! `CROWDWIRE_BLESS=1 cargo test -p crowdwire-world --test protocol_bindings`.
 
@@ -47,7 +47,7 @@ fn declarations() -> Vec<(String, String, Vec<String>)> {
 }
 
 const TS_HEADER: &str = "\
-// Generated from crates/crowdwire-world/src/protocol.rs: do not edit by hand. Regenerate with
+// Generated from crates/crowdwire-world/src/protocol/: do not edit by hand. Regenerate with
 // `CROWDWIRE_BLESS=1 cargo test -p crowdwire-world --test protocol_bindings` (CI checks it is current).
 // The protocol is described in docs/protocol.md.
 
@@ -72,19 +72,30 @@ fn typescript() -> String {
     out
 }
 
-/// `(direction, enum)` of each message enum, as the topic index lists them.
-const ENUMS: [(&str, &str); 3] = [
-    ("client → server", "ClientMessage"),
-    ("server → client", "ServerMessage"),
-    ("server → client (media)", "MediaMessage"),
+/// `(direction, enum, its source)` of each message enum, as the topic index lists them.
+const ENUMS: [(&str, &str, &str); 3] = [
+    (
+        "client → server",
+        "ClientMessage",
+        include_str!("../src/protocol/client.rs"),
+    ),
+    (
+        "server → client",
+        "ServerMessage",
+        include_str!("../src/protocol/server.rs"),
+    ),
+    (
+        "server → client (media)",
+        "MediaMessage",
+        include_str!("../src/protocol/media.rs"),
+    ),
 ];
 
 /// The topic index: each variant's topic and the first sentence of its doc comment, read from
 /// the source, so the table says what the code says.
 fn topic_index() -> String {
-    let src = include_str!("../src/protocol.rs");
     let mut out = String::from("| topic | direction | Rust | what it is |\n|---|---|---|---|\n");
-    for (direction, name) in ENUMS {
+    for (direction, name, src) in ENUMS {
         let start = src
             .find(&format!("pub enum {name} {{"))
             .unwrap_or_else(|| panic!("enum {name} not found"));

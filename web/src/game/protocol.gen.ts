@@ -1,4 +1,4 @@
-// Generated from crates/crowdwire-world/src/protocol.rs: do not edit by hand. Regenerate with
+// Generated from crates/crowdwire-world/src/protocol/: do not edit by hand. Regenerate with
 // `CROWDWIRE_BLESS=1 cargo test -p crowdwire-world --test protocol_bindings` (CI checks it is current).
 // The protocol is described in docs/protocol.md.
 

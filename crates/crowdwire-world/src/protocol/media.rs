@@ -1,0 +1,101 @@
+//! What the media layer tells clients: [`MediaMessage`], mediasoup-client's signalling, whose
+//! parameters the world relays without reading them; and the replies to a refused request.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ts_rs::TS;
+
+/// `d` of a media message: mediasoup parameters, opaque to the world, with the room and peer
+/// they concern; a `-done` reply carries `error` when its request was refused.
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[ts(type = "{ roomId: string, peerId?: string, error?: string, [key: string]: unknown }")]
+pub struct MediaPayload(pub serde_json::Map<String, Value>);
+
+/// A message to a client from the media layer (the SFU, in-process or on a media node).
+/// mediasoup-client reads the parameters in `d`; the world relays these without reading them.
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[serde(tag = "topic")]
+pub enum MediaMessage {
+    /// You joined a room's media as a speaker: router capabilities and send/receive transports.
+    #[serde(rename = "you-joined-as-speaker")]
+    YouJoinedAsSpeaker {
+        /// Router capabilities and transport parameters.
+        d: MediaPayload,
+    },
+    /// You joined a room's media as a listener (receive transport only).
+    #[serde(rename = "you-joined-as-peer")]
+    YouJoinedAsPeer {
+        /// Router capabilities and transport parameters.
+        d: MediaPayload,
+    },
+    /// You were given the floor: a send transport to produce on.
+    #[serde(rename = "you-are-now-a-speaker")]
+    YouAreNowASpeaker {
+        /// Send transport parameters.
+        d: MediaPayload,
+    },
+    /// A peer in your room produced a track: consume it.
+    #[serde(rename = "new-peer-producer")]
+    NewPeerProducer {
+        /// Consumer parameters.
+        d: MediaPayload,
+    },
+    /// A peer in your room opened a data channel (file transfer): consume it.
+    #[serde(rename = "new-peer-data-producer")]
+    NewPeerDataProducer {
+        /// Data consumer parameters.
+        d: MediaPayload,
+    },
+    /// Answer to `@connect-transport` for a send transport.
+    #[serde(rename = "@connect-transport-send-done")]
+    ConnectTransportSendDone {
+        /// Room and peer, or `error`.
+        d: MediaPayload,
+    },
+    /// Answer to `@connect-transport` for a receive transport.
+    #[serde(rename = "@connect-transport-recv-done")]
+    ConnectTransportRecvDone {
+        /// Room and peer, or `error`.
+        d: MediaPayload,
+    },
+    /// Answer to `@send-track`: the producer's id.
+    #[serde(rename = "@send-track-send-done")]
+    SendTrackDone {
+        /// `id`, or `error`.
+        d: MediaPayload,
+    },
+    /// Answer to `@send-file`: the data producer's id.
+    #[serde(rename = "@send-file-send-done")]
+    SendFileDone {
+        /// `id`, or `error`.
+        d: MediaPayload,
+    },
+    /// Answer to `@get-recv-tracks`: a consumer for each track the room's other peers produce.
+    #[serde(rename = "@get-recv-tracks-done")]
+    GetRecvTracksDone {
+        /// `consumerParametersArr`, or `error`.
+        d: MediaPayload,
+    },
+}
+
+/// What a refused media request gets: first the `-done` reply its mediasoup-client request
+/// awaits, carrying `error` (so the request settles), then an `error` naming the request. Used
+/// by the SFU, the media nodes' stand-ins and the engine's own refusals alike.
+pub fn media_error_replies(topic: &str, room: &str, peer: &str, direction: Option<&str>, message: &str) -> Vec<Value> {
+    let done = match topic {
+        "@connect-transport" => Some(format!(
+            "@connect-transport-{}-done",
+            if direction == Some("recv") { "recv" } else { "send" }
+        )),
+        "@send-track" => Some("@send-track-send-done".to_owned()),
+        "@send-file" => Some("@send-file-send-done".to_owned()),
+        "@get-recv-tracks" => Some("@get-recv-tracks-done".to_owned()),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    if let Some(t) = done {
+        out.push(serde_json::json!({"topic": t, "d": {"error": message, "roomId": room, "peerId": peer}}));
+    }
+    out.push(serde_json::json!({"topic": "error", "d": {"topic": topic, "message": message}}));
+    out
+}
