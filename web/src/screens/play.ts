@@ -359,7 +359,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
       return;
     }
     if (m.topic === "you-joined-as-speaker" || m.topic === "you-are-now-a-speaker") {
-      if (conference && String((m.d as { roomId?: unknown })?.roomId) === conference.room) speaker = true;
+      if (conference && m.d.roomId === conference.room) speaker = true;
       renderConference();
     }
     const changed = presence.handle(m);
@@ -367,7 +367,7 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     if (board.handle(m)) return;
     if (media.handle(m)) {
       if (m.topic === "GROUPS_SNAPSHOT") {
-        const groups = ((m.groups as unknown[]) ?? []).map(String);
+        const groups = m.groups;
         if (conference && !groups.includes(conference.room)) speaker = false;
         renderConference();
       }
@@ -375,8 +375,8 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
     }
     switch (m.topic) {
       case "PLAYERS_SNAPSHOT": {
-        const snap = (m.snapshot ?? {}) as Record<string, { x?: number; y?: number }>;
-        const data = (m.players_data ?? {}) as Record<string, Parameters<typeof personFrom>[1]>;
+        const snap = m.snapshot;
+        const data = m.players_data;
         for (const id of people.keys()) if (!(id in snap) && !(id in data)) { people.delete(id); scene.removeRemote(id); }
         for (const id of new Set([...Object.keys(snap), ...Object.keys(data)])) {
           if (id === myId) continue;
@@ -389,17 +389,17 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
         break;
       }
       case "JOIN_PLAYER": {
-        const u = m.user as { user_id?: unknown; username?: unknown; avatar?: unknown; role?: { name?: unknown } };
-        const id = String(u?.user_id);
+        const u = m.user;
+        const id = u.user_id;
         if (id === myId) break;
         const p = personFrom(id, u);
         people.set(id, p);
-        scene.upsertRemote(id, p.name, p.avatar, (m.position as { x: number; y: number }) ?? null);
+        scene.upsertRemote(id, p.name, p.avatar, m.position);
         renderPeople();
         break;
       }
       case "LEAVE_PLAYER": {
-        const id = String(m.user_id);
+        const id = m.user_id;
         people.delete(id);
         near.delete(id);
         board.forget(id);
@@ -408,19 +408,19 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
         break;
       }
       case "PLAYER_MOVEMENT": {
-        const id = String(m.user_id);
+        const id = m.user_id;
         if (id === myId) {
           // The server put us somewhere else (a refused move): follow it.
-          scene.teleport(m.position as { x: number; y: number });
+          scene.teleport(m.position);
           break;
         }
-        scene.moveRemote(id, m.position as { x: number; y: number }, (m.velocity as { x: number; y: number }) ?? { x: 0, y: 0 });
+        scene.moveRemote(id, m.position, m.velocity);
         break;
       }
       case "WIRE_PLAYER":
       case "UNWIRE_PLAYER": {
         // merge: add (WIRE) or remove (UNWIRE) these ids; otherwise the list becomes exactly them.
-        const ids = ((m.ids as unknown[]) ?? []).map(String).filter((x) => x !== myId);
+        const ids = m.ids.filter((x) => x !== myId);
         if (!m.merge) near.clear();
         for (const id of ids) {
           if (m.topic === "UNWIRE_PLAYER" && m.merge) near.delete(id);
@@ -433,10 +433,10 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
         addChat(m);
         break;
       case "REQUEST_TO_SPEAK":
-        addRequest(String((m.d as { user_requested?: unknown })?.user_requested));
+        addRequest(m.d.user_requested);
         break;
       case "PERMISSION_TO_SPEAK": {
-        const ok = !!(m.d as { permission?: unknown })?.permission;
+        const ok = m.d.permission;
         speaker = speaker || ok;
         hand.disabled = false;
         hand.textContent = "Raise hand";
@@ -451,10 +451,10 @@ async function enter(world: WorldDetail, me: Membership, manifest: AvatarManifes
         void reloadMap();
         break;
       case "error": {
-        const d = m.d as { topic?: unknown; message?: unknown };
+        const d = m.d;
         // Leaving a conference the server already closed (its area was erased) is not news.
-        if (d?.topic === "PLAYER_MOVEMENT" || d?.topic === "PING" || d?.topic === "LEAVE_CONFERENCE") break;
-        note(`${String(d?.message ?? "The server refused that.")}`);
+        if (d.topic === "PLAYER_MOVEMENT" || d.topic === "PING" || d.topic === "LEAVE_CONFERENCE") break;
+        note(d.message || "The server refused that.");
         break;
       }
     }
