@@ -163,3 +163,18 @@ fn player_presence_names_the_user_and_the_state() {
         r#"{"topic":"PLAYER_PRESENCE","user_id":"0b7c9a7e-52f4-4a38-9d0b-3c1f7b1f2a55","state":"online"}"#
     );
 }
+
+#[test]
+fn fields_the_server_does_not_read_are_ignored_even_on_topics_without_fields() {
+    // The original client sends extra fields (a `d` on `GET_ROOM_USERS_FILES`, a room on
+    // `close-media`); they must not turn a good message into an error.
+    for text in [
+        r#"{"topic":"close-media","d":{"roomId":"3"}}"#,
+        r#"{"topic":"GET_ROOM_USERS_FILES","d":{"users_id":["2"]}}"#,
+        r#"{"topic":"REMOVE_ALL_USER_FILES","x":null}"#,
+        r#"{"topic":"PING","position":null,"extra":[1]}"#,
+        r#"{"topic":"PLAYER_MOVEMENT","position":{"x":1,"y":2},"velocity":null,"user_id":"9"}"#,
+    ] {
+        assert!(ClientMessage::parse(text).is_ok(), "{text} should parse");
+    }
+}
