@@ -504,11 +504,19 @@ d: MediaPayload, } | { "topic": "new-peer-producer",
 /**
  * Consumer parameters.
  */
-d: MediaPayload, } | { "topic": "new-peer-data-producer", 
+d: MediaPayload, 
+/**
+ * The receiving peer (as the original server sent it; media nodes route by it).
+ */
+uid?: string, } | { "topic": "new-peer-data-producer", 
 /**
  * Data consumer parameters.
  */
-d: MediaPayload, } | { "topic": "@connect-transport-send-done", 
+d: MediaPayload, 
+/**
+ * The receiving peer (as the original server sent it; media nodes route by it).
+ */
+uid?: string, } | { "topic": "@connect-transport-send-done", 
 /**
  * Room and peer, or `error`.
  */

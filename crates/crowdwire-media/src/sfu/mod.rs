@@ -462,8 +462,10 @@ impl Sfu {
         }
     }
 
-    fn tell(&mut self, world: i64, peer: &str, message: Value) {
-        self.tell_text(world, peer, message.to_string());
+    /// Sends `peer` a message (a [`crowdwire_world::protocol::MediaMessage`], or an `error`).
+    fn tell(&mut self, world: i64, peer: &str, message: impl serde::Serialize) {
+        let text = serde_json::to_string(&message).expect("media messages always serialise");
+        self.tell_text(world, peer, text);
     }
 
     fn tell_text(&mut self, world: i64, peer: &str, message: String) {

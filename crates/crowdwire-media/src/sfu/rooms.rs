@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crowdwire_world::protocol::{MediaMessage, MediaPayload};
+
 use super::state::{ConsumerKey, Peer, TransportKey};
 use super::{RoomKey, Sfu};
 
@@ -39,9 +41,9 @@ impl Sfu {
             },
         );
         self.unclaimed.push_back((now + self.config.unconnected_timeout, recv));
-        // Written as text around the router's capabilities, serialised once per core: every
-        // group change sends one of these, and a JSON tree of the capabilities per join cost
-        // more than everything else a join does.
+        // `MediaMessage::YouJoinedAs*`, written as text around the router's capabilities,
+        // serialised once per core: every group change sends one of these, and a JSON tree of
+        // the capabilities per join cost more than everything else a join does.
         let topic = if send.is_some() {
             "you-joined-as-speaker"
         } else {
@@ -107,7 +109,9 @@ impl Sfu {
         self.tell(
             key.0,
             peer,
-            json!({"topic": "you-are-now-a-speaker", "d": {"sendTransportOptions": options, "roomId": key.1, "peerId": peer}}),
+            MediaMessage::YouAreNowASpeaker {
+                d: MediaPayload::of(json!({"sendTransportOptions": options, "roomId": key.1, "peerId": peer})),
+            },
         );
     }
 

@@ -15,6 +15,7 @@ use tracing::debug;
 use crate::caps::{self, ROUTER_CODECS, RouterCodec, uri};
 use crate::params::{self, ConnectTransport, GetRecvTracks, SendFile, SendTrack};
 use crate::spare;
+use crowdwire_world::protocol::{MediaMessage, MediaPayload};
 
 use super::state::{Consumer, DataConsumer, DataProducer, Producer, SendSide, TransportKey, VoiceMeter};
 use super::transports::start_dtls;
@@ -60,7 +61,7 @@ impl Sfu {
         }
     }
 
-    fn connect(&mut self, now: Instant, key: &RoomKey, peer: &str, d: &Value) -> Result<Value, String> {
+    fn connect(&mut self, now: Instant, key: &RoomKey, peer: &str, d: &Value) -> Result<MediaMessage, String> {
         let c: ConnectTransport = params::parse(d)?;
         let tk = self.own_transport(key, peer, &c.transport_id, None)?;
         let fp = c
@@ -79,7 +80,7 @@ impl Sfu {
             return Err("connect() already called".to_owned());
         }
         t.remote = Some((fingerprint, we_are_client));
-        let direction = if t.send { "send" } else { "recv" };
+        let send = t.send;
         if let Some(rtc) = t.rtc.as_mut() {
             start_dtls(rtc, t.remote.as_ref().expect("just set"))?;
             self.mark(tk);
@@ -87,10 +88,15 @@ impl Sfu {
             // The browser is about to reach this transport: build it now (DTLS starts in it).
             self.build_recv_rtc(now, tk)?;
         }
-        Ok(json!({"topic": format!("@connect-transport-{direction}-done"), "d": {"roomId": key.1, "peerId": peer}}))
+        let d = MediaPayload::of(json!({"roomId": key.1, "peerId": peer}));
+        Ok(if send {
+            MediaMessage::ConnectTransportSendDone { d }
+        } else {
+            MediaMessage::ConnectTransportRecvDone { d }
+        })
     }
 
-    fn send_track(&mut self, now: Instant, key: &RoomKey, peer: &str, d: &Value) -> Result<Value, String> {
+    fn send_track(&mut self, now: Instant, key: &RoomKey, peer: &str, d: &Value) -> Result<MediaMessage, String> {
         let s: SendTrack = params::parse(d)?;
         let tk = self.own_transport(key, peer, &s.transport_id, Some(true))?;
         let track = check_track(&s)?;
@@ -125,7 +131,9 @@ impl Sfu {
         let kind = track.kind;
         let id = self.add_producer(key, peer, tk, track, s.paused);
         self.offer_producer(now, &id, key, peer, kind);
-        Ok(json!({"topic": "@send-track-send-done", "d": {"id": id, "roomId": key.1, "peerId": peer}}))
+        Ok(MediaMessage::SendTrackDone {
+            d: MediaPayload::of(json!({"id": id, "roomId": key.1, "peerId": peer})),
+        })
     }
 
     /// Files a new producer on its transport, in the producers and under its peer.
@@ -165,11 +173,12 @@ impl Sfu {
         for other in self.receivers(key, peer) {
             match self.create_consumer(now, id, key, &other) {
                 Ok(params) => {
-                    let msg = json!({
-                        "topic": "new-peer-producer",
-                        "d": {"peerId": peer, "consumerParameters": params, "roomId": key.1, "kind": caps::kind_str(kind)},
-                        "uid": other,
-                    });
+                    let msg = MediaMessage::NewPeerProducer {
+                        d: MediaPayload::of(
+                            json!({"peerId": peer, "consumerParameters": params, "roomId": key.1, "kind": caps::kind_str(kind)}),
+                        ),
+                        uid: Some(other.clone()),
+                    };
                     self.tell(key.0, &other, msg);
                 }
                 Err(e) => debug!(peer = %other, "no consumer for new producer: {e}"),
@@ -270,7 +279,7 @@ impl Sfu {
         Ok(params)
     }
 
-    fn send_file(&mut self, now: Instant, key: &RoomKey, peer: &str, d: &Value) -> Result<Value, String> {
+    fn send_file(&mut self, now: Instant, key: &RoomKey, peer: &str, d: &Value) -> Result<MediaMessage, String> {
         let s: SendFile = params::parse(d)?;
         let tk = self.own_transport(key, peer, &s.transport_id, Some(true))?;
         let stream = s.sctp_stream_parameters.stream_id;
@@ -320,17 +329,18 @@ impl Sfu {
         for other in self.receivers(key, peer) {
             match self.create_data_consumer(&id, key, &other) {
                 Ok(params) => {
-                    let msg = json!({
-                        "topic": "new-peer-data-producer",
-                        "d": {"peerId": peer, "consumerParameters": params, "roomId": key.1},
-                        "uid": other,
-                    });
+                    let msg = MediaMessage::NewPeerDataProducer {
+                        d: MediaPayload::of(json!({"peerId": peer, "consumerParameters": params, "roomId": key.1})),
+                        uid: Some(other.clone()),
+                    };
                     self.tell(key.0, &other, msg);
                 }
                 Err(e) => debug!(peer = %other, "no data consumer: {e}"),
             }
         }
-        Ok(json!({"topic": "@send-file-send-done", "d": {"id": id, "roomId": key.1, "peerId": peer}}))
+        Ok(MediaMessage::SendFileDone {
+            d: MediaPayload::of(json!({"id": id, "roomId": key.1, "peerId": peer})),
+        })
     }
 
     fn create_data_consumer(&mut self, data_producer: &str, key: &RoomKey, peer: &str) -> Result<Value, String> {
@@ -393,7 +403,7 @@ impl Sfu {
         }))
     }
 
-    fn get_recv_tracks(&mut self, now: Instant, key: &RoomKey, peer: &str, d: &Value) -> Result<Value, String> {
+    fn get_recv_tracks(&mut self, now: Instant, key: &RoomKey, peer: &str, d: &Value) -> Result<MediaMessage, String> {
         let g: GetRecvTracks = params::parse(d)?;
         let member = self
             .rooms
@@ -451,9 +461,9 @@ impl Sfu {
                 Err(e) => debug!(peer, "skipping data producer {dpid}: {e}"),
             }
         }
-        Ok(
-            json!({"topic": "@get-recv-tracks-done", "d": {"consumerParametersArr": arr, "roomId": key.1, "peerId": peer}}),
-        )
+        Ok(MediaMessage::GetRecvTracksDone {
+            d: MediaPayload::of(json!({"consumerParametersArr": arr, "roomId": key.1, "peerId": peer})),
+        })
     }
 }
 

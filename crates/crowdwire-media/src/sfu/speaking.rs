@@ -1,6 +1,6 @@
 //! Who is speaking: a producer's audio levels, judged every tick, announced to the room.
 
-use serde_json::json;
+use crowdwire_world::protocol::ServerMessage;
 use str0m::media::MediaKind;
 
 use super::{RoomKey, Sfu};
@@ -46,13 +46,25 @@ impl Sfu {
         for o in others {
             // Both spellings: the original server sent `active_speaker`, its client
             // listens for `active-speaker`.
-            for topic in ["active-speaker", "active_speaker"] {
-                self.tell(
-                    room.0,
-                    &o,
-                    json!({"topic": topic, "peerId": peer, "value": value, "roomId": room.1}),
-                );
-            }
+            let (peer_id, room_id) = (peer.to_owned(), Some(room.1.clone()));
+            self.tell(
+                room.0,
+                &o,
+                ServerMessage::ActiveSpeakerHyphen {
+                    peer_id: peer_id.clone(),
+                    value,
+                    room_id: room_id.clone(),
+                },
+            );
+            self.tell(
+                room.0,
+                &o,
+                ServerMessage::ActiveSpeakerUnderscore {
+                    peer_id,
+                    value,
+                    room_id,
+                },
+            );
         }
     }
 }

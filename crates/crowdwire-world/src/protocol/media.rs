@@ -11,6 +11,16 @@ use ts_rs::TS;
 #[ts(type = "{ roomId: string, peerId?: string, error?: string, [key: string]: unknown }")]
 pub struct MediaPayload(pub serde_json::Map<String, Value>);
 
+impl MediaPayload {
+    /// The payload of a JSON object written by the media layer itself.
+    pub fn of(object: Value) -> MediaPayload {
+        match object {
+            Value::Object(map) => MediaPayload(map),
+            other => panic!("a media payload is a JSON object, not {other}"),
+        }
+    }
+}
+
 /// A message to a client from the media layer (the SFU, in-process or on a media node).
 /// mediasoup-client reads the parameters in `d`; the world relays these without reading them.
 #[derive(Clone, Debug, Serialize, Deserialize, TS)]
@@ -39,12 +49,20 @@ pub enum MediaMessage {
     NewPeerProducer {
         /// Consumer parameters.
         d: MediaPayload,
+        /// The receiving peer (as the original server sent it; media nodes route by it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        uid: Option<String>,
     },
     /// A peer in your room opened a data channel (file transfer): consume it.
     #[serde(rename = "new-peer-data-producer")]
     NewPeerDataProducer {
         /// Data consumer parameters.
         d: MediaPayload,
+        /// The receiving peer (as the original server sent it; media nodes route by it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        uid: Option<String>,
     },
     /// Answer to `@connect-transport` for a send transport.
     #[serde(rename = "@connect-transport-send-done")]
