@@ -222,6 +222,26 @@ impl ProximityGroups {
         self.finish(tx)
     }
 
+    /// Makes two placed members near when they stand within the leave radius, as if they had
+    /// met closer and drifted apart into the hysteresis band. A new owner rebuilding groups
+    /// from positions uses it to keep together a pair its previous owner kept. Returns the
+    /// group changes.
+    pub fn keep_near(&mut self, a: Member, b: Member) -> GroupDiff {
+        let within = match (self.positions.get(&a), self.positions.get(&b)) {
+            (Some(pa), Some(pb)) => pa.distance(pb) <= self.config.leave_radius,
+            _ => false,
+        };
+        if a == b || !within || self.are_near(a, b) {
+            return GroupDiff::default();
+        }
+        let mut tx = self.tx();
+        self.link(a, b);
+        tx.work.insert(a);
+        tx.work.insert(b);
+        self.settle(&mut tx);
+        self.finish(tx)
+    }
+
     /// Takes a member out (left, or entered a conference) and returns the group changes.
     pub fn remove(&mut self, m: Member) -> GroupDiff {
         let Some(p) = self.positions.remove(&m) else {
@@ -516,6 +536,23 @@ mod tests {
         assert!(!p.are_near(1, 2));
         p.set_position(2, at(140.0, 0.0));
         assert!(p.are_near(1, 2));
+    }
+
+    #[test]
+    fn a_pair_kept_near_in_the_hysteresis_band_groups_and_parts_beyond_it() {
+        let mut g = ProximityGroups::new(ProximityConfig::default());
+        g.set_position(1, at(0.0, 0.0));
+        g.set_position(2, at(170.0, 0.0));
+        assert_eq!(g.group_of(1), None, "170 px: too far to meet");
+        let d = g.keep_near(1, 2);
+        assert_eq!(d.changed.len(), 1, "one group made");
+        assert_eq!(g.group_of(1), g.group_of(2));
+        assert!(g.keep_near(1, 2).is_empty(), "already near");
+        g.set_position(3, at(0.0, 500.0));
+        assert!(g.keep_near(1, 3).is_empty(), "beyond the leave radius");
+        assert_eq!(g.group_of(3), None);
+        g.set_position(2, at(185.0, 0.0));
+        assert_eq!(g.group_of(1), None, "past the leave radius they part as usual");
     }
 
     #[test]

@@ -2123,6 +2123,40 @@ fn a_world_taken_over_keeps_its_group_ids_and_resumed_sockets_keep_their_calls()
 }
 
 #[test]
+fn a_pair_kept_together_by_the_hysteresis_stays_grouped_at_a_new_owner() {
+    // 3 and 4 met at 100 px, then drifted to 170 px: still one group (the leave radius is
+    // 180). A new owner forming groups from positions alone would part them.
+    let mut old = World::small();
+    old.join(3, member(3), 600.0, 600.0);
+    old.join(4, member(4), 700.0, 600.0);
+    old.walk_to(4, 770.0, 600.0);
+    let g = old.group_of("3").expect("3 and 4 grouped through the hysteresis band");
+    assert_eq!(old.group_of("4").as_deref(), Some(&*g));
+    old.join(5, member(5), 940.0, 600.0);
+    assert_eq!(old.group_of("5"), None, "5 stands 170 px from 4 but never met anyone");
+    let mut new = World::small_with(|c| {
+        c.first_group_id = (1 << 32) | 1;
+        c.media_outlives_owner = true;
+    });
+    for u in ["3", "4", "5"] {
+        let r = old.engine.restorable(u).expect("present");
+        new.input(Input::Restore(Box::new(r)));
+    }
+    assert_eq!(
+        new.group_of("3").as_deref(),
+        Some(&*g),
+        "the pair keeps its group and id"
+    );
+    assert_eq!(new.group_of("4").as_deref(), Some(&*g));
+    assert_eq!(new.group_of("5"), None, "the band keeps pairs, it does not make them");
+    // Back to the usual rules after that: 4 walking past the leave radius parts them.
+    new.resume(31, member(3));
+    new.resume(41, member(4));
+    new.walk_to(41, 790.0, 600.0);
+    assert_eq!(new.group_of("3"), None);
+}
+
+#[test]
 fn a_carried_player_no_longer_in_its_old_room_leaves_it_and_its_client_closes_it() {
     let (mut old, g, _) = taken_over();
     // 4 walked away after the last presence write: at the new owner, 3 stands alone.

@@ -234,6 +234,7 @@ impl WorldEngine {
             p.moved_at = clock.ms;
             p.velocity = velocity;
             p.carried_position = false;
+            p.carried_group = None;
         }
         let sight = self.interest.place(slot, pos);
         let pending = self.players[&slot].pending_move;

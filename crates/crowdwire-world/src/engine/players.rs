@@ -34,6 +34,9 @@ pub(super) struct Player {
     /// (presence is written every few seconds, and the move to a new owner takes a few more):
     /// the next move is not held to walking speed from it (walls still count).
     pub(super) carried_position: bool,
+    /// The group it was in at the previous owner, until it next moves: whoever else is
+    /// restored from that group within the leave radius stays grouped with it.
+    pub(super) carried_group: Option<String>,
     /// Carried over from the previous owner while the media server kept its rooms: the rooms
     /// the media server still holds this peer in, which a resumed socket keeps using.
     pub(super) media_held: Option<BTreeSet<String>>,
@@ -63,6 +66,7 @@ impl Player {
             pending_move: None,
             batch_ix: None,
             carried_position: false,
+            carried_group: None,
             media_held: None,
             missed: Vec::new(),
         }

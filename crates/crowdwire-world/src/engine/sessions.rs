@@ -232,6 +232,7 @@ impl WorldEngine {
         // outside its conference's area (the map changed meanwhile) leaves it.
         self.move_to(clock, slot, pos, Velocity::default(), Announce::Spawn);
         self.players.get_mut(&slot).expect("just inserted").carried_position = true;
+        self.keep_carried_group(slot, r.group.clone());
         // A group formed again takes the id it had at the previous owner (the first member
         // placed in it decides), so its media room and its clients' view of it go on.
         if let Some(old) = r.group.as_deref().and_then(|g| g.parse::<GroupId>().ok())
@@ -241,6 +242,24 @@ impl WorldEngine {
         {
             self.proximity.rename(g, old);
         }
+    }
+
+    /// Groups a restored player with those restored from its old group who stand within the
+    /// leave radius: the previous owner kept them together through the hysteresis band, and a
+    /// new owner forming groups from positions alone would part them (and end their call).
+    fn keep_carried_group(&mut self, slot: u32, group: Option<String>) {
+        let Some(old) = group else { return };
+        let mates: Vec<u32> = self
+            .players
+            .values()
+            .filter(|p| p.slot != slot && p.carried_group.as_deref() == Some(old.as_str()))
+            .map(|p| p.slot)
+            .collect();
+        for mate in sorted(mates) {
+            let diff = self.proximity.keep_near(slot, mate);
+            self.apply_diff(diff, None);
+        }
+        self.players.get_mut(&slot).expect("restored").carried_group = Some(old);
     }
 
     /// `PLAYERS_SNAPSHOT` of everyone else, to `session`, then a `PLAYER_PRESENCE` for each of
