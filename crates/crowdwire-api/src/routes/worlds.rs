@@ -24,7 +24,7 @@ use crate::schemas::{
     WorldUserWithRoleAndMap,
 };
 use crate::state::AppState;
-use crate::validate::{Checks, flexible_bool, lenient, window};
+use crate::validate::{Checks, Paging, flexible_bool, lenient};
 use crowdwire_access::live::Eviction;
 use crowdwire_access::{
     AVATARS, Standing, enter_as_guest, enter_as_member, live_world, random_avatar, refuse_blocked, wire_id,
@@ -129,21 +129,16 @@ pub struct WorldSearch {
     pub order_by: Option<String>,
     /// `desc` (default) or `asc`.
     pub order: Option<String>,
-    /// Page, from 1.
-    #[param(minimum = 1, maximum = 1000000)]
-    pub page: Option<i64>,
-    /// Page size (1..100, default 10).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
 }
 
 /// Searches worlds; returns up to `limit + 1` rows with live online counts.
-#[utoipa::path(get, path = "/worlds", tag = "worlds", security(("bearer" = [])), params(WorldSearch),
+#[utoipa::path(get, path = "/worlds", tag = "worlds", security(("bearer" = [])), params(WorldSearch, Paging),
     responses((status = 200, body = Vec<WorldInDB>), Errors))]
 async fn search_worlds(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<WorldSearch>,
+    Query(paging): Query<Paging>,
 ) -> ApiResult<Json<Vec<WorldInDB>>> {
     let scope = match (&caller, q.visibility.as_deref()) {
         (Caller::Guest(_), Some("public")) => Scope::GuestVisible,
@@ -169,7 +164,7 @@ async fn search_worlds(
         }
         (Caller::User(_), _) => return Err(ApiError::bad_request(msg::INVALID_WORLD_VISIBILITY_FILTER)),
     };
-    let (offset, limit) = window(q.page, q.limit)?;
+    let (offset, limit) = paging.window()?;
     if q.search.as_deref().is_some_and(|s| s.chars().count() > 100) || q.tags.len() > 50 {
         return Err(ApiError::invalid(
             &["query", "search"],
@@ -857,26 +852,21 @@ pub struct WorldReportSearch {
     pub order_by: Option<String>,
     /// `desc` (default) or `asc`.
     pub order: Option<String>,
-    /// Page, from 1.
-    #[param(minimum = 1, maximum = 1000000)]
-    pub page: Option<i64>,
-    /// Page size (1..100, default 10).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
 }
 
 /// World reports (superusers); up to `limit + 1` rows.
-#[utoipa::path(get, path = "/worlds/reports", tag = "world reports", security(("bearer" = [])), params(WorldReportSearch),
+#[utoipa::path(get, path = "/worlds/reports", tag = "world reports", security(("bearer" = [])), params(WorldReportSearch, Paging),
     responses((status = 200, body = Vec<ReportWorldInDBWithEmail>), Errors))]
 async fn world_reports(
     State(state): State<AppState>,
     Registered(user): Registered,
     Query(q): Query<WorldReportSearch>,
+    Query(paging): Query<Paging>,
 ) -> ApiResult<Json<Vec<ReportWorldInDBWithEmail>>> {
     if !user.is_superuser {
         return Err(ApiError::forbidden(msg::WORLD_REPORT_ACCESS_FORBIDDEN));
     }
-    let (offset, limit) = window(q.page, q.limit)?;
+    let (offset, limit) = paging.window()?;
     let rows = state
         .db
         .search_world_reports(&WorldReportQuery {
