@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Deserializer};
+use utoipa::IntoParams;
 
 use crate::error::{ApiError, ApiResult, FieldError, msg};
 
@@ -99,6 +100,28 @@ impl Checks {
 pub const MAX_LIMIT: i64 = 100;
 /// Highest page number accepted (keeps offsets far from overflow).
 pub const MAX_PAGE: i64 = 1_000_000;
+
+/// `page` and `limit` of a list endpoint, the same on every one (defaults 1 and 10, limits
+/// [`MAX_PAGE`] and [`MAX_LIMIT`]). Read by a `Query<Paging>` of its own beside the endpoint's
+/// filters, and documented with `params(<filters>, Paging)`. (Not `#[serde(flatten)]` into the
+/// filters: flattening hands the query's numbers over as strings, which `i64` refuses.)
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    /// Page, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
+    pub page: Option<i64>,
+    /// Page size (1..100, default 10).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+}
+
+impl Paging {
+    /// Offset and row count of this page: see [`window`].
+    pub fn window(&self) -> ApiResult<(i64, i64)> {
+        window(self.page, self.limit)
+    }
+}
 
 /// Offset and row count for a 1-based `page` of `limit` rows; the count is `limit + 1`, so
 /// a client sees a next page exactly when it receives more than `limit` rows.

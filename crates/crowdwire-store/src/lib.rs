@@ -2,7 +2,8 @@
 //!
 //! One [`Db`] handle hides which SQL backend is in use: SQLite (embedded, the default) or
 //! PostgreSQL (given a `postgres://` URL). Both speak the same SQL text with `$1` placeholders;
-//! only the DDL differs, so each backend has its own migrations folder. Every query lives in
+//! only the DDL differs, and the migrations are written once with placeholders where it does
+//! (see [`migrations`]). Every query lives in
 //! the module of the table it serves (`users`, `worlds`, `roles`, ...), written once and run on
 //! either backend through [`on_db!`].
 //!
@@ -14,6 +15,7 @@ pub mod events;
 pub mod guests;
 pub mod images;
 pub mod members;
+pub mod migrations;
 pub mod reports;
 pub mod roles;
 pub mod stats;
@@ -30,6 +32,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use args::Arg;
+use migrations::Dialect;
 pub use time::Timestamp;
 
 /// Runs the same expression against whichever pool (or transaction) a [`Db`] holds.
@@ -152,8 +155,8 @@ impl Db {
     /// Applies the migrations of this backend that have not run yet.
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
-            Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
+            Db::Sqlite(p) => migrations::migrator(Dialect::Sqlite).run(p).await?,
+            Db::Postgres(p) => migrations::migrator(Dialect::Postgres).run(p).await?,
         }
         Ok(())
     }

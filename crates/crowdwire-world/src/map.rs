@@ -190,6 +190,54 @@ fn inflate(reader: impl std::io::Read, expected: usize) -> Result<Vec<u8>, MapEr
     Ok(out)
 }
 
+/// Conference tiles: gid -> conference key, and each key's display name.
+fn conference_tiles(tilesets: &[RawTileset]) -> (BTreeMap<u32, String>, BTreeMap<String, String>) {
+    let mut conference_gids: BTreeMap<u32, String> = BTreeMap::new();
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for ts in tilesets {
+        for t in &ts.tiles {
+            if let Some(key) = property(&t.properties, "conference") {
+                conference_gids.insert(ts.firstgid + t.id, key.to_owned());
+                let name = property(&ts.properties, "name").unwrap_or(key).to_owned();
+                names.entry(key.to_owned()).or_insert(name);
+            }
+        }
+    }
+    (conference_gids, names)
+}
+
+/// The layers the server reads, with whether each is a wall and a conference layer, found
+/// before any is decoded, so a map whose total would exceed the budget costs nothing but
+/// this walk. Tiled nests layers in groups.
+fn wanted_layers(top: &[Value]) -> Result<Vec<(&Value, bool, bool)>, MapError> {
+    let mut layers: Vec<&Value> = top.iter().collect();
+    let mut seen = layers.len();
+    let mut wanted: Vec<(&Value, bool, bool)> = Vec::new();
+    while let Some(layer) = layers.pop() {
+        if seen > MAX_LAYERS {
+            return Err(MapError(format!("map has more than {MAX_LAYERS} layers")));
+        }
+        let kind = layer.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        let name = layer.get("name").and_then(|t| t.as_str()).unwrap_or("");
+        if kind == "group" {
+            if let Some(children) = layer.get("layers").and_then(|l| l.as_array()) {
+                seen += children.len();
+                layers.extend(children.iter());
+            }
+            continue;
+        }
+        if kind != "tilelayer" || layer.get("chunks").is_some() {
+            continue;
+        }
+        let is_wall = name.contains("Collision");
+        let is_conference = name == "__Conference";
+        if is_wall || is_conference {
+            wanted.push((layer, is_wall, is_conference));
+        }
+    }
+    Ok(wanted)
+}
+
 impl WorldMap {
     /// Parses a Tiled JSON map.
     pub fn parse(json: &str) -> Result<WorldMap, MapError> {
@@ -205,48 +253,10 @@ impl WorldMap {
             return Err(MapError(format!("map larger than {MAX_TILES} tiles")));
         }
         let n = (raw.width * raw.height) as usize;
-        // Conference tiles: gid -> conference key, and each key's display name.
-        let mut conference_gids: BTreeMap<u32, String> = BTreeMap::new();
-        let mut names: BTreeMap<String, String> = BTreeMap::new();
-        for ts in &raw.tilesets {
-            for t in &ts.tiles {
-                if let Some(key) = property(&t.properties, "conference") {
-                    conference_gids.insert(ts.firstgid + t.id, key.to_owned());
-                    let name = property(&ts.properties, "name").unwrap_or(key).to_owned();
-                    names.entry(key.to_owned()).or_insert(name);
-                }
-            }
-        }
+        let (conference_gids, names) = conference_tiles(&raw.tilesets);
         let mut walls = vec![false; n];
         let mut tiles_of: BTreeMap<String, Vec<(u32, u32)>> = BTreeMap::new();
-        let mut layers: Vec<&Value> = raw.layers.iter().collect();
-        let mut seen = layers.len();
-        // The layers the server reads, found before any is decoded, so a map whose total would
-        // exceed the budget costs nothing but this walk.
-        let mut wanted: Vec<(&Value, bool, bool)> = Vec::new();
-        // Tiled nests layers in groups.
-        while let Some(layer) = layers.pop() {
-            if seen > MAX_LAYERS {
-                return Err(MapError(format!("map has more than {MAX_LAYERS} layers")));
-            }
-            let kind = layer.get("type").and_then(|t| t.as_str()).unwrap_or("");
-            let name = layer.get("name").and_then(|t| t.as_str()).unwrap_or("");
-            if kind == "group" {
-                if let Some(children) = layer.get("layers").and_then(|l| l.as_array()) {
-                    seen += children.len();
-                    layers.extend(children.iter());
-                }
-                continue;
-            }
-            if kind != "tilelayer" || layer.get("chunks").is_some() {
-                continue;
-            }
-            let is_wall = name.contains("Collision");
-            let is_conference = name == "__Conference";
-            if is_wall || is_conference {
-                wanted.push((layer, is_wall, is_conference));
-            }
-        }
+        let wanted = wanted_layers(&raw.layers)?;
         if wanted.len().saturating_mul(n * 4) > MAX_DECODED_BYTES {
             return Err(MapError(format!(
                 "the map's collision and conference layers hold more than {} MiB of tiles",

@@ -281,6 +281,19 @@ pub struct Config {
     pub cluster: Option<ClusterConfig>,
 }
 
+/// The command line and environment (`args`) over the TOML file (`file`).
+struct Layers<'a> {
+    args: &'a ServeArgs,
+    file: &'a ServeArgs,
+}
+
+/// A setting from the command line or environment, else from the file.
+macro_rules! pick {
+    ($l:expr, $f:ident) => {
+        $l.args.$f.clone().or($l.file.$f.clone())
+    };
+}
+
 impl Config {
     /// Merges `args` (flags and environment) over the TOML file named by `args.config`, over
     /// the defaults.
@@ -293,68 +306,39 @@ impl Config {
             }
             None => ServeArgs::default(),
         };
-        macro_rules! pick {
-            ($f:ident) => {
-                args.$f.clone().or(file.$f.clone())
-            };
-        }
-        let bind = pick!(bind).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8000)));
-        let media_mode = match (pick!(media_mode), pick!(media_disabled)) {
-            (Some(m), _) => m,
-            (None, Some(true)) => MediaMode::Off,
-            (None, _) => MediaMode::Embedded,
+        let l = &Layers {
+            args: &args,
+            file: &file,
         };
-        if media_mode == MediaMode::Nodes && (pick!(redis_url).is_none() || pick!(amqp_url).is_none()) {
-            bail!(
-                "CROWDWIRE_MEDIA_MODE=nodes needs CROWDWIRE_REDIS_URL and CROWDWIRE_AMQP_URL: media nodes are reached through them"
-            );
-        }
-        let data_dir = pick!(data_dir).unwrap_or_else(|| PathBuf::from("./data"));
-        let database_url = pick!(database_url).unwrap_or_else(|| crowdwire_store::Db::sqlite_url_in(&data_dir));
-        let public_url = pick!(public_url)
+        let bind = pick!(l, bind).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8000)));
+        let media_mode = media_mode(l)?;
+        let data_dir = pick!(l, data_dir).unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = pick!(l, database_url).unwrap_or_else(|| crowdwire_store::Db::sqlite_url_in(&data_dir));
+        let public_url = pick!(l, public_url)
             .unwrap_or_else(|| format!("http://{bind}"))
             .trim_end_matches('/')
             .to_owned();
-        let admin = match (pick!(admin_email), pick!(admin_password)) {
+        let admin = match (pick!(l, admin_email), pick!(l, admin_password)) {
             (Some(e), Some(p)) => Some((e, p)),
             (None, None) => None,
             _ => bail!("CROWDWIRE_ADMIN_EMAIL and CROWDWIRE_ADMIN_PASSWORD must be set together"),
         };
-        let jwt_secret = pick!(jwt_secret);
+        let jwt_secret = pick!(l, jwt_secret);
         if let Some(s) = &jwt_secret
             && s.len() < 32
         {
             bail!("CROWDWIRE_JWT_SECRET must be at least 32 bytes long");
         }
-        let trust_forwarded_for = pick!(trust_forwarded_for).unwrap_or(false);
-        let listener = crate::listener::ListenerSettings {
-            header_read_timeout: seconds_within(
-                pick!(header_read_timeout_seconds),
-                crate::listener::DEFAULT_HEADER_READ_TIMEOUT,
-                "CROWDWIRE_HEADER_READ_TIMEOUT_SECONDS",
-            )?,
-            // Behind a proxy every connection comes from the proxy: a cap on its address
-            // would cap the whole audience. The proxy limits connections per client instead.
-            max_per_ip: match pick!(max_connections_per_ip).unwrap_or(crate::listener::DEFAULT_MAX_PER_IP) {
-                0 => None,
-                _ if trust_forwarded_for => None,
-                n => Some(n),
-            },
-        };
-        let admin_bind = match pick!(admin_bind) {
-            None => Some(SocketAddr::from(([127, 0, 0, 1], 9100))),
-            Some(text) if text.trim().eq_ignore_ascii_case("off") => None,
-            Some(text) => Some(
-                text.trim()
-                    .parse()
-                    .ok()
-                    .context("CROWDWIRE_ADMIN_BIND must be IP:PORT (e.g. 127.0.0.1:9100) or off")?,
-            ),
-        };
-        let metrics_token = pick!(metrics_token);
+        let trust_forwarded_for = pick!(l, trust_forwarded_for).unwrap_or(false);
+        let listener = listener_settings(l, trust_forwarded_for)?;
+        let admin_bind = admin_bind(l)?;
+        let metrics_token = pick!(l, metrics_token);
         if metrics_token.as_ref().is_some_and(|t| t.chars().count() < 16) {
             bail!("CROWDWIRE_METRICS_TOKEN must be at least 16 characters long");
         }
+        let media = embedded_media(l, media_mode, bind)?;
+        let realtime = realtime_settings(l)?;
+        let cluster = cluster_config(l)?;
         Ok(Config {
             bind,
             listener,
@@ -365,100 +349,27 @@ impl Config {
             public_url,
             jwt_secret,
             admin,
-            smtp_url: pick!(smtp_url),
-            smtp_from: pick!(smtp_from).unwrap_or_else(|| "CrowdWire <noreply@localhost>".into()),
-            google_client_id: pick!(google_client_id),
-            google_jwks_url: pick!(google_jwks_url).unwrap_or_else(|| crowdwire_api::google::DEFAULT_JWKS_URL.into()),
-            log_format: pick!(log_format).unwrap_or_default(),
-            log: pick!(log).unwrap_or_else(|| "info".into()),
-            auth_rate_per_minute: pick!(auth_rate_per_minute).unwrap_or(60),
-            auth_burst: pick!(auth_burst).unwrap_or(120),
-            login_attempts_per_account: pick!(login_attempts_per_account).unwrap_or(10),
-            max_image_bytes: pick!(max_image_bytes).unwrap_or(1024 * 1024),
-            max_worlds_per_user: pick!(max_worlds_per_user).unwrap_or(100),
-            world_edits_per_minute: pick!(world_edits_per_minute).unwrap_or(30),
-            max_body_bytes: pick!(max_body_bytes).unwrap_or(8 * 1024 * 1024),
+            smtp_url: pick!(l, smtp_url),
+            smtp_from: pick!(l, smtp_from).unwrap_or_else(|| "CrowdWire <noreply@localhost>".into()),
+            google_client_id: pick!(l, google_client_id),
+            google_jwks_url: pick!(l, google_jwks_url)
+                .unwrap_or_else(|| crowdwire_api::google::DEFAULT_JWKS_URL.into()),
+            log_format: pick!(l, log_format).unwrap_or_default(),
+            log: pick!(l, log).unwrap_or_else(|| "info".into()),
+            auth_rate_per_minute: pick!(l, auth_rate_per_minute).unwrap_or(60),
+            auth_burst: pick!(l, auth_burst).unwrap_or(120),
+            login_attempts_per_account: pick!(l, login_attempts_per_account).unwrap_or(10),
+            max_image_bytes: pick!(l, max_image_bytes).unwrap_or(1024 * 1024),
+            max_worlds_per_user: pick!(l, max_worlds_per_user).unwrap_or(100),
+            world_edits_per_minute: pick!(l, world_edits_per_minute).unwrap_or(30),
+            max_body_bytes: pick!(l, max_body_bytes).unwrap_or(8 * 1024 * 1024),
             trust_forwarded_for,
-            access_token_minutes: pick!(access_token_minutes).unwrap_or(720),
-            guest_token_hours: pick!(guest_token_hours).unwrap_or(12),
+            access_token_minutes: pick!(l, access_token_minutes).unwrap_or(720),
+            guest_token_hours: pick!(l, guest_token_hours).unwrap_or(12),
             media_nodes: media_mode == MediaMode::Nodes,
-            media: if media_mode != MediaMode::Embedded {
-                None
-            } else {
-                Some(crowdwire_media::MediaConfig {
-                    bind: pick!(media_bind).unwrap_or_else(|| SocketAddr::new(bind.ip(), 40000)),
-                    announce_ip: pick!(media_announce_ip),
-                    workers: pick!(media_workers)
-                        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
-                        .max(1),
-                    unconnected_timeout: unconnected_timeout(pick!(media_unconnected_timeout))?,
-                })
-            },
-            realtime: {
-                let d = crowdwire_realtime::RealtimeSettings::default();
-                let area = match pick!(interest_area) {
-                    Some(text) => parse_area(&text)?,
-                    None => d.interest_area,
-                };
-                let rate = pick!(ws_rate_per_second).unwrap_or(d.rate.0);
-                let radius = pick!(proximity_radius).unwrap_or(d.proximity_radius);
-                let positive = |v: f64| v.is_finite() && v > 0.0;
-                if !positive(rate) || !positive(radius) {
-                    bail!("CROWDWIRE_WS_RATE_PER_SECOND and CROWDWIRE_PROXIMITY_RADIUS must be positive");
-                }
-                let (ping_interval, idle_timeout) = liveness(pick!(ws_ping_interval_ms), pick!(ws_idle_timeout_ms))?;
-                crowdwire_realtime::RealtimeSettings {
-                    proximity_radius: radius,
-                    max_group_size: pick!(max_group_size).unwrap_or(d.max_group_size).max(2),
-                    interest_area: area,
-                    chat_max_chars: pick!(chat_max_chars).unwrap_or(d.chat_max_chars),
-                    rate: (rate, rate * 2.0),
-                    reconnect_grace: pick!(reconnect_grace_seconds)
-                        .map(std::time::Duration::from_secs)
-                        .unwrap_or(d.reconnect_grace),
-                    ping_interval,
-                    idle_timeout,
-                    flush_interval: match pick!(flush_interval_ms) {
-                        Some(ms) if !(1..=1000).contains(&ms) => {
-                            bail!("CROWDWIRE_FLUSH_INTERVAL_MS must be 1 to 1000")
-                        }
-                        Some(ms) => std::time::Duration::from_millis(ms),
-                        None => d.flush_interval,
-                    },
-                    kick_cooldown: pick!(kick_cooldown_s)
-                        .map(std::time::Duration::from_secs)
-                        .unwrap_or(d.kick_cooldown),
-                    guest_ban: pick!(guest_ban_hours)
-                        .map(|h| std::time::Duration::from_secs(h.saturating_mul(3600)))
-                        .unwrap_or(d.guest_ban),
-                    lease_ttl: match pick!(lease_ttl_ms) {
-                        Some(ms) if ms < 500 => bail!("CROWDWIRE_LEASE_TTL_MS must be at least 500"),
-                        Some(ms) => std::time::Duration::from_millis(ms),
-                        None => d.lease_ttl,
-                    },
-                    handshake_timeout: seconds_within(
-                        pick!(ws_handshake_timeout_seconds),
-                        d.handshake_timeout,
-                        "CROWDWIRE_WS_HANDSHAKE_TIMEOUT_SECONDS",
-                    )?,
-                    ..d
-                }
-            },
-            cluster: match (pick!(redis_url), pick!(amqp_url)) {
-                (None, None) => None,
-                (Some(redis_url), Some(amqp_url)) => Some(ClusterConfig {
-                    redis_url,
-                    amqp_url,
-                    replica_id: match pick!(replica_id) {
-                        Some(id) if valid_replica_id(&id) => id,
-                        Some(_) => bail!("CROWDWIRE_REPLICA_ID may hold only letters, digits, '-', '_' and '.' (1-64)"),
-                        None => default_replica_id(),
-                    },
-                }),
-                _ => bail!(
-                    "CROWDWIRE_REDIS_URL and CROWDWIRE_AMQP_URL go together: set both to run as one of many replicas"
-                ),
-            },
+            media,
+            realtime,
+            cluster,
         })
     }
 
@@ -478,6 +389,141 @@ impl Config {
         }
         c
     }
+}
+
+/// Where media is forwarded; nodes are reached through Redis and RabbitMQ, so they need both.
+fn media_mode(l: &Layers) -> anyhow::Result<MediaMode> {
+    let media_mode = match (pick!(l, media_mode), pick!(l, media_disabled)) {
+        (Some(m), _) => m,
+        (None, Some(true)) => MediaMode::Off,
+        (None, _) => MediaMode::Embedded,
+    };
+    if media_mode == MediaMode::Nodes && (pick!(l, redis_url).is_none() || pick!(l, amqp_url).is_none()) {
+        bail!(
+            "CROWDWIRE_MEDIA_MODE=nodes needs CROWDWIRE_REDIS_URL and CROWDWIRE_AMQP_URL: media nodes are reached through them"
+        );
+    }
+    Ok(media_mode)
+}
+
+/// The main listener's bounds.
+fn listener_settings(l: &Layers, trust_forwarded_for: bool) -> anyhow::Result<crate::listener::ListenerSettings> {
+    Ok(crate::listener::ListenerSettings {
+        header_read_timeout: seconds_within(
+            pick!(l, header_read_timeout_seconds),
+            crate::listener::DEFAULT_HEADER_READ_TIMEOUT,
+            "CROWDWIRE_HEADER_READ_TIMEOUT_SECONDS",
+        )?,
+        // Behind a proxy every connection comes from the proxy: a cap on its address
+        // would cap the whole audience. The proxy limits connections per client instead.
+        max_per_ip: match pick!(l, max_connections_per_ip).unwrap_or(crate::listener::DEFAULT_MAX_PER_IP) {
+            0 => None,
+            _ if trust_forwarded_for => None,
+            n => Some(n),
+        },
+    })
+}
+
+/// The admin listener's address, or `None` for `off`.
+fn admin_bind(l: &Layers) -> anyhow::Result<Option<SocketAddr>> {
+    Ok(match pick!(l, admin_bind) {
+        None => Some(SocketAddr::from(([127, 0, 0, 1], 9100))),
+        Some(text) if text.trim().eq_ignore_ascii_case("off") => None,
+        Some(text) => Some(
+            text.trim()
+                .parse()
+                .ok()
+                .context("CROWDWIRE_ADMIN_BIND must be IP:PORT (e.g. 127.0.0.1:9100) or off")?,
+        ),
+    })
+}
+
+/// The embedded SFU's settings, when media is forwarded here.
+fn embedded_media(
+    l: &Layers,
+    media_mode: MediaMode,
+    bind: SocketAddr,
+) -> anyhow::Result<Option<crowdwire_media::MediaConfig>> {
+    if media_mode != MediaMode::Embedded {
+        return Ok(None);
+    }
+    Ok(Some(crowdwire_media::MediaConfig {
+        bind: pick!(l, media_bind).unwrap_or_else(|| SocketAddr::new(bind.ip(), 40000)),
+        announce_ip: pick!(l, media_announce_ip),
+        workers: pick!(l, media_workers)
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+            .max(1),
+        unconnected_timeout: unconnected_timeout(pick!(l, media_unconnected_timeout))?,
+    }))
+}
+
+/// The realtime settings, over their defaults.
+fn realtime_settings(l: &Layers) -> anyhow::Result<crowdwire_realtime::RealtimeSettings> {
+    let d = crowdwire_realtime::RealtimeSettings::default();
+    let area = match pick!(l, interest_area) {
+        Some(text) => parse_area(&text)?,
+        None => d.interest_area,
+    };
+    let rate = pick!(l, ws_rate_per_second).unwrap_or(d.rate.0);
+    let radius = pick!(l, proximity_radius).unwrap_or(d.proximity_radius);
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    if !positive(rate) || !positive(radius) {
+        bail!("CROWDWIRE_WS_RATE_PER_SECOND and CROWDWIRE_PROXIMITY_RADIUS must be positive");
+    }
+    let (ping_interval, idle_timeout) = liveness(pick!(l, ws_ping_interval_ms), pick!(l, ws_idle_timeout_ms))?;
+    Ok(crowdwire_realtime::RealtimeSettings {
+        proximity_radius: radius,
+        max_group_size: pick!(l, max_group_size).unwrap_or(d.max_group_size).max(2),
+        interest_area: area,
+        chat_max_chars: pick!(l, chat_max_chars).unwrap_or(d.chat_max_chars),
+        rate: (rate, rate * 2.0),
+        reconnect_grace: pick!(l, reconnect_grace_seconds)
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(d.reconnect_grace),
+        ping_interval,
+        idle_timeout,
+        flush_interval: match pick!(l, flush_interval_ms) {
+            Some(ms) if !(1..=1000).contains(&ms) => {
+                bail!("CROWDWIRE_FLUSH_INTERVAL_MS must be 1 to 1000")
+            }
+            Some(ms) => std::time::Duration::from_millis(ms),
+            None => d.flush_interval,
+        },
+        kick_cooldown: pick!(l, kick_cooldown_s)
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(d.kick_cooldown),
+        guest_ban: pick!(l, guest_ban_hours)
+            .map(|h| std::time::Duration::from_secs(h.saturating_mul(3600)))
+            .unwrap_or(d.guest_ban),
+        lease_ttl: match pick!(l, lease_ttl_ms) {
+            Some(ms) if ms < 500 => bail!("CROWDWIRE_LEASE_TTL_MS must be at least 500"),
+            Some(ms) => std::time::Duration::from_millis(ms),
+            None => d.lease_ttl,
+        },
+        handshake_timeout: seconds_within(
+            pick!(l, ws_handshake_timeout_seconds),
+            d.handshake_timeout,
+            "CROWDWIRE_WS_HANDSHAKE_TIMEOUT_SECONDS",
+        )?,
+        ..d
+    })
+}
+
+/// Scale-out: Redis and RabbitMQ together, or neither.
+fn cluster_config(l: &Layers) -> anyhow::Result<Option<ClusterConfig>> {
+    Ok(match (pick!(l, redis_url), pick!(l, amqp_url)) {
+        (None, None) => None,
+        (Some(redis_url), Some(amqp_url)) => Some(ClusterConfig {
+            redis_url,
+            amqp_url,
+            replica_id: match pick!(l, replica_id) {
+                Some(id) if valid_replica_id(&id) => id,
+                Some(_) => bail!("CROWDWIRE_REPLICA_ID may hold only letters, digits, '-', '_' and '.' (1-64)"),
+                None => default_replica_id(),
+            },
+        }),
+        _ => bail!("CROWDWIRE_REDIS_URL and CROWDWIRE_AMQP_URL go together: set both to run as one of many replicas"),
+    })
 }
 
 /// `--media-unconnected-timeout`, checked: 1 s to a day.

@@ -67,30 +67,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let keys = TokenKeys::new(&secret).context("the JWT secret is empty")?;
     if let Some((email, password)) = &config.admin {
-        let hash = crowdwire_api::passwords::hash(password.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("hashing the admin password: {e:?}"))?;
-        match db
-            .upsert_superuser(email, "Admin", &hash)
-            .await
-            .context("creating the superuser")?
-        {
-            Bootstrap::Ready(admin) => tracing::info!(user_id = admin.user_id, %email, "superuser ready"),
-            Bootstrap::Refused(user) => tracing::error!(
-                user_id = user.user_id,
-                %email,
-                "NOT creating the superuser: an ordinary account holds CROWDWIRE_ADMIN_EMAIL, and it is never \
-                 promoted (anyone could have set that address); choose another address, or promote the account \
-                 from an existing superuser"
-            ),
-        }
+        ensure_superuser(&db, email, password).await?;
     }
-    // Pictures kept inline by earlier versions leave the world rows (once; a no-op after).
-    match crowdwire_api::images::move_inline_pictures(&db, &config.public_url, config.max_image_bytes).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(worlds = n, "moved inline world pictures to the images table"),
-        Err(e) => tracing::warn!(error = ?e, "could not move inline world pictures"),
-    }
+    move_inline_pictures(&db, &config).await;
     let mailer = match &config.smtp_url {
         Some(url) => Some(Arc::new(
             Mailer::new(url, &config.smtp_from).context("CROWDWIRE_SMTP_URL")?,
@@ -101,22 +80,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .google_client_id
         .clone()
         .map(|id| Arc::new(GoogleVerifier::new(id, config.google_jwks_url.clone())));
-    let settings = ApiSettings {
-        public_url: config.public_url.clone(),
-        access_token_minutes: config.access_token_minutes,
-        guest_token_hours: config.guest_token_hours,
-        auth_rate_per_minute: config.auth_rate_per_minute,
-        auth_burst: config.auth_burst,
-        login_attempts_per_account: config.login_attempts_per_account,
-        max_image_bytes: config.max_image_bytes,
-        max_worlds_per_user: config.max_worlds_per_user,
-        guest_ban_hours: i64::try_from(config.realtime.guest_ban.as_secs() / 3600).unwrap_or(i64::MAX),
-        world_edits_per_minute: config.world_edits_per_minute,
-        max_body_bytes: config.max_body_bytes,
-        trust_forwarded_for: config.trust_forwarded_for,
-        metrics_token: config.metrics_token.clone(),
-        ..ApiSettings::default()
-    };
+    let settings = api_settings(&config);
     let media: Arc<dyn crowdwire_realtime::media::MediaBackend> = match &config.media {
         Some(m) => Arc::new(
             crowdwire_media::MediaNode::start(m.clone())
@@ -125,52 +89,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         ),
         None => Arc::new(UnavailableMedia::default()),
     };
-    let (backends, replica_number) = match &config.cluster {
-        None => (
-            crowdwire_realtime::Backends {
-                presence: Arc::new(LocalPresence::default()),
-                bus: Arc::new(LocalBus::default()),
-                leases: Arc::new(crowdwire_realtime::lease::LocalLeases),
-                media,
-            },
-            0,
-        ),
-        Some(c) => {
-            if db.backend_name() == "sqlite" {
-                tracing::warn!("running as one of many replicas on SQLite: replicas on other machines need PostgreSQL");
-            }
-            let rt = &config.realtime;
-            let store = crowdwire_cluster::RedisStore::connect(&c.redis_url, rt.lease_ttl, rt.presence_refresh * 3)
-                .await
-                .map_err(|e| anyhow::anyhow!(e))?;
-            let bus = crowdwire_cluster::AmqpBus::connect(&c.amqp_url, &c.replica_id)
-                .await
-                .map_err(|e| anyhow::anyhow!(e))?;
-            let number = crowdwire_realtime::lease::Leases::replica_number(&store)
-                .await
-                .context("numbering this replica")?;
-            tracing::info!(replica = %c.replica_id, number, "joined the cluster");
-            let media: Arc<dyn crowdwire_realtime::media::MediaBackend> = if config.media_nodes {
-                Arc::new(
-                    crowdwire_cluster::RemoteMedia::connect(&c.amqp_url, store.connection(), &c.replica_id)
-                        .await
-                        .map_err(|e| anyhow::anyhow!(e))?,
-                )
-            } else {
-                media
-            };
-            let store = Arc::new(store);
-            (
-                crowdwire_realtime::Backends {
-                    presence: store.clone(),
-                    bus: Arc::new(bus),
-                    leases: store,
-                    media,
-                },
-                number,
-            )
-        }
-    };
+    let (backends, replica_number) = realtime_backends(&config, &db, media).await?;
     let hub = Hub::new(
         db.clone(),
         keys.clone(),
@@ -224,6 +143,125 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         };
         tasks.push(tokio::spawn(crate::listener::serve(admin, admin_app, settings, rx)));
     }
+    log_listening(&config, addr, admin_addr, &db);
+    Ok(Running {
+        addr,
+        admin_addr,
+        db,
+        hub,
+        shutdown: tx,
+        tasks,
+    })
+}
+
+/// Makes the superuser `email`, unless an ordinary account holds that address.
+async fn ensure_superuser(db: &Db, email: &str, password: &str) -> anyhow::Result<()> {
+    let hash = crowdwire_api::passwords::hash(password.to_owned())
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing the admin password: {e:?}"))?;
+    match db
+        .upsert_superuser(email, "Admin", &hash)
+        .await
+        .context("creating the superuser")?
+    {
+        Bootstrap::Ready(admin) => tracing::info!(user_id = admin.user_id, %email, "superuser ready"),
+        Bootstrap::Refused(user) => tracing::error!(
+            user_id = user.user_id,
+            %email,
+            "NOT creating the superuser: an ordinary account holds CROWDWIRE_ADMIN_EMAIL, and it is never \
+             promoted (anyone could have set that address); choose another address, or promote the account \
+             from an existing superuser"
+        ),
+    }
+    Ok(())
+}
+
+/// Pictures kept inline by earlier versions leave the world rows (once; a no-op after).
+async fn move_inline_pictures(db: &Db, config: &Config) {
+    match crowdwire_api::images::move_inline_pictures(db, &config.public_url, config.max_image_bytes).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(worlds = n, "moved inline world pictures to the images table"),
+        Err(e) => tracing::warn!(error = ?e, "could not move inline world pictures"),
+    }
+}
+
+/// The REST API's settings, from the configuration.
+fn api_settings(config: &Config) -> ApiSettings {
+    ApiSettings {
+        public_url: config.public_url.clone(),
+        access_token_minutes: config.access_token_minutes,
+        guest_token_hours: config.guest_token_hours,
+        auth_rate_per_minute: config.auth_rate_per_minute,
+        auth_burst: config.auth_burst,
+        login_attempts_per_account: config.login_attempts_per_account,
+        max_image_bytes: config.max_image_bytes,
+        max_worlds_per_user: config.max_worlds_per_user,
+        guest_ban_hours: i64::try_from(config.realtime.guest_ban.as_secs() / 3600).unwrap_or(i64::MAX),
+        world_edits_per_minute: config.world_edits_per_minute,
+        max_body_bytes: config.max_body_bytes,
+        trust_forwarded_for: config.trust_forwarded_for,
+        metrics_token: config.metrics_token.clone(),
+        ..ApiSettings::default()
+    }
+}
+
+/// Presence, bus, leases and media of the realtime hub, and this replica's number: local
+/// ones for a single server, Redis and RabbitMQ (joining the cluster) for one of many.
+async fn realtime_backends(
+    config: &Config,
+    db: &Db,
+    media: Arc<dyn crowdwire_realtime::media::MediaBackend>,
+) -> anyhow::Result<(crowdwire_realtime::Backends, u32)> {
+    Ok(match &config.cluster {
+        None => (
+            crowdwire_realtime::Backends {
+                presence: Arc::new(LocalPresence::default()),
+                bus: Arc::new(LocalBus::default()),
+                leases: Arc::new(crowdwire_realtime::lease::LocalLeases),
+                media,
+            },
+            0,
+        ),
+        Some(c) => {
+            if db.backend_name() == "sqlite" {
+                tracing::warn!("running as one of many replicas on SQLite: replicas on other machines need PostgreSQL");
+            }
+            let rt = &config.realtime;
+            let store = crowdwire_cluster::RedisStore::connect(&c.redis_url, rt.lease_ttl, rt.presence_refresh * 3)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let bus = crowdwire_cluster::AmqpBus::connect(&c.amqp_url, &c.replica_id)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let number = crowdwire_realtime::lease::Leases::replica_number(&store)
+                .await
+                .context("numbering this replica")?;
+            tracing::info!(replica = %c.replica_id, number, "joined the cluster");
+            let media: Arc<dyn crowdwire_realtime::media::MediaBackend> = if config.media_nodes {
+                Arc::new(
+                    crowdwire_cluster::RemoteMedia::connect(&c.amqp_url, store.connection(), &c.replica_id)
+                        .await
+                        .map_err(|e| anyhow::anyhow!(e))?,
+                )
+            } else {
+                media
+            };
+            let store = Arc::new(store);
+            (
+                crowdwire_realtime::Backends {
+                    presence: store.clone(),
+                    bus: Arc::new(bus),
+                    leases: store,
+                    media,
+                },
+                number,
+            )
+        }
+    })
+}
+
+/// Says where the server listens, and with which bounds.
+fn log_listening(config: &Config, addr: SocketAddr, admin_addr: Option<SocketAddr>, db: &Db) {
     tracing::info!(
         %addr,
         admin = %admin_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()),
@@ -236,14 +274,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         },
         "CrowdWire listening"
     );
-    Ok(Running {
-        addr,
-        admin_addr,
-        db,
-        hub,
-        shutdown: tx,
-        tasks,
-    })
 }
 
 /// Binds the admin listener; a taken address names the setting that moves it.

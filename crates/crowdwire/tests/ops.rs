@@ -143,6 +143,28 @@ async fn openapi_document_covers_every_endpoint(b: Backend) {
         assert!(op.is_object(), "{method} {path} missing");
         assert!(op["responses"]["200"].is_object(), "{method} {path} documents its 200");
     }
+    // Every list documents its paging: page 1..1000000, limit 1..100 (the shared `Paging`).
+    for path in [
+        "/api/v1/users",
+        "/api/v1/users/{user_id}/reports-sent",
+        "/api/v1/users/{user_id}/reports-received",
+        "/api/v1/users/{user_id}/reports-received/{world_id}",
+        "/api/v1/users/reports",
+        "/api/v1/worlds",
+        "/api/v1/worlds/reports",
+        "/api/v1/worlds/{world_id}/events",
+    ] {
+        let params = paths[path]["get"]["parameters"].as_array().unwrap();
+        for (name, max) in [("page", 1_000_000), ("limit", 100)] {
+            let p = params
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("GET {path} does not document {name}"));
+            assert_eq!(p["in"], "query", "GET {path} {name}");
+            assert_eq!(p["schema"]["minimum"], 1, "GET {path} {name}");
+            assert_eq!(p["schema"]["maximum"], max, "GET {path} {name}");
+        }
+    }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     assert!(doc["components"]["schemas"]["WorldInDB"].is_object());
 }

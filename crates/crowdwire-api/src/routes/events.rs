@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult, Errors, msg};
 use crate::extract::{Path, Query, Registered};
 use crate::schemas::EventInDB;
 use crate::state::AppState;
-use crate::validate::{flexible_bool, parse_datetime, window};
+use crate::validate::{Paging, flexible_bool, parse_datetime};
 use crowdwire_access::{Standing, live_world};
 
 /// Routes of this module.
@@ -38,23 +38,18 @@ pub struct EventSearch {
     pub start_date: Option<String>,
     /// To (inclusive, ISO-8601).
     pub end_date: Option<String>,
-    /// Page, from 1.
-    #[param(minimum = 1, maximum = 1000000)]
-    pub page: Option<i64>,
-    /// Page size (1..100, default 10).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
 }
 
 /// Events of a world; up to `limit + 1` rows, like every list.
 #[utoipa::path(get, path = "/worlds/{world_id}/events", tag = "events", security(("bearer" = [])),
-    params(("world_id" = i64, Path, description = "World id"), EventSearch),
+    params(("world_id" = i64, Path, description = "World id"), EventSearch, Paging),
     responses((status = 200, body = Vec<EventInDB>), Errors))]
 async fn list_events(
     State(state): State<AppState>,
     Registered(user): Registered,
     Path(world_id): Path<i64>,
     Query(q): Query<EventSearch>,
+    Query(paging): Query<Paging>,
 ) -> ApiResult<Json<Vec<EventInDB>>> {
     let allowed = user.is_superuser
         || match live_world(&state.db, world_id).await? {
@@ -71,7 +66,7 @@ async fn list_events(
             "value_error.const",
         ));
     }
-    let (offset, limit) = window(q.page, q.limit)?;
+    let (offset, limit) = paging.window()?;
     let start = q
         .start_date
         .as_deref()

@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
 use crate::extract::{JsonBody, Path, Query, Registered, Superuser};
 use crate::schemas::{ReportUserInDB, ReportUserInDBDetailed, StatusOk, UserInDB};
 use crate::state::AppState;
-use crate::validate::{Checks, flexible_bool, lenient, window};
+use crate::validate::{Checks, Paging, flexible_bool, lenient};
 use crowdwire_access::live::Eviction;
 use crowdwire_access::{Standing, live_world};
 
@@ -76,23 +76,18 @@ pub struct UserSearch {
     pub order_by: Option<String>,
     /// `desc` (default) or `asc`.
     pub order: Option<String>,
-    /// Page, from 1.
-    #[param(minimum = 1, maximum = 1000000)]
-    pub page: Option<i64>,
-    /// Page size (1..100, default 10).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
 }
 
 /// Lists accounts (superusers); returns up to `limit + 1` rows.
-#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])), params(UserSearch),
+#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])), params(UserSearch, Paging),
     responses((status = 200, body = Vec<UserInDB>), Errors))]
 async fn search_users(
     State(state): State<AppState>,
     Superuser(_admin): Superuser,
     Query(q): Query<UserSearch>,
+    Query(paging): Query<Paging>,
 ) -> ApiResult<Json<Vec<UserInDB>>> {
-    let (offset, limit) = window(q.page, q.limit)?;
+    let (offset, limit) = paging.window()?;
     let mut statuses = Vec::new();
     if q.normal.unwrap_or(true) {
         statuses.push(users::status::NORMAL);
@@ -299,18 +294,6 @@ async fn logout_everywhere(State(state): State<AppState>, Registered(user): Regi
     Ok(Json(StatusOk { status: "ok".into() }))
 }
 
-/// Paging.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Paging {
-    /// Page, from 1.
-    #[param(minimum = 1, maximum = 1000000)]
-    pub page: Option<i64>,
-    /// Page size (1..100, default 10).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-}
-
 /// Reports filed by a user (the user or a superuser); up to `limit + 1` rows.
 #[utoipa::path(get, path = "/users/{user_id}/reports-sent", tag = "user reports", security(("bearer" = [])),
     params(("user_id" = i64, Path, description = "Reporter"), Paging),
@@ -319,12 +302,12 @@ async fn reports_sent(
     State(state): State<AppState>,
     Registered(caller): Registered,
     Path(user_id): Path<i64>,
-    Query(p): Query<Paging>,
+    Query(paging): Query<Paging>,
 ) -> ApiResult<Json<Vec<ReportUserInDB>>> {
     if caller.user_id != user_id && !caller.is_superuser {
         return Err(ApiError::bad_request(msg::USER_SENT_REPORTS_ACCESS_FORBIDDEN));
     }
-    let (offset, limit) = window(p.page, p.limit)?;
+    let (offset, limit) = paging.window()?;
     let rows = state.db.user_reports_sent(user_id, offset, limit).await?;
     Ok(Json(rows.into_iter().map(Into::into).collect()))
 }
@@ -377,12 +360,12 @@ async fn reports_received(
     State(state): State<AppState>,
     Registered(caller): Registered,
     Path(user_id): Path<i64>,
-    Query(p): Query<Paging>,
+    Query(paging): Query<Paging>,
 ) -> ApiResult<Json<Vec<ReportUserInDB>>> {
     if !caller.is_superuser {
         return Err(ApiError::bad_request(msg::USER_RECEIVED_REPORTS_ACCESS_FORBIDDEN));
     }
-    let (offset, limit) = window(p.page, p.limit)?;
+    let (offset, limit) = paging.window()?;
     let rows = state.db.user_reports_received(user_id, None, offset, limit).await?;
     Ok(Json(rows.into_iter().map(Into::into).collect()))
 }
@@ -405,12 +388,12 @@ async fn reports_received_in_world(
     State(state): State<AppState>,
     Registered(caller): Registered,
     Path((user_id, world_id)): Path<(i64, i64)>,
-    Query(p): Query<Paging>,
+    Query(paging): Query<Paging>,
 ) -> ApiResult<Json<Vec<ReportUserInDB>>> {
     if !may_moderate(&state, &caller, world_id).await? {
         return Err(ApiError::bad_request(msg::ACCESS_FORBIDDEN));
     }
-    let (offset, limit) = window(p.page, p.limit)?;
+    let (offset, limit) = paging.window()?;
     let rows = state
         .db
         .user_reports_received(user_id, Some(world_id), offset, limit)
@@ -481,23 +464,18 @@ pub struct ReportSearch {
     /// Reviewed flag to match (default false).
     #[serde(default, deserialize_with = "flexible_bool")]
     pub reviewed: Option<bool>,
-    /// Page, from 1.
-    #[param(minimum = 1, maximum = 1000000)]
-    pub page: Option<i64>,
-    /// Page size (1..100, default 10).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
 }
 
 /// User reports with names, for superusers or holders of `ban` in `world_id`; up to
 /// `limit + 1` rows. The reporters' and reported users' e-mail addresses are filled in for
 /// superusers only (`null` for a world's moderators).
-#[utoipa::path(get, path = "/users/reports", tag = "user reports", security(("bearer" = [])), params(ReportSearch),
+#[utoipa::path(get, path = "/users/reports", tag = "user reports", security(("bearer" = [])), params(ReportSearch, Paging),
     responses((status = 200, body = Vec<ReportUserInDBDetailed>), Errors))]
 async fn search_reports(
     State(state): State<AppState>,
     Registered(caller): Registered,
     Query(q): Query<ReportSearch>,
+    Query(paging): Query<Paging>,
 ) -> ApiResult<Json<Vec<ReportUserInDBDetailed>>> {
     if !caller.is_superuser {
         let allowed = match q.world_id {
@@ -508,7 +486,7 @@ async fn search_reports(
             return Err(ApiError::bad_request(msg::ROLE_INVALID_PERMISSIONS));
         }
     }
-    let (offset, limit) = window(q.page, q.limit)?;
+    let (offset, limit) = paging.window()?;
     let rows = state
         .db
         .search_user_reports(&UserReportQuery {

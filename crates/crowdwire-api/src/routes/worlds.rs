@@ -24,7 +24,7 @@ use crate::schemas::{
     WorldUserWithRoleAndMap,
 };
 use crate::state::AppState;
-use crate::validate::{Checks, flexible_bool, lenient, window};
+use crate::validate::{Checks, Paging, flexible_bool, lenient};
 use crowdwire_access::live::Eviction;
 use crowdwire_access::{
     AVATARS, Standing, enter_as_guest, enter_as_member, live_world, random_avatar, refuse_blocked, wire_id,
@@ -129,21 +129,16 @@ pub struct WorldSearch {
     pub order_by: Option<String>,
     /// `desc` (default) or `asc`.
     pub order: Option<String>,
-    /// Page, from 1.
-    #[param(minimum = 1, maximum = 1000000)]
-    pub page: Option<i64>,
-    /// Page size (1..100, default 10).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
 }
 
 /// Searches worlds; returns up to `limit + 1` rows with live online counts.
-#[utoipa::path(get, path = "/worlds", tag = "worlds", security(("bearer" = [])), params(WorldSearch),
+#[utoipa::path(get, path = "/worlds", tag = "worlds", security(("bearer" = [])), params(WorldSearch, Paging),
     responses((status = 200, body = Vec<WorldInDB>), Errors))]
 async fn search_worlds(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<WorldSearch>,
+    Query(paging): Query<Paging>,
 ) -> ApiResult<Json<Vec<WorldInDB>>> {
     let scope = match (&caller, q.visibility.as_deref()) {
         (Caller::Guest(_), Some("public")) => Scope::GuestVisible,
@@ -169,7 +164,7 @@ async fn search_worlds(
         }
         (Caller::User(_), _) => return Err(ApiError::bad_request(msg::INVALID_WORLD_VISIBILITY_FILTER)),
     };
-    let (offset, limit) = window(q.page, q.limit)?;
+    let (offset, limit) = paging.window()?;
     if q.search.as_deref().is_some_and(|s| s.chars().count() > 100) || q.tags.len() > 50 {
         return Err(ApiError::invalid(
             &["query", "search"],
@@ -707,6 +702,24 @@ async fn update_membership(
     Path((world_id, user_id)): Path<(i64, String)>,
     JsonBody(body): JsonBody<WorldUserUpdate>,
 ) -> ApiResult<Json<WorldUserInDB>> {
+    check_membership_update(&body)?;
+    let target = parse_user_ref(&user_id)?;
+    let me = principal(&caller);
+    if matches!(caller, Caller::Guest(_)) && target != me {
+        return Err(ApiError::bad_request(msg::ACCESS_FORBIDDEN));
+    }
+    let username = body.username.clone().map(|u| u.trim().to_owned());
+    match target {
+        Principal::Guest(g) if target != me && body.status.is_some() => {
+            ban_or_unban_guest(&state, &caller, world_id, g, username, body).await
+        }
+        Principal::Guest(g) => update_own_guest(&state, world_id, g, target != me, username, body).await,
+        Principal::User(target_id) => update_member(&state, &caller, world_id, target_id, username, body).await,
+    }
+}
+
+/// The fields' own checks.
+fn check_membership_update(body: &WorldUserUpdate) -> ApiResult<()> {
     let mut c = Checks::new();
     c.max_len("username", body.username.as_deref(), 50);
     c.not_blank("username", body.username.as_deref());
@@ -720,123 +733,143 @@ async fn update_membership(
     {
         c.fail("status", "status must be 0 (normal) or 1 (banned)", "value_error.const");
     }
-    c.finish()?;
-    let target = parse_user_ref(&user_id)?;
-    let me = principal(&caller);
-    if matches!(caller, Caller::Guest(_)) && target != me {
+    c.finish()
+}
+
+/// A guest banned or unbanned by someone else.
+async fn ban_or_unban_guest(
+    state: &AppState,
+    caller: &Caller,
+    world_id: i64,
+    g: uuid::Uuid,
+    username: Option<String>,
+    body: WorldUserUpdate,
+) -> ApiResult<Json<WorldUserInDB>> {
+    let target = Principal::Guest(g);
+    // Security review F10: guests can be banned (kept out for guest_ban_hours by
+    // their guest id) and unbanned, by whoever may ban members.
+    let Caller::User(user) = caller else {
         return Err(ApiError::bad_request(msg::ACCESS_FORBIDDEN));
+    };
+    let world = state
+        .db
+        .world_by_id(world_id)
+        .await?
+        .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
+    if !user.is_superuser && !Standing::of(&state.db, &world, user).await?.can_ban() {
+        return Err(ApiError::bad_request(msg::USER_NO_ROLE_PERMISSIONS));
     }
-    let username = body.username.map(|u| u.trim().to_owned());
-    match target {
-        Principal::Guest(g) if target != me && body.status.is_some() => {
-            // Security review F10: guests can be banned (kept out for guest_ban_hours by
-            // their guest id) and unbanned, by whoever may ban members.
-            let Caller::User(user) = &caller else {
-                return Err(ApiError::bad_request(msg::ACCESS_FORBIDDEN));
-            };
-            let world = state
-                .db
-                .world_by_id(world_id)
-                .await?
-                .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
-            if !user.is_superuser && !Standing::of(&state.db, &world, user).await?.can_ban() {
-                return Err(ApiError::bad_request(msg::USER_NO_ROLE_PERMISSIONS));
-            }
-            if username.is_some() || body.avatar.is_some() {
-                return Err(ApiError::bad_request(msg::CHANGE_USER_INFO_FORBIDDEN));
-            }
-            let gid = g.hyphenated().to_string();
-            let mut guest = state
-                .db
-                .guest(world_id, &gid)
-                .await?
-                .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
-            if body.status == Some(members::status::BANNED) {
-                let hours = state.settings.guest_ban_hours.max(0);
-                let micros = hours.saturating_mul(3_600_000_000);
-                state.db.block(world_id, &gid, BlockKind::Ban, micros).await?;
-                state
-                    .live
-                    .evict(Some(world_id), target, Eviction::BannedFromWorld)
-                    .await;
-                guest.status = members::status::BANNED;
-            } else {
-                state.db.unblock(world_id, &gid).await?;
-            }
-            Ok(Json(guest.into()))
+    if username.is_some() || body.avatar.is_some() {
+        return Err(ApiError::bad_request(msg::CHANGE_USER_INFO_FORBIDDEN));
+    }
+    let gid = g.hyphenated().to_string();
+    let mut guest = state
+        .db
+        .guest(world_id, &gid)
+        .await?
+        .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
+    if body.status == Some(members::status::BANNED) {
+        let hours = state.settings.guest_ban_hours.max(0);
+        let micros = hours.saturating_mul(3_600_000_000);
+        state.db.block(world_id, &gid, BlockKind::Ban, micros).await?;
+        state
+            .live
+            .evict(Some(world_id), target, Eviction::BannedFromWorld)
+            .await;
+        guest.status = members::status::BANNED;
+    } else {
+        state.db.unblock(world_id, &gid).await?;
+    }
+    Ok(Json(guest.into()))
+}
+
+/// A guest's own name and avatar.
+async fn update_own_guest(
+    state: &AppState,
+    world_id: i64,
+    g: uuid::Uuid,
+    someone_else: bool,
+    username: Option<String>,
+    body: WorldUserUpdate,
+) -> ApiResult<Json<WorldUserInDB>> {
+    if body.status.is_some_and(|s| s != 0) {
+        return Err(ApiError::bad_request(msg::USER_IS_NOT_BANNABLE));
+    }
+    if someone_else {
+        return Err(ApiError::bad_request(msg::CHANGE_USER_INFO_FORBIDDEN));
+    }
+    let updated = state
+        .db
+        .update_guest(
+            world_id,
+            &g.to_string(),
+            username.as_deref(),
+            body.avatar.as_deref(),
+            None,
+        )
+        .await?
+        .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
+    Ok(Json(updated.into()))
+}
+
+/// A member's name, avatar or ban, by the member, a holder of `ban`, the creator or a superuser.
+async fn update_member(
+    state: &AppState,
+    caller: &Caller,
+    world_id: i64,
+    target_id: i64,
+    username: Option<String>,
+    body: WorldUserUpdate,
+) -> ApiResult<Json<WorldUserInDB>> {
+    let Caller::User(user) = caller else {
+        return Err(ApiError::bad_request(msg::ACCESS_FORBIDDEN));
+    };
+    let member = state
+        .db
+        .member(world_id, target_id)
+        .await?
+        .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
+    let world = state
+        .db
+        .world_by_id(world_id)
+        .await?
+        .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
+    let standing = Standing::of(&state.db, &world, user).await?;
+    let moderator = user.is_superuser || standing.can_ban();
+    let changes_status = body.status.is_some_and(|s| s != member.status);
+    if changes_status && !moderator {
+        return Err(ApiError::bad_request(msg::USER_NO_ROLE_PERMISSIONS));
+    }
+    let is_self = user.user_id == target_id;
+    if !is_self {
+        if !moderator {
+            return Err(ApiError::bad_request(msg::USER_NO_ROLE_PERMISSIONS));
         }
-        Principal::Guest(g) => {
-            if body.status.is_some_and(|s| s != 0) {
-                return Err(ApiError::bad_request(msg::USER_IS_NOT_BANNABLE));
-            }
-            if target != me {
-                return Err(ApiError::bad_request(msg::CHANGE_USER_INFO_FORBIDDEN));
-            }
-            let updated = state
-                .db
-                .update_guest(
-                    world_id,
-                    &g.to_string(),
-                    username.as_deref(),
-                    body.avatar.as_deref(),
-                    None,
-                )
-                .await?
-                .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
-            Ok(Json(updated.into()))
-        }
-        Principal::User(target_id) => {
-            let Caller::User(user) = &caller else {
-                return Err(ApiError::bad_request(msg::ACCESS_FORBIDDEN));
-            };
-            let member = state
-                .db
-                .member(world_id, target_id)
-                .await?
-                .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
-            let world = state
-                .db
-                .world_by_id(world_id)
-                .await?
-                .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
-            let standing = Standing::of(&state.db, &world, user).await?;
-            let moderator = user.is_superuser || standing.can_ban();
-            let changes_status = body.status.is_some_and(|s| s != member.status);
-            if changes_status && !moderator {
-                return Err(ApiError::bad_request(msg::USER_NO_ROLE_PERMISSIONS));
-            }
-            let is_self = user.user_id == target_id;
-            if !is_self {
-                if !moderator {
-                    return Err(ApiError::bad_request(msg::USER_NO_ROLE_PERMISSIONS));
-                }
-                if (username.is_some() || body.avatar.is_some()) && !user.is_superuser {
-                    return Err(ApiError::bad_request(msg::CHANGE_USER_INFO_FORBIDDEN));
-                }
-            }
-            if changes_status && world.creator == Some(target_id) && !user.is_superuser {
-                return Err(ApiError::bad_request(msg::USER_IS_NOT_BANNABLE));
-            }
-            let changes = MemberChanges {
-                username,
-                avatar: body.avatar,
-                status: body.status,
-                role_id: None,
-            };
-            let updated = state
-                .db
-                .update_member(world_id, target_id, &changes)
-                .await?
-                .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
-            if updated.status == members::status::BANNED && member.status != members::status::BANNED {
-                state
-                    .live
-                    .evict(Some(world_id), Principal::User(target_id), Eviction::BannedFromWorld)
-                    .await;
-            }
-            Ok(Json(updated.into()))
+        if (username.is_some() || body.avatar.is_some()) && !user.is_superuser {
+            return Err(ApiError::bad_request(msg::CHANGE_USER_INFO_FORBIDDEN));
         }
     }
+    if changes_status && world.creator == Some(target_id) && !user.is_superuser {
+        return Err(ApiError::bad_request(msg::USER_IS_NOT_BANNABLE));
+    }
+    let changes = MemberChanges {
+        username,
+        avatar: body.avatar,
+        status: body.status,
+        role_id: None,
+    };
+    let updated = state
+        .db
+        .update_member(world_id, target_id, &changes)
+        .await?
+        .ok_or(ApiError::bad_request(msg::USER_NOT_IN_WORLD))?;
+    if updated.status == members::status::BANNED && member.status != members::status::BANNED {
+        state
+            .live
+            .evict(Some(world_id), Principal::User(target_id), Eviction::BannedFromWorld)
+            .await;
+    }
+    Ok(Json(updated.into()))
 }
 
 /// Filters of the world-report list.
@@ -857,26 +890,21 @@ pub struct WorldReportSearch {
     pub order_by: Option<String>,
     /// `desc` (default) or `asc`.
     pub order: Option<String>,
-    /// Page, from 1.
-    #[param(minimum = 1, maximum = 1000000)]
-    pub page: Option<i64>,
-    /// Page size (1..100, default 10).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
 }
 
 /// World reports (superusers); up to `limit + 1` rows.
-#[utoipa::path(get, path = "/worlds/reports", tag = "world reports", security(("bearer" = [])), params(WorldReportSearch),
+#[utoipa::path(get, path = "/worlds/reports", tag = "world reports", security(("bearer" = [])), params(WorldReportSearch, Paging),
     responses((status = 200, body = Vec<ReportWorldInDBWithEmail>), Errors))]
 async fn world_reports(
     State(state): State<AppState>,
     Registered(user): Registered,
     Query(q): Query<WorldReportSearch>,
+    Query(paging): Query<Paging>,
 ) -> ApiResult<Json<Vec<ReportWorldInDBWithEmail>>> {
     if !user.is_superuser {
         return Err(ApiError::forbidden(msg::WORLD_REPORT_ACCESS_FORBIDDEN));
     }
-    let (offset, limit) = window(q.page, q.limit)?;
+    let (offset, limit) = paging.window()?;
     let rows = state
         .db
         .search_world_reports(&WorldReportQuery {

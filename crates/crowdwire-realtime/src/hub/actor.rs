@@ -220,30 +220,11 @@ pub(super) async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx:
                     None => mailbox_inputs(&hub, world, msg, &mut sockets).await,
                 },
             },
-            _ = refresh.tick() => {
-                if !refresh_presence(&hub, world, fence, &engine).await {
-                    tracing::warn!(world, "another replica owns this world now; stopping it here");
-                    break (End::Fenced, Vec::new());
-                }
-                // Sessions held by a replica that died are dropped connections: their players
-                // keep their place for the reconnection grace, then leave.
-                let dead = sockets.on_dead_replicas(&hub).await;
-                let now = hub.clock();
-                dead.into_iter().map(|session| (Input::Closed { session, clean: false }, now)).collect()
-            }
-            Some((peer, text)) = media_rx.recv() => {
-                // Group changes come in bursts, each with media replies: take what else
-                // waits in the same turn.
-                let now = hub.clock();
-                let mut inputs = vec![(media_input(peer, text), now)];
-                while inputs.len() < TURN_INPUTS {
-                    match media_rx.try_recv() {
-                        Ok((peer, text)) => inputs.push((media_input(peer, text), now)),
-                        Err(_) => break,
-                    }
-                }
-                inputs
-            }
+            _ = refresh.tick() => match refresh_inputs(&hub, world, fence, &engine, &mut sockets).await {
+                Some(inputs) => inputs,
+                None => break (End::Fenced, Vec::new()),
+            },
+            Some(first) = media_rx.recv() => media_inputs(&hub, first, &mut media_rx),
             _ = tokio::time::sleep_until(flush.at.unwrap_or_else(tokio::time::Instant::now)), if flush.at.is_some() => {
                 // A turn with no input: the movements' flush below.
                 Vec::new()
@@ -255,21 +236,7 @@ pub(super) async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx:
                 vec![(Input::Tick, hub.clock())]
             }
         };
-        // Take what else waits (up to a bound) in the same turn: under load a turn then
-        // covers many moves, and each socket gets their frames in one hand-over.
-        let mut ended = None;
-        while input.len() < TURN_INPUTS {
-            let Ok(msg) = rx.try_recv() else { break };
-            match lease_msg(&msg) {
-                Some(LeaseMsg::End(end)) => {
-                    ended = Some(end);
-                    break;
-                }
-                Some(LeaseMsg::Refenced(f)) => (fence, sockets.fence) = (f, f),
-                None => input.extend(mailbox_inputs(&hub, world, msg, &mut sockets).await),
-            }
-        }
-        if let Some(end) = ended {
+        if let Some(end) = drain_mailbox(&hub, world, &mut rx, &mut sockets, &mut fence, &mut input).await {
             break (end, input);
         }
         let flush_due = flush.at.is_some_and(|t| t <= tokio::time::Instant::now());
@@ -308,6 +275,70 @@ pub(super) async fn run_actor(hub: Arc<Hub>, world: i64, mut fence: u64, mut rx:
     stop(&hub, world, fence, &engine, &mut sockets, online, end).await;
     drop(rec_tx);
     let _ = recorder.await;
+}
+
+/// The presence refresh's turn: the inputs of sessions held by replicas that died, or `None`
+/// when another replica owns the world now.
+async fn refresh_inputs(
+    hub: &Hub,
+    world: i64,
+    fence: u64,
+    engine: &WorldEngine,
+    sockets: &mut Sockets,
+) -> Option<Vec<(Input, Clock)>> {
+    if !refresh_presence(hub, world, fence, engine).await {
+        tracing::warn!(world, "another replica owns this world now; stopping it here");
+        return None;
+    }
+    // Sessions held by a replica that died are dropped connections: their players
+    // keep their place for the reconnection grace, then leave.
+    let dead = sockets.on_dead_replicas(hub).await;
+    let now = hub.clock();
+    Some(
+        dead.into_iter()
+            .map(|session| (Input::Closed { session, clean: false }, now))
+            .collect(),
+    )
+}
+
+/// A media message's turn. Group changes come in bursts, each with media replies: take what
+/// else waits in the same turn.
+fn media_inputs(
+    hub: &Hub,
+    (peer, text): (String, String),
+    media_rx: &mut mpsc::UnboundedReceiver<(String, String)>,
+) -> Vec<(Input, Clock)> {
+    let now = hub.clock();
+    let mut inputs = vec![(media_input(peer, text), now)];
+    while inputs.len() < TURN_INPUTS {
+        match media_rx.try_recv() {
+            Ok((peer, text)) => inputs.push((media_input(peer, text), now)),
+            Err(_) => break,
+        }
+    }
+    inputs
+}
+
+/// Takes what else waits in the mailbox (up to a bound) into the same turn: under load a turn
+/// then covers many moves, and each socket gets their frames in one hand-over. Returns how
+/// the actor ends, when a message says so (`input` then holds what came before it).
+async fn drain_mailbox(
+    hub: &Hub,
+    world: i64,
+    rx: &mut mpsc::Receiver<ActorMsg>,
+    sockets: &mut Sockets,
+    fence: &mut u64,
+    input: &mut Vec<(Input, Clock)>,
+) -> Option<End> {
+    while input.len() < TURN_INPUTS {
+        let Ok(msg) = rx.try_recv() else { break };
+        match lease_msg(&msg) {
+            Some(LeaseMsg::End(end)) => return Some(end),
+            Some(LeaseMsg::Refenced(f)) => (*fence, sockets.fence) = (f, f),
+            None => input.extend(mailbox_inputs(hub, world, msg, sockets).await),
+        }
+    }
+    None
 }
 
 /// One turn: the inputs through the engine, the outputs carried out, and (when due) the

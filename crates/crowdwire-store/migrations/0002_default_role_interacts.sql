@@ -1,3 +1,3 @@
 -- Default roles may use file boards and other map objects (interact), as everyone could in the
 -- original; worlds made before this get it turned on.
-UPDATE roles SET interact = TRUE WHERE is_default = TRUE;
+UPDATE roles SET interact = {true} WHERE is_default = {true};

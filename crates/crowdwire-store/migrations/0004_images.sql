@@ -4,6 +4,6 @@
 CREATE TABLE images (
     image_id     VARCHAR(64)  PRIMARY KEY,
     content_type VARCHAR(32)  NOT NULL,
-    bytes        BYTEA NOT NULL,
+    bytes        {blob} NOT NULL,
     created      BIGINT       NOT NULL
 );

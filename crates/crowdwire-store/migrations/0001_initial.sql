@@ -1,9 +1,9 @@
--- CrowdWire schema, SQLite flavour. Mirrors postgres/0001_initial.sql table for table.
+{header}
 -- Timestamps are microseconds since the Unix epoch, UTC (BIGINT), so that both backends
 -- compare and bucket them with the same SQL.
 
 CREATE TABLE users (
-    user_id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id          {id},
     name             VARCHAR(50)  NOT NULL,
     email            VARCHAR(100) NOT NULL,
     hashed_password  VARCHAR(256),
@@ -23,8 +23,8 @@ CREATE TABLE tags (
 );
 
 CREATE TABLE worlds (
-    world_id       INTEGER PRIMARY KEY AUTOINCREMENT,
-    creator        INTEGER REFERENCES users (user_id) ON DELETE SET NULL,
+    world_id       {id},
+    creator        {id_ref} REFERENCES users (user_id) ON DELETE SET NULL,
     name           VARCHAR(50)  NOT NULL,
     -- Unicode-lowercased name (computed by the server; SQLite's lower() folds ASCII only).
     name_key       VARCHAR(50)  NOT NULL,
@@ -46,15 +46,15 @@ CREATE INDEX worlds_creator_idx ON worlds (creator);
 CREATE INDEX worlds_creation_date_idx ON worlds (creation_date);
 
 CREATE TABLE world_tags (
-    world_id  INTEGER     NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
+    world_id  {id_ref}     NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
     tag_name  VARCHAR(30) NOT NULL REFERENCES tags (name) ON DELETE CASCADE,
     PRIMARY KEY (world_id, tag_name)
 );
 CREATE INDEX world_tags_tag_idx ON world_tags (tag_name);
 
 CREATE TABLE roles (
-    role_id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    world_id           INTEGER     NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
+    role_id            {id},
+    world_id           {id_ref}     NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
     name               VARCHAR(50) NOT NULL,
     is_default         BOOLEAN NOT NULL DEFAULT FALSE,
     interact           BOOLEAN NOT NULL DEFAULT FALSE,
@@ -73,9 +73,9 @@ CREATE TABLE roles (
 CREATE UNIQUE INDEX roles_one_default_key ON roles (world_id) WHERE is_default;
 
 CREATE TABLE world_users (
-    user_id    INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
-    world_id   INTEGER NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
-    role_id    INTEGER NOT NULL REFERENCES roles (role_id),
+    user_id    {id_ref} NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    world_id   {id_ref} NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
+    role_id    {id_ref} NOT NULL REFERENCES roles (role_id),
     avatar     VARCHAR(50),
     join_date  BIGINT  NOT NULL,
     n_joins    INTEGER NOT NULL DEFAULT 1,
@@ -92,8 +92,8 @@ CREATE INDEX world_users_role_idx ON world_users (role_id);
 -- Guests have no account; their per-world profile lives here until it expires.
 CREATE TABLE world_guests (
     guest_id    VARCHAR(36) NOT NULL,
-    world_id    INTEGER     NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
-    role_id     INTEGER     NOT NULL REFERENCES roles (role_id),
+    world_id    {id_ref}     NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
+    role_id     {id_ref}     NOT NULL REFERENCES roles (role_id),
     avatar      VARCHAR(50),
     username    VARCHAR(50),
     status      INTEGER     NOT NULL DEFAULT 0,
@@ -106,9 +106,9 @@ CREATE INDEX world_guests_expiry_idx ON world_guests (expires_at);
 CREATE INDEX world_guests_role_idx ON world_guests (role_id);
 
 CREATE TABLE events (
-    event_id    INTEGER PRIMARY KEY AUTOINCREMENT,
-    world_id    INTEGER     NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
-    user_id     INTEGER     NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    event_id    {id},
+    world_id    {id_ref}     NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
+    user_id     {id_ref}     NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
     event_type  VARCHAR(50) NOT NULL,
     timestamp   BIGINT      NOT NULL
 );
@@ -116,9 +116,9 @@ CREATE INDEX events_world_time_idx ON events (world_id, timestamp);
 CREATE INDEX events_time_idx ON events (timestamp);
 
 CREATE TABLE report_users (
-    reported   INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
-    reporter   INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
-    world_id   INTEGER NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
+    reported   {id_ref} NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    reporter   {id_ref} NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    world_id   {id_ref} NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
     timestamp  BIGINT  NOT NULL,
     comment    VARCHAR(300),
     reviewed   BOOLEAN NOT NULL DEFAULT FALSE,
@@ -128,8 +128,8 @@ CREATE INDEX report_users_world_idx ON report_users (world_id);
 CREATE INDEX report_users_reporter_idx ON report_users (reporter);
 
 CREATE TABLE report_worlds (
-    reported   INTEGER NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
-    reporter   INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    reported   {id_ref} NOT NULL REFERENCES worlds (world_id) ON DELETE CASCADE,
+    reporter   {id_ref} NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
     timestamp  BIGINT  NOT NULL,
     comment    VARCHAR(300),
     reviewed   BOOLEAN NOT NULL DEFAULT FALSE,

@@ -1,3 +1,0 @@
--- Default roles may use file boards and other map objects (interact), as everyone could in the
--- original; worlds made before this get it turned on.
-UPDATE roles SET interact = 1 WHERE is_default = 1;
