@@ -71,6 +71,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(routes::auth::router())
         .merge(routes::users::router())
         .merge(routes::worlds::router())
+        .merge(routes::members::router())
         .merge(routes::roles::router())
         .merge(routes::world_reports::router())
         .merge(routes::events::router())

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod events;
+pub mod members;
 pub mod ops;
 pub mod roles;
 pub mod statistics;

@@ -14,7 +14,7 @@ use crowdwire_store::users::User;
 
 use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
 use crate::extract::{JsonBody, Path, Registered};
-use crate::routes::worlds::parse_user_ref;
+use crate::routes::members::parse_user_ref;
 use crate::schemas::{RoleAssignment, RoleInDB, UserRef};
 use crate::state::AppState;
 use crate::validate::{Checks, lenient};

@@ -3,19 +3,23 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crowdwire_store::reports::WorldReportQuery;
+
 use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
-use crate::extract::{JsonBody, Path, Registered, Superuser};
-use crate::schemas::ReportWorldInDB;
+use crate::extract::{JsonBody, Path, Query, Registered, Superuser};
+use crate::schemas::{ReportWorldInDB, ReportWorldInDBWithEmail};
 use crate::state::AppState;
-use crate::validate::{Checks, lenient};
+use crate::validate::{Checks, Paging, flexible_bool, lenient};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(report_world, withdraw_report, review_report))
+    OpenApiRouter::new()
+        .routes(routes!(report_world, withdraw_report, review_report))
+        .routes(routes!(world_reports))
 }
 
 /// A report on a world.
@@ -102,4 +106,53 @@ async fn review_report(
         .await?
         .ok_or(ApiError::forbidden(msg::WORLD_NOT_REPORTED_BY_USER))?;
     Ok(Json(r.into()))
+}
+
+/// Filters of the world-report list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WorldReportSearch {
+    /// World id.
+    pub world: Option<i64>,
+    /// Reporter id.
+    pub reporter: Option<i64>,
+    /// Reviewed flag to match (default false).
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub reviewed: Option<bool>,
+    /// Reports on banned worlds (default false: on open worlds).
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub banned: Option<bool>,
+    /// `timestamp` (default).
+    pub order_by: Option<String>,
+    /// `desc` (default) or `asc`.
+    pub order: Option<String>,
+}
+
+/// World reports (superusers); up to `limit + 1` rows.
+#[utoipa::path(get, path = "/worlds/reports", tag = "world reports", security(("bearer" = [])), params(WorldReportSearch, Paging),
+    responses((status = 200, body = Vec<ReportWorldInDBWithEmail>), Errors))]
+async fn world_reports(
+    State(state): State<AppState>,
+    Registered(user): Registered,
+    Query(q): Query<WorldReportSearch>,
+    Query(paging): Query<Paging>,
+) -> ApiResult<Json<Vec<ReportWorldInDBWithEmail>>> {
+    if !user.is_superuser {
+        return Err(ApiError::forbidden(msg::WORLD_REPORT_ACCESS_FORBIDDEN));
+    }
+    let (offset, limit) = paging.window()?;
+    let rows = state
+        .db
+        .search_world_reports(&WorldReportQuery {
+            world_id: q.world,
+            reporter: q.reporter,
+            reviewed: q.reviewed.unwrap_or(false),
+            banned: q.banned.unwrap_or(false),
+            by_timestamp: q.order_by.as_deref().unwrap_or("timestamp") == "timestamp",
+            descending: q.order.as_deref().unwrap_or("desc") == "desc",
+            offset,
+            limit,
+        })
+        .await?;
+    Ok(Json(rows.into_iter().map(Into::into).collect()))
 }
