@@ -165,17 +165,17 @@ impl Standing {
 
     /// May manage roles and list members.
     pub fn can_manage_roles(&self) -> bool {
-        self.allows(|r| r.role_manage)
+        self.allows(|r| r.flags.role_manage)
     }
 
     /// May ban members and read the world's user reports.
     pub fn can_ban(&self) -> bool {
-        self.allows(|r| r.ban)
+        self.allows(|r| r.flags.ban)
     }
 
     /// May create invite links.
     pub fn can_invite(&self) -> bool {
-        self.allows(|r| r.invite)
+        self.allows(|r| r.flags.invite)
     }
 }
 

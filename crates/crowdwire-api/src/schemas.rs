@@ -215,59 +215,39 @@ pub struct WorldInDBWithUserPermissions {
     pub can_manage: bool,
 }
 
-/// A role and its permission flags (`RoleInDB`).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RoleInDB {
-    /// Id.
-    pub role_id: i64,
-    /// World.
-    pub world_id: i64,
-    /// Name, unique in the world.
-    pub name: String,
-    /// Given to new members and guests.
-    pub is_default: bool,
-    /// Use interactive objects.
-    pub interact: bool,
-    /// Move.
-    pub walk: bool,
-    /// Speak in proximity groups.
-    pub talk: bool,
-    /// Speak in conferences.
-    pub talk_conference: bool,
-    /// Mute others.
-    pub world_mute: bool,
-    /// Manage roles and members.
-    pub role_manage: bool,
-    /// Grant the floor in conferences.
-    pub conference_manage: bool,
-    /// Chat.
-    pub chat: bool,
-    /// Create invite links.
-    pub invite: bool,
-    /// Ban members, read user reports.
-    pub ban: bool,
+macro_rules! role_in_db {
+    ($($(#[$doc:meta])* $flag:ident,)*) => {
+        /// A role and its permission flags (`RoleInDB`).
+        #[derive(Debug, Clone, Serialize, ToSchema)]
+        pub struct RoleInDB {
+            /// Id.
+            pub role_id: i64,
+            /// World.
+            pub world_id: i64,
+            /// Name, unique in the world.
+            pub name: String,
+            /// Given to new members and guests.
+            pub is_default: bool,
+            $($(#[$doc])* pub $flag: bool,)*
+        }
+
+        impl From<Role> for RoleInDB {
+            fn from(r: Role) -> RoleInDB {
+                RoleInDB {
+                    role_id: r.role_id,
+                    world_id: r.world_id,
+                    name: r.name,
+                    is_default: r.is_default,
+                    $($flag: r.flags.$flag,)*
+                }
+            }
+        }
+    };
 }
 
-impl From<Role> for RoleInDB {
-    fn from(r: Role) -> RoleInDB {
-        RoleInDB {
-            role_id: r.role_id,
-            world_id: r.world_id,
-            name: r.name,
-            is_default: r.is_default,
-            interact: r.interact,
-            walk: r.walk,
-            talk: r.talk,
-            talk_conference: r.talk_conference,
-            world_mute: r.world_mute,
-            role_manage: r.role_manage,
-            conference_manage: r.conference_manage,
-            chat: r.chat,
-            invite: r.invite,
-            ban: r.ban,
-        }
-    }
-}
+// One field per flag, as the API has always listed them (not a flattened `RoleFlags`, which
+// utoipa would describe as an `allOf`).
+crowdwire_world::for_each_role_flag!(role_in_db);
 
 /// A membership (`World_UserInDB`).
 #[derive(Debug, Serialize, ToSchema)]

@@ -176,6 +176,7 @@ impl Envelope {
 mod tests {
     use super::*;
     use crowdwire_world::engine::Permissions;
+    use crowdwire_world::roles::RoleFlags;
 
     fn profile() -> Profile {
         Profile {
@@ -186,9 +187,11 @@ mod tests {
             role: Permissions {
                 role_id: 2,
                 name: "Member".into(),
-                walk: true,
-                talk: true,
-                ..Permissions::default()
+                flags: RoleFlags {
+                    walk: true,
+                    talk: true,
+                    ..RoleFlags::default()
+                },
             },
             creator: false,
         }

@@ -1,9 +1,14 @@
-//! The `roles` table: per-world roles and their permission flags.
+//! The `roles` table: per-world roles and their permission flags (one column per
+//! [`RoleFlags`] field, named as the field).
+
+use std::sync::LazyLock;
+
+pub use crowdwire_world::roles::RoleFlags;
 
 use crate::{Db, Result, in_tx, on_db};
 
-/// A row of `roles`.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+/// A row of `roles`. Serialises with the flags beside the other fields.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Role {
     /// Primary key.
     pub role_id: i64,
@@ -13,26 +18,31 @@ pub struct Role {
     pub name: String,
     /// Given to new members and guests; exactly one per world.
     pub is_default: bool,
-    /// May use interactive objects.
-    pub interact: bool,
-    /// May move.
-    pub walk: bool,
-    /// May speak in proximity groups.
-    pub talk: bool,
-    /// Joins conferences as a speaker.
-    pub talk_conference: bool,
-    /// May mute others.
-    pub world_mute: bool,
-    /// May manage roles and list members.
-    pub role_manage: bool,
-    /// May grant the floor in conferences.
-    pub conference_manage: bool,
-    /// May chat.
-    pub chat: bool,
-    /// May create invite links.
-    pub invite: bool,
-    /// May ban members and read user reports of the world.
-    pub ban: bool,
+    /// What holders may do.
+    #[serde(flatten)]
+    pub flags: RoleFlags,
+}
+
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for Role
+where
+    &'static str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> std::result::Result<Role, sqlx::Error> {
+        let mut flags = [false; RoleFlags::COUNT];
+        for (value, column) in flags.iter_mut().zip(RoleFlags::NAMES) {
+            *value = row.try_get(column)?;
+        }
+        Ok(Role {
+            role_id: row.try_get("role_id")?,
+            world_id: row.try_get("world_id")?,
+            name: row.try_get("name")?,
+            is_default: row.try_get("is_default")?,
+            flags: RoleFlags::from_array(flags),
+        })
+    }
 }
 
 /// Name of the role every world's creator holds; it cannot be renamed or deleted.
@@ -40,11 +50,45 @@ pub const ADMIN_ROLE: &str = "Admin";
 /// Name of the default role created with every world.
 pub const DEFAULT_ROLE: &str = "default";
 
-pub(crate) const COLS: &str = "role_id, world_id, name, is_default, interact, walk, talk, talk_conference, \
-                               world_mute, role_manage, conference_manage, chat, invite, ban";
-pub(crate) const INSERT_COLS: &str = "world_id, name, is_default, interact, walk, talk, talk_conference, \
-                                      world_mute, role_manage, conference_manage, chat, invite, ban";
-pub(crate) const INSERT_PARAMS: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13";
+/// The columns [`NewRole::bind_to`] binds after `world_id`, in its order.
+fn field_cols() -> impl Iterator<Item = &'static str> {
+    ["name", "is_default"].into_iter().chain(RoleFlags::NAMES)
+}
+
+/// The columns a [`Role`] is read from.
+pub(crate) static COLS: LazyLock<String> = LazyLock::new(|| {
+    ["role_id", "world_id"]
+        .into_iter()
+        .chain(field_cols())
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
+/// Inserts a role and returns it; [`NewRole::bind_to`] binds its parameters.
+pub(crate) static INSERT: LazyLock<String> = LazyLock::new(|| {
+    let cols: Vec<&str> = std::iter::once("world_id").chain(field_cols()).collect();
+    let params: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO roles ({}) VALUES ({}) RETURNING {}",
+        cols.join(", "),
+        params.join(", "),
+        *COLS
+    )
+});
+
+/// Replaces a role's fields and returns it: [`NewRole::bind_to`], then the role id.
+static UPDATE: LazyLock<String> = LazyLock::new(|| {
+    let set: Vec<String> = field_cols()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 2))
+        .collect();
+    format!(
+        "UPDATE roles SET {} WHERE world_id = $1 AND role_id = ${} RETURNING {}",
+        set.join(", "),
+        set.len() + 2,
+        *COLS
+    )
+});
 
 /// The fields of a role, without ids.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -53,26 +97,8 @@ pub struct NewRole {
     pub name: String,
     /// Default flag.
     pub is_default: bool,
-    /// Flags, in column order.
-    pub interact: bool,
-    /// Walk.
-    pub walk: bool,
-    /// Talk.
-    pub talk: bool,
-    /// Talk in conferences.
-    pub talk_conference: bool,
-    /// Mute others.
-    pub world_mute: bool,
-    /// Manage roles.
-    pub role_manage: bool,
-    /// Manage conferences.
-    pub conference_manage: bool,
-    /// Chat.
-    pub chat: bool,
-    /// Invite.
-    pub invite: bool,
-    /// Ban.
-    pub ban: bool,
+    /// Permission flags.
+    pub flags: RoleFlags,
 }
 
 impl NewRole {
@@ -81,11 +107,13 @@ impl NewRole {
         NewRole {
             name: DEFAULT_ROLE.into(),
             is_default: true,
-            interact: true,
-            walk: true,
-            talk: true,
-            chat: true,
-            ..NewRole::default()
+            flags: RoleFlags {
+                interact: true,
+                walk: true,
+                talk: true,
+                chat: true,
+                ..RoleFlags::default()
+            },
         }
     }
 
@@ -94,20 +122,11 @@ impl NewRole {
         NewRole {
             name: ADMIN_ROLE.into(),
             is_default: false,
-            interact: true,
-            walk: true,
-            talk: true,
-            talk_conference: true,
-            world_mute: true,
-            role_manage: true,
-            conference_manage: true,
-            chat: true,
-            invite: true,
-            ban: true,
+            flags: RoleFlags::ALL,
         }
     }
 
-    /// Binds `world_id` and the fields, in [`INSERT_COLS`] order.
+    /// Binds `world_id` and the fields, in [`INSERT`]'s order.
     pub(crate) fn bind_to<'q, DB, O>(
         &self,
         q: sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>,
@@ -119,19 +138,8 @@ impl NewRole {
         bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
         String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     {
-        q.bind(world_id)
-            .bind(self.name.clone())
-            .bind(self.is_default)
-            .bind(self.interact)
-            .bind(self.walk)
-            .bind(self.talk)
-            .bind(self.talk_conference)
-            .bind(self.world_mute)
-            .bind(self.role_manage)
-            .bind(self.conference_manage)
-            .bind(self.chat)
-            .bind(self.invite)
-            .bind(self.ban)
+        let q = q.bind(world_id).bind(self.name.clone()).bind(self.is_default);
+        self.flags.to_array().into_iter().fold(q, |q, value| q.bind(value))
     }
 }
 
@@ -141,16 +149,7 @@ impl Role {
         NewRole {
             name: self.name.clone(),
             is_default: self.is_default,
-            interact: self.interact,
-            walk: self.walk,
-            talk: self.talk,
-            talk_conference: self.talk_conference,
-            world_mute: self.world_mute,
-            role_manage: self.role_manage,
-            conference_manage: self.conference_manage,
-            chat: self.chat,
-            invite: self.invite,
-            ban: self.ban,
+            flags: self.flags,
         }
     }
 }
@@ -167,13 +166,13 @@ pub enum RoleDeletion {
 impl Db {
     /// All roles of a world, by id.
     pub async fn roles_of_world(&self, world_id: i64) -> Result<Vec<Role>> {
-        let sql = format!("SELECT {COLS} FROM roles WHERE world_id = $1 ORDER BY role_id");
+        let sql = format!("SELECT {} FROM roles WHERE world_id = $1 ORDER BY role_id", *COLS);
         Ok(on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(world_id).fetch_all(p).await)?)
     }
 
     /// The role with this id, only if it belongs to `world_id`.
     pub async fn role_in_world(&self, world_id: i64, role_id: i64) -> Result<Option<Role>> {
-        let sql = format!("SELECT {COLS} FROM roles WHERE world_id = $1 AND role_id = $2");
+        let sql = format!("SELECT {} FROM roles WHERE world_id = $1 AND role_id = $2", *COLS);
         Ok(
             on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(world_id).bind(role_id).fetch_optional(p).await)?,
         )
@@ -181,13 +180,13 @@ impl Db {
 
     /// The default role of a world.
     pub async fn default_role(&self, world_id: i64) -> Result<Option<Role>> {
-        let sql = format!("SELECT {COLS} FROM roles WHERE world_id = $1 AND is_default");
+        let sql = format!("SELECT {} FROM roles WHERE world_id = $1 AND is_default", *COLS);
         Ok(on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(world_id).fetch_optional(p).await)?)
     }
 
     /// The role named `name` in a world.
     pub async fn role_by_name(&self, world_id: i64, name: &str) -> Result<Option<Role>> {
-        let sql = format!("SELECT {COLS} FROM roles WHERE world_id = $1 AND name = $2");
+        let sql = format!("SELECT {} FROM roles WHERE world_id = $1 AND name = $2", *COLS);
         Ok(
             on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(world_id).bind(name).fetch_optional(p).await)?,
         )
@@ -195,18 +194,14 @@ impl Db {
 
     /// Adds a role to a world. A duplicate name (or a second default) is a unique violation.
     pub async fn insert_role(&self, world_id: i64, r: &NewRole) -> Result<Role> {
-        let sql = format!("INSERT INTO roles ({INSERT_COLS}) VALUES ({INSERT_PARAMS}) RETURNING {COLS}");
-        Ok(on_db!(self, p => r.bind_to(sqlx::query_as(sqlx::AssertSqlSafe(sql)), world_id).fetch_one(p).await)?)
+        Ok(
+            on_db!(self, p => r.bind_to(sqlx::query_as(sqlx::AssertSqlSafe(INSERT.as_str())), world_id).fetch_one(p).await)?,
+        )
     }
 
     /// Replaces a role's fields. When it becomes the default, the previous default role
     /// stops being one, in the same transaction.
     pub async fn update_role(&self, world_id: i64, role_id: i64, r: &NewRole) -> Result<Option<Role>> {
-        let sql = format!(
-            "UPDATE roles SET name = $2, is_default = $3, interact = $4, walk = $5, talk = $6, \
-             talk_conference = $7, world_mute = $8, role_manage = $9, conference_manage = $10, chat = $11, \
-             invite = $12, ban = $13 WHERE world_id = $1 AND role_id = $14 RETURNING {COLS}"
-        );
         let out = in_tx!(self, tx => {
             if r.is_default {
                 // Lock the world row first, so concurrent switches of the default queue here
@@ -217,7 +212,7 @@ impl Db {
                 sqlx::query("UPDATE roles SET is_default = FALSE WHERE world_id = $1 AND is_default AND role_id <> $2")
                     .bind(world_id).bind(role_id).execute(&mut *tx).await?;
             }
-            let role: Option<Role> = r.bind_to(sqlx::query_as(sqlx::AssertSqlSafe(sql)), world_id)
+            let role: Option<Role> = r.bind_to(sqlx::query_as(sqlx::AssertSqlSafe(UPDATE.as_str())), world_id)
                 .bind(role_id).fetch_optional(&mut *tx).await?;
             role
         });
@@ -227,7 +222,7 @@ impl Db {
     /// Deletes a role of `world_id`, moving its holders (members and guests) to that world's
     /// default role first. The caller has checked it is neither the default nor `Admin`.
     pub async fn delete_role(&self, world_id: i64, role_id: i64) -> Result<RoleDeletion> {
-        let sql = format!("SELECT {COLS} FROM roles WHERE world_id = $1 AND role_id = $2");
+        let sql = format!("SELECT {} FROM roles WHERE world_id = $1 AND role_id = $2", *COLS);
         let out = in_tx!(self, tx => {
             let role: Option<Role> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(world_id).bind(role_id)
                 .fetch_optional(&mut *tx).await?;

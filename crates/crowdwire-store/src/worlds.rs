@@ -261,12 +261,6 @@ impl Db {
              VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11) RETURNING {RCOLS}"
         );
         let roles = [NewRole::default_role(), NewRole::admin_role()];
-        let role_sql = format!(
-            "INSERT INTO roles ({}) VALUES ({}) RETURNING {}",
-            crate::roles::INSERT_COLS,
-            crate::roles::INSERT_PARAMS,
-            crate::roles::COLS
-        );
         let out = in_tx!(self, tx => {
             let world: World = sqlx::query_as(sqlx::AssertSqlSafe(insert))
                 .bind(w.creator).bind(&w.name).bind(now).bind(&w.description).bind(w.max_users)
@@ -279,7 +273,7 @@ impl Db {
             }
             let mut admin: Option<Role> = None;
             for r in &roles {
-                let role: Role = r.bind_to(sqlx::query_as(sqlx::AssertSqlSafe(role_sql.clone())), world.world_id)
+                let role: Role = r.bind_to(sqlx::query_as(sqlx::AssertSqlSafe(crate::roles::INSERT.as_str())), world.world_id)
                     .fetch_one(&mut *tx).await?;
                 if !role.is_default {
                     admin = Some(role);

@@ -12,3 +12,4 @@ pub mod interest;
 pub mod map;
 pub mod protocol;
 pub mod proximity;
+pub mod roles;

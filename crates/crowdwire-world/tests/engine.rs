@@ -296,10 +296,8 @@ fn small_jitter_and_bunched_messages_are_tolerated() {
 #[test]
 fn moving_needs_the_walk_permission_whatever_the_topic() {
     let mut w = World::small();
-    let still = crowdwire_world::engine::Permissions {
-        walk: false,
-        ..member_role()
-    };
+    let mut still = member_role();
+    still.flags.walk = false;
     w.join(1, member_with(1, still), 600.0, 600.0);
     w.join(2, member(2), 1000.0, 600.0);
     w.clear();
@@ -682,10 +680,8 @@ fn chat_is_limited_in_length_and_needs_the_chat_permission() {
     assert!(w.take(2).is_empty());
 
     let mut w = World::small();
-    let mute = crowdwire_world::engine::Permissions {
-        chat: false,
-        ..member_role()
-    };
+    let mut mute = member_role();
+    mute.flags.chat = false;
     w.join(1, member_with(1, mute), 600.0, 600.0);
     w.join(2, member(2), 700.0, 600.0);
     w.clear();
@@ -792,15 +788,11 @@ fn conference_join_and_leave_sequences_match_the_original_client() {
 #[test]
 fn the_conference_role_decides_speaker_or_listener() {
     let mut w = World::small();
-    let speaker = crowdwire_world::engine::Permissions {
-        talk_conference: true,
-        ..member_role()
-    };
-    let listener = crowdwire_world::engine::Permissions {
-        talk: true,
-        talk_conference: false,
-        ..member_role()
-    };
+    let mut speaker = member_role();
+    speaker.flags.talk_conference = true;
+    let mut listener = member_role();
+    listener.flags.talk = true;
+    listener.flags.talk_conference = false;
     w.join(1, member_with(1, speaker), IN_C1.0, IN_C1.1);
     w.join(2, member_with(2, listener), IN_C2.0, IN_C2.1);
     w.clear();
@@ -969,10 +961,8 @@ fn only_a_changed_map_is_announced_to_clients() {
 #[test]
 fn request_to_speak_reaches_only_the_managers_present() {
     let mut w = World::small();
-    let manager = crowdwire_world::engine::Permissions {
-        conference_manage: true,
-        ..member_role()
-    };
+    let mut manager = member_role();
+    manager.flags.conference_manage = true;
     w.join(1, member_with(1, manager.clone()), IN_C1.0, IN_C1.1);
     w.join(2, member(2), IN_C1.0 + 60.0, IN_C1.1);
     w.join(3, member(3), IN_C1.0 - 60.0, IN_C1.1);
@@ -997,10 +987,8 @@ fn request_to_speak_reaches_only_the_managers_present() {
 #[test]
 fn only_a_conference_manager_grants_the_floor() {
     let mut w = World::small();
-    let manager = crowdwire_world::engine::Permissions {
-        conference_manage: true,
-        ..member_role()
-    };
+    let mut manager = member_role();
+    manager.flags.conference_manage = true;
     w.join(1, member_with(1, manager.clone()), IN_C1.0, IN_C1.1);
     w.join(2, member(2), IN_C1.0 + 60.0, IN_C1.1);
     w.join(3, member(3), IN_C1.0 - 60.0, IN_C1.1);
@@ -1216,10 +1204,8 @@ fn file_transfers_flow_only_between_co_members_of_this_world() {
 #[test]
 fn file_boards_need_the_interact_permission() {
     let mut w = World::small();
-    let no_interact = crowdwire_world::engine::Permissions {
-        interact: false,
-        ..member_role()
-    };
+    let mut no_interact = member_role();
+    no_interact.flags.interact = false;
     w.join(1, member_with(1, no_interact), 600.0, 600.0);
     w.join(2, member(2), 700.0, 600.0);
     w.frame(2, json!({"topic": "ADD_USER_FILES", "files": [file(1, "a.txt", "2")]}));
@@ -1240,10 +1226,8 @@ fn file_boards_need_the_interact_permission() {
 #[test]
 fn muting_others_needs_world_mute_and_a_shared_room() {
     let (mut w, g) = trio_and_a_stranger();
-    let moderator = crowdwire_world::engine::Permissions {
-        world_mute: true,
-        ..member_role()
-    };
+    let mut moderator = member_role();
+    moderator.flags.world_mute = true;
     w.join(5, member_with(5, moderator), 650.0, 650.0);
     assert_eq!(w.group_of("5").as_ref(), Some(&g));
     w.clear();
@@ -1298,10 +1282,8 @@ fn kicking_needs_ban_spares_the_creator_and_a_ban_is_recorded() {
         creator: true,
         ..member_with(1, admin_role())
     };
-    let moderator = crowdwire_world::engine::Permissions {
-        ban: true,
-        ..member_role()
-    };
+    let mut moderator = member_role();
+    moderator.flags.ban = true;
     w.join(1, creator, 600.0, 600.0);
     w.join(2, member_with(2, moderator), 1000.0, 600.0);
     w.join(3, member(3), 1400.0, 600.0);
@@ -1755,11 +1737,9 @@ fn events_are_recorded_once_per_session_and_never_for_guests() {
 #[test]
 fn role_changes_apply_to_live_sessions_at_once() {
     let (mut w, g) = pair();
-    let quiet = crowdwire_world::engine::Permissions {
-        chat: false,
-        talk: false,
-        ..member_role()
-    };
+    let mut quiet = member_role();
+    quiet.flags.chat = false;
+    quiet.flags.talk = false;
     w.input(Input::RoleUpdated { role: quiet });
     w.frame(1, chat("hi", "ALL"));
     assert_error(&w.take(1), "SEND_MESSAGE");

@@ -13,7 +13,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use common::*;
-use crowdwire_world::engine::{EngineConfig, Input, MediaCommand, Permissions, Profile, Record, SessionId};
+use crowdwire_world::engine::{EngineConfig, Input, MediaCommand, Profile, Record, SessionId};
 use crowdwire_world::map::WorldMap;
 use crowdwire_world::protocol::Position;
 use crowdwire_world::proximity::{GroupDiff, GroupId, Member, ProximityConfig, ProximityGroups};
@@ -333,11 +333,9 @@ impl Case {
                 talk_conference,
             } => {
                 let base = if user == 0 { admin_role() } else { member_role() };
-                let role = Permissions {
-                    talk,
-                    talk_conference,
-                    ..base
-                };
+                let mut role = base;
+                role.flags.talk = talk;
+                role.flags.talk_conference = talk_conference;
                 self.w.input(Input::RoleChanged {
                     user_id: uid(user),
                     role,

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crowdwire_auth::Principal;
-use crowdwire_store::roles::{ADMIN_ROLE, NewRole, Role, RoleDeletion};
+use crowdwire_store::roles::{ADMIN_ROLE, NewRole, Role, RoleDeletion, RoleFlags};
 use crowdwire_store::users::User;
 
 use crate::error::{ApiError, ApiResult, Errors, OnConflict, msg};
@@ -49,8 +49,14 @@ fn bad_request() -> ApiError {
 /// Only these flags may be true on a default role: walk, talk, chat and interact (file
 /// boards and other map objects; the original never enforced `interact`, so everyone could
 /// share files there).
-fn default_role_flags_ok(r: &NewRole) -> bool {
-    !(r.talk_conference || r.world_mute || r.role_manage || r.conference_manage || r.invite || r.ban)
+fn default_role_flags_ok(f: &RoleFlags) -> bool {
+    *f == RoleFlags {
+        interact: f.interact,
+        walk: f.walk,
+        talk: f.talk,
+        chat: f.chat,
+        ..RoleFlags::default()
+    }
 }
 
 /// Roles of a world (role managers and the creator).
@@ -74,60 +80,67 @@ async fn list_roles(
     ))
 }
 
-/// A new role. Unset flags are false.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct RoleCreate {
-    /// Name (≤ 50), unique in the world.
-    #[schema(min_length = 1, max_length = 50)]
-    pub name: String,
-    /// Ignored: the world in the path is used.
-    #[serde(default, deserialize_with = "lenient::opt_int")]
-    pub world_id: Option<i64>,
-    /// Must be false: a world has one default role.
-    #[serde(default)]
-    #[serde(deserialize_with = "lenient::bool")]
-    pub is_default: bool,
-    /// Use interactive objects.
-    #[serde(default)]
-    #[serde(deserialize_with = "lenient::bool")]
-    pub interact: bool,
-    /// Move.
-    #[serde(default)]
-    #[serde(deserialize_with = "lenient::bool")]
-    pub walk: bool,
-    /// Speak in proximity groups.
-    #[serde(default)]
-    #[serde(deserialize_with = "lenient::bool")]
-    pub talk: bool,
-    /// Speak in conferences.
-    #[serde(default)]
-    #[serde(deserialize_with = "lenient::bool")]
-    pub talk_conference: bool,
-    /// Mute others.
-    #[serde(default)]
-    #[serde(deserialize_with = "lenient::bool")]
-    pub world_mute: bool,
-    /// Manage roles.
-    #[serde(default)]
-    #[serde(deserialize_with = "lenient::bool")]
-    pub role_manage: bool,
-    /// Manage conferences.
-    #[serde(default)]
-    #[serde(deserialize_with = "lenient::bool")]
-    pub conference_manage: bool,
-    /// Chat.
-    #[serde(default)]
-    #[serde(deserialize_with = "lenient::bool")]
-    pub chat: bool,
-    /// Invite.
-    #[serde(default)]
-    #[serde(deserialize_with = "lenient::bool")]
-    pub invite: bool,
-    /// Ban.
-    #[serde(default)]
-    #[serde(deserialize_with = "lenient::bool")]
-    pub ban: bool,
+macro_rules! role_bodies {
+    ($($(#[$doc:meta])* $flag:ident,)*) => {
+        /// A new role. Unset flags are false.
+        #[derive(Debug, Deserialize, ToSchema)]
+        pub struct RoleCreate {
+            /// Name (≤ 50), unique in the world.
+            #[schema(min_length = 1, max_length = 50)]
+            pub name: String,
+            /// Ignored: the world in the path is used.
+            #[serde(default, deserialize_with = "lenient::opt_int")]
+            pub world_id: Option<i64>,
+            /// Must be false: a world has one default role.
+            #[serde(default, deserialize_with = "lenient::bool")]
+            pub is_default: bool,
+            $(
+                $(#[$doc])*
+                #[serde(default, deserialize_with = "lenient::bool")]
+                pub $flag: bool,
+            )*
+        }
+
+        impl RoleCreate {
+            /// The flags asked for.
+            fn flags(&self) -> RoleFlags {
+                RoleFlags { $($flag: self.$flag,)* }
+            }
+        }
+
+        /// Changes to a role; absent fields are left as they are.
+        #[derive(Debug, Deserialize, ToSchema)]
+        pub struct RoleUpdate {
+            /// New name (≤ 50). `Admin` cannot be renamed.
+            pub name: Option<String>,
+            /// Ignored.
+            #[serde(default, deserialize_with = "lenient::opt_int")]
+            pub world_id: Option<i64>,
+            /// Make this the default role (the previous default stops being one).
+            #[serde(default, deserialize_with = "lenient::opt_bool")]
+            pub is_default: Option<bool>,
+            $(
+                $(#[$doc])*
+                #[serde(default, deserialize_with = "lenient::opt_bool")]
+                pub $flag: Option<bool>,
+            )*
+        }
+
+        impl RoleUpdate {
+            /// Sets the flags this update gives; the others keep their values.
+            fn apply(&self, flags: &mut RoleFlags) {
+                $(if let Some(v) = self.$flag {
+                    flags.$flag = v;
+                })*
+            }
+        }
+    };
 }
+
+// The bodies have one field per flag rather than a flattened `RoleFlags`: each flag is read
+// leniently with its own name in a parse error's `loc`, and is a property of its own in the
+// OpenAPI document.
+crowdwire_world::for_each_role_flag!(role_bodies);
 
 /// Adds a role to a world.
 #[utoipa::path(post, path = "/worlds/{world_id}/roles", tag = "roles", security(("bearer" = [])),
@@ -154,16 +167,7 @@ async fn create_role(
     let new = NewRole {
         name,
         is_default: false,
-        interact: b.interact,
-        walk: b.walk,
-        talk: b.talk,
-        talk_conference: b.talk_conference,
-        world_mute: b.world_mute,
-        role_manage: b.role_manage,
-        conference_manage: b.conference_manage,
-        chat: b.chat,
-        invite: b.invite,
-        ban: b.ban,
+        flags: b.flags(),
     };
     let role = state
         .db
@@ -171,49 +175,6 @@ async fn create_role(
         .await
         .on_conflict(ApiError::bad_request(msg::ROLE_NAME_ALREADY_IN_USE))?;
     Ok(Json(role.into()))
-}
-
-/// Changes to a role; absent fields are left as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct RoleUpdate {
-    /// New name (≤ 50). `Admin` cannot be renamed.
-    pub name: Option<String>,
-    /// Ignored.
-    #[serde(default, deserialize_with = "lenient::opt_int")]
-    pub world_id: Option<i64>,
-    /// Make this the default role (the previous default stops being one).
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
-    pub is_default: Option<bool>,
-    /// Use interactive objects.
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
-    pub interact: Option<bool>,
-    /// Move.
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
-    pub walk: Option<bool>,
-    /// Speak in proximity groups.
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
-    pub talk: Option<bool>,
-    /// Speak in conferences.
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
-    pub talk_conference: Option<bool>,
-    /// Mute others.
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
-    pub world_mute: Option<bool>,
-    /// Manage roles.
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
-    pub role_manage: Option<bool>,
-    /// Manage conferences.
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
-    pub conference_manage: Option<bool>,
-    /// Chat.
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
-    pub chat: Option<bool>,
-    /// Invite.
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
-    pub invite: Option<bool>,
-    /// Ban.
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
-    pub ban: Option<bool>,
 }
 
 /// Edits a role of this world. Online holders get the new permissions at once.
@@ -239,7 +200,7 @@ async fn update_role(
     if role.is_default && b.is_default == Some(false) {
         return Err(ApiError::bad_request(msg::DEFAULT_ROLE_REMOVE_ERROR));
     }
-    let new_name = b.name.map(|n| n.trim().to_owned());
+    let new_name = b.name.as_deref().map(|n| n.trim().to_owned());
     if role.name == ADMIN_ROLE && new_name.as_deref().is_some_and(|n| n != ADMIN_ROLE) {
         return Err(ApiError::bad_request(msg::ROLE_WORLDCREATOR_UPDATE_ERROR));
     }
@@ -253,23 +214,11 @@ async fn update_role(
     if let Some(n) = new_name {
         f.name = n;
     }
-    let set = |dst: &mut bool, v: Option<bool>| {
-        if let Some(v) = v {
-            *dst = v;
-        }
-    };
-    set(&mut f.is_default, b.is_default);
-    set(&mut f.interact, b.interact);
-    set(&mut f.walk, b.walk);
-    set(&mut f.talk, b.talk);
-    set(&mut f.talk_conference, b.talk_conference);
-    set(&mut f.world_mute, b.world_mute);
-    set(&mut f.role_manage, b.role_manage);
-    set(&mut f.conference_manage, b.conference_manage);
-    set(&mut f.chat, b.chat);
-    set(&mut f.invite, b.invite);
-    set(&mut f.ban, b.ban);
-    if f.is_default && !default_role_flags_ok(&f) {
+    if let Some(d) = b.is_default {
+        f.is_default = d;
+    }
+    b.apply(&mut f.flags);
+    if f.is_default && !default_role_flags_ok(&f.flags) {
         return Err(ApiError::bad_request(msg::DEFAULT_ROLE_PERMISSIONS));
     }
     if role.name == ADMIN_ROLE && f.is_default {

@@ -402,14 +402,7 @@ pub fn permissions(role: &Role) -> Permissions {
     Permissions {
         role_id: role.role_id,
         name: role.name.clone(),
-        walk: role.walk,
-        talk: role.talk,
-        chat: role.chat,
-        interact: role.interact,
-        world_mute: role.world_mute,
-        ban: role.ban,
-        conference_manage: role.conference_manage,
-        talk_conference: role.talk_conference,
+        flags: role.flags,
     }
 }
 

@@ -6,7 +6,7 @@ use crate::protocol::ServerMessage;
 impl WorldEngine {
     /// `SEND_MESSAGE`: checked, then relayed with its sender and time.
     pub(super) fn send_message(&mut self, clock: Clock, slot: u32, session: SessionId, text: String, to: String) {
-        if !self.players[&slot].profile.role.chat {
+        if !self.players[&slot].profile.role.flags.chat {
             return self.error(session, "SEND_MESSAGE", "your role may not chat in this world");
         }
         if text.chars().count() > self.config.chat_max_chars {

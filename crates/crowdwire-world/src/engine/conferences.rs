@@ -26,7 +26,7 @@ impl WorldEngine {
         let managers: Vec<u32> = self.conferences[&conference]
             .iter()
             .copied()
-            .filter(|m| self.players[m].profile.role.conference_manage)
+            .filter(|m| self.players[m].profile.role.flags.conference_manage)
             .collect();
         let msg = ServerMessage::RequestToSpeak {
             d: SpeakRequest {
@@ -46,7 +46,7 @@ impl WorldEngine {
         user_requested: WireId,
     ) {
         let me = &self.players[&slot];
-        if !me.profile.role.conference_manage || me.conference.as_deref() != Some(conference.as_str()) {
+        if !me.profile.role.flags.conference_manage || me.conference.as_deref() != Some(conference.as_str()) {
             return self.error(
                 session,
                 "PERMISSION_TO_SPEAK",
@@ -59,7 +59,7 @@ impl WorldEngine {
         else {
             return self.error(session, "PERMISSION_TO_SPEAK", "that user is not in this conference");
         };
-        if permission && !self.players[&target].speaker && !self.players[&target].profile.role.talk_conference {
+        if permission && !self.players[&target].speaker && !self.players[&target].profile.role.flags.talk_conference {
             self.players.get_mut(&target).expect("present").speaker = true;
             self.out.push(Output::Media(MediaCommand::AddSpeaker {
                 room: conference.clone(),

@@ -11,7 +11,7 @@ use crate::protocol::{
 
 impl WorldEngine {
     fn may_interact(&mut self, slot: u32, session: SessionId, topic: &str) -> bool {
-        if self.players[&slot].profile.role.interact {
+        if self.players[&slot].profile.role.flags.interact {
             return true;
         }
         self.error(session, topic, "your role may not use file boards in this world");

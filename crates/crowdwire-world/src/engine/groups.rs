@@ -181,7 +181,7 @@ impl WorldEngine {
             }
         }
         if let Some(g) = new_g {
-            let role = if self.players[&x].profile.role.talk {
+            let role = if self.players[&x].profile.role.flags.talk {
                 MediaRole::Speaker
             } else {
                 MediaRole::Listener

@@ -148,9 +148,9 @@ impl WorldEngine {
     pub(super) fn media_role(&self, slot: u32, room: &str) -> MediaRole {
         let p = &self.players[&slot];
         let speaker = if p.conference.as_deref() == Some(room) {
-            p.profile.role.talk_conference || p.speaker
+            p.profile.role.flags.talk_conference || p.speaker
         } else {
-            p.profile.role.talk
+            p.profile.role.flags.talk
         };
         if speaker {
             MediaRole::Speaker
@@ -197,7 +197,7 @@ impl WorldEngine {
     pub(super) fn toggle_producer(&mut self, slot: u32, session: SessionId, t: ToggleProducer) {
         let target = match &t.peer_id {
             Some(id) if id.0 != self.players[&slot].profile.user_id => {
-                if !self.players[&slot].profile.role.world_mute {
+                if !self.players[&slot].profile.role.flags.world_mute {
                     return self.error(session, "toggle-producer", "your role may not mute others");
                 }
                 match self.slot_by_wire(id).filter(|t| self.co_members(slot).contains(t)) {

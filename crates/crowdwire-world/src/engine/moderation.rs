@@ -3,30 +3,20 @@
 
 use super::{Clock, MediaRole, Output, Record, SessionId, WorldEngine, sorted};
 use crate::protocol::{Reason, ServerMessage, WireId};
+use crate::roles::RoleFlags;
 
-/// A role's permission flags, as they apply in a live session.
+/// A role as it applies in a live session: its id, name and flags.
+///
+/// Its JSON (over the bus, in presence) has the flags beside `role_id` and `name`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Permissions {
     /// Role id.
     pub role_id: i64,
     /// Role name.
     pub name: String,
-    /// May move.
-    pub walk: bool,
-    /// May publish audio/video in proximity groups.
-    pub talk: bool,
-    /// May chat.
-    pub chat: bool,
-    /// May use file boards.
-    pub interact: bool,
-    /// May mute others.
-    pub world_mute: bool,
-    /// May kick and ban live.
-    pub ban: bool,
-    /// May grant the floor in conferences.
-    pub conference_manage: bool,
-    /// Joins conferences as a speaker.
-    pub talk_conference: bool,
+    /// What the role may do.
+    #[serde(flatten)]
+    pub flags: RoleFlags,
 }
 
 impl Permissions {
@@ -34,14 +24,7 @@ impl Permissions {
     /// their role says (as over REST).
     pub fn with_every_flag(self) -> Permissions {
         Permissions {
-            walk: true,
-            talk: true,
-            chat: true,
-            interact: true,
-            world_mute: true,
-            ban: true,
-            conference_manage: true,
-            talk_conference: true,
+            flags: RoleFlags::ALL,
             ..self
         }
     }
@@ -86,7 +69,7 @@ impl WorldEngine {
 
     /// `KICK_PLAYER`: a moderator kicks (or bans) someone live.
     pub(super) fn kick_player(&mut self, clock: Clock, slot: u32, session: SessionId, user_id: WireId, ban: bool) {
-        if !self.players[&slot].profile.role.ban {
+        if !self.players[&slot].profile.role.flags.ban {
             return self.error(session, "KICK_PLAYER", "your role may not kick or ban");
         }
         let Some(target) = self.slot_by_wire(&user_id).filter(|t| *t != slot) else {
@@ -139,24 +122,24 @@ impl WorldEngine {
         let before = std::mem::replace(&mut p.profile.role, role);
         let after = p.profile.role.clone();
         // Speaking rights follow the role at once: re-join the rooms in the new capacity.
-        let lost_talk = before.talk && !after.talk;
-        let gained_talk = !before.talk && after.talk;
+        let lost_talk = before.flags.talk && !after.flags.talk;
+        let gained_talk = !before.flags.talk && after.flags.talk;
         if let Some(g) = self.proximity.group_of(slot)
             && (lost_talk || gained_talk)
         {
             let room = g.to_string();
             self.media_leave(slot, room.clone());
-            let role = if after.talk {
+            let role = if after.flags.talk {
                 MediaRole::Speaker
             } else {
                 MediaRole::Listener
             };
             self.media_join(slot, room, role);
         }
-        if before.talk_conference != after.talk_conference
+        if before.flags.talk_conference != after.flags.talk_conference
             && let Some(c) = self.players[&slot].conference.clone()
         {
-            let speaker = after.talk_conference || self.players[&slot].speaker;
+            let speaker = after.flags.talk_conference || self.players[&slot].speaker;
             self.media_leave(slot, c.clone());
             let role = if speaker {
                 MediaRole::Speaker

@@ -36,7 +36,7 @@ impl WorldEngine {
         });
         if let Some(pos) = position
             && self.players[&slot].spawned
-            && self.players[&slot].profile.role.walk
+            && self.players[&slot].profile.role.flags.walk
             && self.players[&slot].position != Some(pos)
             && self.validate_move(clock, slot, &pos).is_ok()
         {
@@ -56,7 +56,7 @@ impl WorldEngine {
         if !self.players[&slot].spawned {
             return self.error(session, "PLAYER_MOVEMENT", "send JOIN_PLAYER first");
         }
-        if !self.players[&slot].profile.role.walk {
+        if !self.players[&slot].profile.role.flags.walk {
             return self.error(session, "PLAYER_MOVEMENT", "your role may not walk in this world");
         }
         match self.validate_move(clock, slot, &position) {
@@ -147,7 +147,7 @@ impl WorldEngine {
         let fallback = Position { x: 50.0, y: 50.0 };
         let (spawned, current, walk) = {
             let p = &self.players[&slot];
-            (p.spawned, p.position, p.profile.role.walk)
+            (p.spawned, p.position, p.profile.role.flags.walk)
         };
         // The first JOIN_PLAYER sets the spawn point anywhere in the map. A later one (a scene
         // restart, a reconnection) is a move like any other, so it cannot teleport.

@@ -14,6 +14,7 @@ use crowdwire_world::engine::{
 };
 use crowdwire_world::map::WorldMap;
 use crowdwire_world::protocol::{ClientMessage, MediaMessage, Position, ServerMessage};
+use crowdwire_world::roles::RoleFlags;
 use serde_json::{Value, json};
 
 /// The world id used by the small map's worlds (conference ids are `C<n>-7`).
@@ -108,11 +109,13 @@ pub fn member_role() -> Permissions {
     Permissions {
         role_id: 1,
         name: "Member".into(),
-        walk: true,
-        talk: true,
-        chat: true,
-        interact: true,
-        ..Permissions::default()
+        flags: RoleFlags {
+            walk: true,
+            talk: true,
+            chat: true,
+            interact: true,
+            ..RoleFlags::default()
+        },
     }
 }
 
