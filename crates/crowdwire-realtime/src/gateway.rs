@@ -484,7 +484,9 @@ async fn read_remote(
             biased;
             _ = check.tick() => {
                 if writer.is_finished() {
-                    return true;
+                    // Closed by the server: a clean end, unless it cut a reader off for
+                    // being too slow (that one comes back and resumes).
+                    return !outbound.overflowed();
                 }
                 continue;
             }
@@ -505,7 +507,7 @@ async fn read_remote(
             Read::Text(t) => hub.forward_frame(world, session, t.as_str()).await,
         }
         if writer.is_finished() {
-            return true;
+            return !outbound.overflowed();
         }
     }
 }

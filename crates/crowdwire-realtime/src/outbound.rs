@@ -89,6 +89,12 @@ struct Inner {
     overflowed: bool,
 }
 
+/// The close code of a reader cut off for being too slow: try again (the world keeps its place
+/// for the reconnection grace).
+pub const OVERFLOW_CODE: u16 = 1013;
+/// The close reason that goes with [`OVERFLOW_CODE`].
+pub const OVERFLOW_REASON: &str = "too slow: outgoing queue overflow; reconnect";
+
 /// Queued movement sets that make a queue drop older movements of the same movers.
 const COMPACT_AT: usize = 16;
 
@@ -195,7 +201,9 @@ impl Outbound {
             };
             if q.items.len() >= self.bound {
                 q.overflowed = true;
-                q.closed = Some((1008, "too slow: outgoing queue overflow".into()));
+                // A slow link, not a misbehaving client: it may reconnect and resume (1013),
+                // and its world counts the connection as dropped, not as a leave.
+                q.closed = Some((OVERFLOW_CODE, OVERFLOW_REASON.into()));
                 result = Err(PushError::Overflow);
                 break;
             }
@@ -255,6 +263,11 @@ impl Outbound {
             }
         }
         self.notify.notified().await;
+    }
+
+    /// The queue overflowed: its reader was cut off for being too slow.
+    pub fn overflowed(&self) -> bool {
+        self.lock().overflowed
     }
 
     /// Items waiting.
@@ -322,7 +335,8 @@ mod tests {
         assert_eq!(q.push(f("3", None)), Err(PushError::Overflow));
         let (items, closed) = q.drain();
         assert!(items.is_empty());
-        assert_eq!(closed.unwrap().0, 1008);
+        assert_eq!(closed.unwrap(), (OVERFLOW_CODE, OVERFLOW_REASON.to_owned()));
+        assert!(q.overflowed());
         assert_eq!(q.push(f("4", None)), Err(PushError::Closed));
     }
 

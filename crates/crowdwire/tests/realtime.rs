@@ -44,6 +44,7 @@ db_tests!(
     live_role_changes_apply_at_once_and_files_need_interact,
     a_flood_is_rate_limited_then_disconnected,
     a_dropped_connection_keeps_its_place_within_the_grace,
+    a_reader_too_slow_for_its_queue_is_closed_with_1013_and_keeps_its_place,
     an_edited_map_reaches_live_sessions_and_its_new_conference_opens,
     a_drop_is_told_as_reconnecting_a_return_as_online_and_a_clean_close_as_a_leave,
     a_dropped_player_who_does_not_return_leaves_after_the_grace,
@@ -637,6 +638,57 @@ async fn a_dropped_connection_keeps_its_place_within_the_grace(b: Backend) {
     drop(again);
     let l = co.expect_within("LEAVE_PLAYER", 5000).await;
     assert_eq!(l["user_id"], did.to_string());
+}
+
+async fn a_reader_too_slow_for_its_queue_is_closed_with_1013_and_keeps_its_place(b: Backend) {
+    // A queue of three items: what a reconnecting user's first turn brings (its snapshot, a
+    // presence for each of three people whose connection dropped, its groups) is more than
+    // its socket may hold, as for a reader on a link too slow for its world's traffic.
+    let s = TestServer::start_with(b, |c| c.realtime.outbound_bound = 3).await;
+    let (_, owner) = s.user("Owner").await;
+    let w = s.world(&owner, "Busy", true, true).await;
+    let spawn = |x: u32, y: u32| json!({"topic": "JOIN_PLAYER", "position": {"x": x, "y": y}});
+    let mut co = joined(&s, w, &owner).await;
+    co.send(spawn(100, 100)).await;
+    let mut away = Vec::new();
+    for (name, x, y) in [("Away1", 500, 300), ("Away2", 900, 600), ("Away3", 1500, 1200)] {
+        let (_, t) = s.user(name).await;
+        let mut c = joined(&s, w, &t).await;
+        c.send(spawn(x, y)).await;
+        co.expect("JOIN_PLAYER").await;
+        away.push(c);
+    }
+    let (slow_id, slow) = s.user("Slow").await;
+    let mut c = joined(&s, w, &slow).await;
+    c.send(spawn(450, 100)).await;
+    co.expect("JOIN_PLAYER").await;
+    // Their connections drop (no close frame): each is kept, reconnecting.
+    for c in away {
+        c.reset();
+        assert_eq!(co.expect("PLAYER_PRESENCE").await["state"], "reconnecting");
+    }
+    c.reset();
+    assert_eq!(co.expect("PLAYER_PRESENCE").await["state"], "reconnecting");
+    // Back, its first turn overflows its queue.
+    let mut c = Client::connect(&s, w, &slow).await;
+    while c.next(3000).await.is_some() {}
+    assert_eq!(
+        c.closed,
+        Some(1013),
+        "cut off with try-again-later, so its client reconnects"
+    );
+    // Its world counts a dropped connection, not a leave: the others see it reconnecting.
+    let online = co.expect("PLAYER_PRESENCE").await;
+    assert_eq!(
+        (online["user_id"].clone(), online["state"].clone()),
+        (json!(slow_id.to_string()), json!("online"))
+    );
+    let dropped = co.expect("PLAYER_PRESENCE").await;
+    assert_eq!(
+        (dropped["user_id"].clone(), dropped["state"].clone()),
+        (json!(slow_id.to_string()), json!("reconnecting"))
+    );
+    co.expect_no("LEAVE_PLAYER", 500).await;
 }
 
 /// The default map with a fourth conference area, "Garden", on the corridor tiles 8..=11 ×

@@ -400,7 +400,8 @@ fn run_turn(
             pending.push((Input::Flush, hub.clock()));
             continue;
         }
-        // Readers too slow for their queue's bound are cut off, and leave the world.
+        // Readers too slow for their queue's bound are cut off: a dropped connection (its
+        // client reconnects, and resumes its place within the grace).
         let overflowed = sockets.flush();
         if overflowed.is_empty() {
             break;
@@ -408,7 +409,7 @@ fn run_turn(
         pending.extend(
             overflowed
                 .into_iter()
-                .map(|session| (Input::Closed { session, clean: true }, hub.clock())),
+                .map(|session| (Input::Closed { session, clean: false }, hub.clock())),
         );
     }
     if flushed {
