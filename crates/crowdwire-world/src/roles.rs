@@ -1,8 +1,9 @@
 //! A role's permission flags, listed once: the `roles` table's columns, the REST API's role
 //! schemas and the engine's [`Permissions`](crate::engine::Permissions) all follow this list.
 //!
-//! A new flag goes into [`for_each_role_flag!`], a migration for each backend adds its
-//! column, and the code that checks it reads `flags.<name>`.
+//! A new flag goes into [`for_each_role_flag!`], a migration (one file for both backends, in
+//! `crowdwire-store/migrations/`) adds its column, and the code that checks it reads
+//! `flags.<name>`.
 
 /// Calls the macro `$callback` with every role flag, each after its doc comment, in the
 /// order of the `roles` table's columns: `$callback! { #[doc = "…"] interact, … ban, }`.
