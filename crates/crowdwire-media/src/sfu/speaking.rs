@@ -43,28 +43,24 @@ impl Sfu {
             .get(room)
             .map(|r| r.peers.keys().filter(|p| p.as_str() != peer).cloned().collect())
             .unwrap_or_default();
+        // Both spellings, each serialised once for the whole room: the original server sent
+        // `active_speaker`, its client listens for `active-speaker`.
+        let (peer_id, room_id) = (peer.to_owned(), Some(room.1.clone()));
+        let hyphen = ServerMessage::ActiveSpeakerHyphen {
+            peer_id: peer_id.clone(),
+            value,
+            room_id: room_id.clone(),
+        }
+        .to_json();
+        let underscore = ServerMessage::ActiveSpeakerUnderscore {
+            peer_id,
+            value,
+            room_id,
+        }
+        .to_json();
         for o in others {
-            // Both spellings: the original server sent `active_speaker`, its client
-            // listens for `active-speaker`.
-            let (peer_id, room_id) = (peer.to_owned(), Some(room.1.clone()));
-            self.tell(
-                room.0,
-                &o,
-                ServerMessage::ActiveSpeakerHyphen {
-                    peer_id: peer_id.clone(),
-                    value,
-                    room_id: room_id.clone(),
-                },
-            );
-            self.tell(
-                room.0,
-                &o,
-                ServerMessage::ActiveSpeakerUnderscore {
-                    peer_id,
-                    value,
-                    room_id,
-                },
-            );
+            self.tell_text(room.0, &o, hyphen.clone());
+            self.tell_text(room.0, &o, underscore.clone());
         }
     }
 }
