@@ -47,7 +47,7 @@ pub const MEDIA_UNAVAILABLE: &str = "Audio and video are not available on this s
 
 impl UnavailableMedia {
     /// The replies to a signalling request when there is no media server.
-    pub fn replies(topic: &str, room: &str, peer: &str, d: &Value) -> Vec<Value> {
+    pub fn replies(topic: &str, room: &str, peer: &str, d: &Value) -> Vec<String> {
         let direction = d.get("direction").and_then(|v| v.as_str());
         crowdwire_media::error_replies(topic, room, peer, direction, MEDIA_UNAVAILABLE)
     }
@@ -86,7 +86,7 @@ impl MediaBackend for UnavailableMedia {
             && let Some(sink) = self.sinks.lock().unwrap_or_else(|p| p.into_inner()).get(&world)
         {
             for reply in Self::replies(&topic, &room, &peer, &d) {
-                let _ = sink.send((peer.clone(), reply.to_string()));
+                let _ = sink.send((peer.clone(), reply));
             }
         }
     }

@@ -272,7 +272,7 @@ fn refuse(sinks: &Sinks, world: i64, command: &MediaCommand) {
     {
         let direction = d.get("direction").and_then(|v| v.as_str());
         for reply in crowdwire_media::error_replies(topic, room, peer, direction, NO_NODE) {
-            let _ = sink.send((peer.clone(), reply.to_string()));
+            let _ = sink.send((peer.clone(), reply));
         }
     }
 }

@@ -30,7 +30,7 @@ impl Sfu {
             // Its transports were dropped while it said nothing: it gets new ones, and this
             // request (made for the old ones) its error, before the new `you-joined-as-*`.
             for e in error_replies(topic, &key.1, peer, direction.as_deref(), EXPIRED_REJOINED) {
-                self.tell(key.0, peer, e);
+                self.tell_text(key.0, peer, e);
             }
             self.join(now, key.clone(), peer, speaker);
             self.claim(&key, peer);
@@ -55,7 +55,7 @@ impl Sfu {
                         .map(|t| if t.send { "send".to_owned() } else { "recv".to_owned() })
                 });
                 for m in error_replies(topic, &key.1, peer, direction.as_deref(), &message) {
-                    self.tell(key.0, peer, m);
+                    self.tell_text(key.0, peer, m);
                 }
             }
         }

@@ -112,10 +112,8 @@ impl WorldEngine {
         if !self.may_interact(slot, session, "DOWNLOAD_REQUEST") {
             return;
         }
-        let owner = match file.get("owner") {
-            Some(Value::String(s)) => WireId(s.clone()),
-            Some(Value::Number(n)) => WireId(n.to_string()),
-            _ => return self.error(session, "DOWNLOAD_REQUEST", "the file has no owner"),
+        let Some(owner) = file.get("owner").and_then(WireId::from_value) else {
+            return self.error(session, "DOWNLOAD_REQUEST", "the file has no owner");
         };
         let Some(target) = self.nearby(slot, &owner) else {
             return self.error(

@@ -175,7 +175,7 @@ impl WorldEngine {
         for reply in crate::protocol::media_error_replies(topic, room, &peer, direction, message) {
             self.out.push(Output::Send {
                 to: session,
-                frame: Frame::raw(&reply.to_string()),
+                frame: Frame::raw(&reply),
             });
         }
     }

@@ -70,11 +70,7 @@ pub struct MediaRequest(pub serde_json::Map<String, Value>);
 impl MediaRequest {
     /// The room the request is for (`roomId`, a string or a number), if it names one.
     pub fn room(&self) -> Option<String> {
-        match self.0.get("roomId") {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        }
+        self.0.get("roomId").and_then(WireId::from_value).map(|id| id.0)
     }
 
     /// `direction`, when the request carries one (`send` or `recv`).
@@ -375,18 +371,6 @@ impl ClientMessage {
             ClientMessage::StartDownload { .. } => "START_DOWNLOAD",
             ClientMessage::KickPlayer { .. } => "KICK_PLAYER",
             ClientMessage::Unknown => "",
-        }
-    }
-
-    /// A media signalling request, as `(topic, d)`: what the world relays to the media layer.
-    pub fn media_request(&self) -> Option<(&'static str, &MediaRequest)> {
-        match self {
-            ClientMessage::ConnectTransport { d }
-            | ClientMessage::ConnectTransportSendDone { d }
-            | ClientMessage::GetRecvTracks { d }
-            | ClientMessage::SendTrack { d }
-            | ClientMessage::SendFile { d } => Some((self.topic(), d)),
-            _ => None,
         }
     }
 }

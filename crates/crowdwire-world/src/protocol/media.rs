@@ -96,24 +96,26 @@ pub enum MediaMessage {
     },
 }
 
-/// What a refused media request gets: first the `-done` reply its mediasoup-client request
-/// awaits, carrying `error` (so the request settles), then an `error` naming the request. Used
-/// by the SFU, the media nodes' stand-ins and the engine's own refusals alike.
-pub fn media_error_replies(topic: &str, room: &str, peer: &str, direction: Option<&str>, message: &str) -> Vec<Value> {
+/// What a refused media request gets, as JSON texts: first the `-done` reply its
+/// mediasoup-client request awaits, carrying `error` (so the request settles), then an `error`
+/// naming the request. Used by the SFU, the media nodes' stand-ins and the engine's own
+/// refusals alike.
+pub fn media_error_replies(topic: &str, room: &str, peer: &str, direction: Option<&str>, message: &str) -> Vec<String> {
+    let d = MediaPayload::of(serde_json::json!({"error": message, "roomId": room, "peerId": peer}));
     let done = match topic {
-        "@connect-transport" => Some(format!(
-            "@connect-transport-{}-done",
-            if direction == Some("recv") { "recv" } else { "send" }
-        )),
-        "@send-track" => Some("@send-track-send-done".to_owned()),
-        "@send-file" => Some("@send-file-send-done".to_owned()),
-        "@get-recv-tracks" => Some("@get-recv-tracks-done".to_owned()),
+        "@connect-transport" if direction == Some("recv") => Some(MediaMessage::ConnectTransportRecvDone { d }),
+        "@connect-transport" => Some(MediaMessage::ConnectTransportSendDone { d }),
+        "@send-track" => Some(MediaMessage::SendTrackDone { d }),
+        "@send-file" => Some(MediaMessage::SendFileDone { d }),
+        "@get-recv-tracks" => Some(MediaMessage::GetRecvTracksDone { d }),
         _ => None,
     };
-    let mut out = Vec::new();
-    if let Some(t) = done {
-        out.push(serde_json::json!({"topic": t, "d": {"error": message, "roomId": room, "peerId": peer}}));
+    let error = crate::protocol::ServerMessage::error(Some(topic), message).to_json();
+    match done {
+        Some(done) => vec![
+            serde_json::to_string(&done).expect("media messages always serialise"),
+            error,
+        ],
+        None => vec![error],
     }
-    out.push(serde_json::json!({"topic": "error", "d": {"topic": topic, "message": message}}));
-    out
 }

@@ -75,12 +75,20 @@ pub struct Velocity {
 #[ts(type = "string | number")]
 pub struct WireId(pub String);
 
+impl WireId {
+    /// The id a JSON value holds: a string, or a number (as its decimal text).
+    pub fn from_value(v: &Value) -> Option<WireId> {
+        match v {
+            Value::String(s) => Some(WireId(s.clone())),
+            Value::Number(n) => Some(WireId(n.to_string())),
+            _ => None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for WireId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Value::deserialize(d)? {
-            Value::String(s) => Ok(WireId(s)),
-            Value::Number(n) => Ok(WireId(n.to_string())),
-            other => Err(serde::de::Error::custom(format!("expected a user id, got {other}"))),
-        }
+        let v = Value::deserialize(d)?;
+        WireId::from_value(&v).ok_or_else(|| serde::de::Error::custom(format!("expected a user id, got {v}")))
     }
 }
