@@ -303,6 +303,16 @@ fn velocity_or_still<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Velocity,
 impl ClientMessage {
     /// Parses one text frame.
     pub fn parse(text: &str) -> Result<ClientMessage, ParseError> {
+        // Most frames are well formed: read them straight into the enum, without a JSON tree
+        // first. Anything else (an unknown topic, a bad field, duplicate keys) goes through the
+        // tree, for the error that names what is wrong. Only an object takes the short way:
+        // serde would also read a tagged enum from an array.
+        if text.trim_start().starts_with('{')
+            && let Ok(m) = serde_json::from_str::<ClientMessage>(text)
+            && !matches!(m, ClientMessage::Unknown)
+        {
+            return Ok(m);
+        }
         let value: Value = serde_json::from_str(text).map_err(|e| ParseError {
             topic: None,
             message: format!("invalid JSON: {e}"),

@@ -94,6 +94,8 @@ fn malformed_input_is_an_error_value() {
         r#"{"topic":"WIRE_PLAYER","users_id":[{"x":1}]}"#,
         r#"{"topic":"@send-track","d":"x"}"#,
         r#"{"topic":"@send-track"}"#,
+        r#"["close-media"]"#,
+        r#"["PING", {"x": 1, "y": 2}]"#,
         r#"{"topic":"toggle-producer","kind":"audio","pause":true}"#,
     ] {
         assert!(ClientMessage::parse(text).is_err(), "{text} should not parse");
@@ -177,4 +179,11 @@ fn fields_the_server_does_not_read_are_ignored_even_on_topics_without_fields() {
     ] {
         assert!(ClientMessage::parse(text).is_ok(), "{text} should parse");
     }
+}
+
+#[test]
+fn a_key_given_twice_counts_once_as_before() {
+    // The last one wins, as when frames were read into a JSON tree first.
+    let m = ClientMessage::parse(r#"{"topic":"SEND_MESSAGE","text":"a","text":"b","to":"ALL"}"#).unwrap();
+    assert!(matches!(m, ClientMessage::SendMessage { text, .. } if text == "b"));
 }
