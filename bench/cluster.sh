@@ -98,24 +98,11 @@ PIDS=()        # replicas of the current configuration
 REDIS_PID=""
 BOTS_PID=""
 SCHEMAS=()
-stop_all() {
-  local p
-  [[ -n "$BOTS_PID" ]] && { kill "$BOTS_PID" 2> /dev/null; wait "$BOTS_PID" 2> /dev/null; }
-  BOTS_PID=""
-  for p in ${PIDS[@]+"${PIDS[@]}"}; do kill "$p" 2> /dev/null; done
-  for p in ${PIDS[@]+"${PIDS[@]}"}; do wait "$p" 2> /dev/null; done
-  PIDS=()
-  [[ -n "$REDIS_PID" ]] && { kill "$REDIS_PID" 2> /dev/null; wait "$REDIS_PID" 2> /dev/null; }
-  REDIS_PID=""
-  return 0
-}
 cleanup() {
-  local rc=$? s
+  local rc=$?
   set +e
   stop_all
-  for s in ${SCHEMAS[@]+"${SCHEMAS[@]}"}; do
-    psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $s CASCADE" > /dev/null 2>&1
-  done
+  drop_schemas
   if [[ -n "$OUT_DIR" ]]; then
     mkdir -p "$OUT_DIR"
     cp -f "$WORK"/*.json "$WORK"/*.txt "$WORK"/*.log "$WORK"/*.md "$WORK"/*.worlds "$WORK"/*.targets "$OUT_DIR"/ 2> /dev/null
@@ -126,16 +113,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if (( BUILD )); then
-  say "building (release)…"
-  (cd "$ROOT" && cargo build --release -p crowdwire -p crowdwire-bots) >&2
-fi
-# Private copies (a concurrent build cannot swap them; a `pkill crowdwire` elsewhere misses them).
-mkdir -p "$WORK/bin"
-cp "$ROOT/target/release/crowdwire" "$WORK/bin/cwbench-server" && cp "$ROOT/target/release/bots" "$WORK/bin/bots" \
-  || die "build the binaries first"
-SERVER_BIN="$WORK/bin/cwbench-server"
-BOTS="$WORK/bin/bots"
+private_binaries "$WORK" "$BUILD"
+BOTS="$BOTS_BIN"
 SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(20))')"
 
 # Counter samples at the window's edges (the bots run this as `hook.sh CONFIG start|end`).
@@ -162,12 +141,7 @@ chmod +x "$WORK/hook.sh"
 # Waits (at most QUIET_WAIT s, default 300) until the machine is nearly idle (< 40 % of a core)
 # before each configuration, so that another tenant's build does not land in one run only.
 wait_quiet() { # config
-  local waited=0 busy
-  while busy="$(machine_busy)"; (( busy >= 40 )); do
-    (( waited >= ${QUIET_WAIT:-300} )) && { say "$1: machine still busy (${busy} % of a core); running anyway"; echo "$busy" > "$WORK/$1.busy"; return 0; }
-    (( waited % 60 == 0 )) && say "$1: machine busy (${busy} % of a core by others); waiting…"
-    sleep 7; waited=$((waited + 10))
-  done
+  wait_machine_idle "$1" || echo "$BUSY" > "$WORK/$1.busy"
 }
 
 RUN_NO=0

@@ -133,24 +133,11 @@ REDIS_PID=""
 BOTS_PID=""
 SCHEMAS=()
 now_ms() { date +%s%3N; }
-stop_all() {
-  local p
-  [[ -n "$BOTS_PID" ]] && { kill "$BOTS_PID" 2> /dev/null; wait "$BOTS_PID" 2> /dev/null; }
-  BOTS_PID=""
-  for p in ${PIDS[@]+"${PIDS[@]}"}; do [[ -n "$p" ]] && kill "$p" 2> /dev/null; done
-  for p in ${PIDS[@]+"${PIDS[@]}"}; do [[ -n "$p" ]] && wait "$p" 2> /dev/null; done
-  PIDS=()
-  [[ -n "$REDIS_PID" ]] && { kill "$REDIS_PID" 2> /dev/null; wait "$REDIS_PID" 2> /dev/null; }
-  REDIS_PID=""
-  return 0
-}
 cleanup() {
-  local rc=$? s
+  local rc=$?
   set +e
   stop_all
-  for s in ${SCHEMAS[@]+"${SCHEMAS[@]}"}; do
-    psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $s CASCADE" > /dev/null 2>&1
-  done
+  drop_schemas
   if [[ -n "$OUT_DIR" ]]; then
     mkdir -p "$OUT_DIR"
     cp -f "$WORK"/*.json "$WORK"/*.csv "$WORK"/*.txt "$WORK"/*.log "$WORK"/*.md "$WORK"/*.out \
@@ -163,32 +150,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if (( BUILD )); then
-  say "building (release)…"
-  (cd "$ROOT" && cargo build --release -p crowdwire -p crowdwire-bots) >&2
-fi
-# Private copies (a concurrent build cannot swap them; a `pkill crowdwire` elsewhere misses them).
-mkdir -p "$WORK/bin"
-cp "$ROOT/target/release/crowdwire" "$WORK/bin/cwbench-server" && cp "$ROOT/target/release/bots" "$WORK/bin/bots" \
-  || die "build the binaries first"
-SERVER_BIN="$WORK/bin/cwbench-server"
-BOTS_BIN="$WORK/bin/bots"
+private_binaries "$WORK" "$BUILD"
 SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(20))')"
 
 
 # Waits (at most QUIET_WAIT s) until the machine is nearly idle, as bench/cluster.sh does.
 wait_quiet() { # scenario
-  local waited=0 busy
+  local waited=0
   while pgrep -f 'deps/cluster-[0-9a-f]{16}' > /dev/null; do
     (( waited >= ${QUIET_WAIT:-300} )) && { say "$1: the scale-out tests still run; running anyway"; return 0; }
     (( waited % 60 == 0 )) && say "$1: the scale-out tests (tests/cluster.rs) run and restart RabbitMQ; waiting…"
     sleep 5; waited=$((waited + 5))
   done
-  while busy="$(machine_busy)"; (( busy >= 40 )); do
-    (( waited >= ${QUIET_WAIT:-300} )) && { say "$1: machine still busy (${busy} % of a core); running anyway"; return 0; }
-    (( waited % 60 == 0 )) && say "$1: machine busy (${busy} % of a core by others); waiting…"
-    sleep 7; waited=$((waited + 10))
-  done
+  wait_machine_idle "$1" "$waited" || true
 }
 
 # True once process $1 (a child of this shell) has exited (a zombie until waited for).
